@@ -1,0 +1,272 @@
+/*
+ * libsmtpstatus: SMTP status codes for local mail software.
+ *
+ * This header is the library's whole public face. It covers the syntax of enhanced status
+ * codes (RFC 3463) and basic reply codes (RFC 5321), and the reader of compiled registry
+ * images: validation, and lookups that take O(1) time, allocate nothing and return pointers
+ * into the image.
+ *
+ * Conventions (as in libuv): functions return 0 or a negative SMTPSTATUS_E* error, with results
+ * in out-parameters last. smtpstatus_strerror() names every error. The library never aborts,
+ * never exits, never prints and never installs signal handlers. Strings in results are
+ * NUL-terminated UTF-8 owned by the image they came from: they stay valid while that image is
+ * open, and the caller never frees them.
+ */
+#ifndef SMTPSTATUS_H
+#define SMTPSTATUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SMTPSTATUS_VERSION_STRING "0.1.0"
+
+/* Errors. Every value is negative and distinct from every negative errno. */
+#define SMTPSTATUS_ERRNO_MAP(X)                                                                    \
+    X(EINVAL, -4001, "invalid argument")                                                          \
+    X(ENOMEM, -4002, "out of memory")                                                             \
+    X(ENOSPC, -4003, "output buffer too small")                                                   \
+    X(EEMPTY, -4010, "empty code")                                                                \
+    X(ECLASS, -4011, "class must be 2, 4 or 5")                                                   \
+    X(ENOCLASSX, -4012, "class-free form X.S.D is not allowed here")                              \
+    X(ESUBJECT, -4013, "subject must be 1 to 3 digits")                                           \
+    X(EDETAIL, -4014, "detail must be 1 to 3 digits")                                             \
+    X(EDOT, -4015, "expected '.' between class, subject and detail")                              \
+    X(ETRAILING, -4016, "unexpected characters after the code")                                   \
+    X(EPATTERN, -4017, "not an IANA pattern (N.XXX.XXX or X.S.XXX)")                              \
+    X(EBASIC, -4018, "basic reply code must be three digits: 2-5, then 0-5, then 0-9")            \
+    X(EIMG_TRUNCATED, -4030, "image truncated: shorter than its header or its stated size")       \
+    X(EIMG_MAGIC, -4031, "not a registry image (bad magic)")                                      \
+    X(EIMG_VERSION, -4032, "unsupported registry image version")                                  \
+    X(EIMG_SIZE, -4033, "image size does not match its header")                                   \
+    X(EIMG_CHECKSUM, -4034, "image checksum mismatch")                                            \
+    X(EIMG_BOUNDS, -4035, "image table or string out of bounds")                                  \
+    X(EIMG_CORRUPT, -4036, "image structure is inconsistent")                                     \
+    X(ENOTFOUND, -4040, "no such entry")
+
+typedef enum {
+#define SMTPSTATUS_ERR_ENUM(name, value, text) SMTPSTATUS_##name = value,
+    SMTPSTATUS_ERRNO_MAP(SMTPSTATUS_ERR_ENUM)
+#undef SMTPSTATUS_ERR_ENUM
+} smtpstatus_errno;
+
+/* Returns a static English description of `err` (any int, including 0 and unknown values). */
+const char *smtpstatus_strerror(int err);
+
+/* Returns the symbolic name of `err`, such as "SMTPSTATUS_ECLASS", or "UNKNOWN". */
+const char *smtpstatus_err_name(int err);
+
+/* ---- Code syntax --------------------------------------------------------------------------- */
+
+/* An enhanced status code. `cls` is 2, 4 or 5, or 0 for the class-free form "X.S.D". */
+typedef struct smtpstatus_code {
+    uint8_t cls;
+    uint16_t subject; /* 0 to 999 */
+    uint16_t detail;  /* 0 to 999 */
+} smtpstatus_code;
+
+/* Flags of smtpstatus_code_parse(). */
+#define SMTPSTATUS_PARSE_ALLOW_X 0x1u /* accept the class-free form "X.S.D" (x or X) */
+
+/* The longest formatted code, "5.999.999", plus its NUL. */
+#define SMTPSTATUS_CODE_STRLEN 10
+
+/*
+ * Parses exactly one enhanced status code from `s[0..len)` per RFC 3463:
+ * class "." subject "." detail, where class is 2, 4 or 5 and subject and detail are 1 to 3
+ * digits. No spaces or other characters are allowed anywhere. Returns 0 and sets *out, or the
+ * error naming the first part that is wrong; `*errpos` (if not NULL) receives the byte offset of
+ * the offending character either way (len on success).
+ */
+int smtpstatus_code_parse(const char *s, size_t len, unsigned flags, smtpstatus_code *out,
+                          size_t *errpos);
+
+/* Writes "C.S.D" (or "X.S.D" when cls is 0) and a NUL into buf[0..size). Returns the length
+ * written, without the NUL, or SMTPSTATUS_ENOSPC / SMTPSTATUS_EINVAL. */
+int smtpstatus_code_format(smtpstatus_code code, char *buf, size_t size);
+
+/* An IANA pattern: "2.XXX.XXX" names a class, "X.2.XXX" (or "X.2.YYY") names a subject. */
+typedef struct smtpstatus_pattern {
+    uint8_t cls;      /* 2, 4 or 5 for a class pattern; 0 for a subject pattern */
+    uint16_t subject; /* the subject, for a subject pattern */
+} smtpstatus_pattern;
+
+/* Parses an IANA pattern from s[0..len). Returns 0, or SMTPSTATUS_EPATTERN and the like. */
+int smtpstatus_pattern_parse(const char *s, size_t len, smtpstatus_pattern *out, size_t *errpos);
+
+/* Parses a basic reply code, per RFC 5321 4.2: three digits, the first 2 to 5, the second
+ * 0 to 5. Returns 0 and sets *out (200..559), or SMTPSTATUS_EBASIC. */
+int smtpstatus_basic_parse(const char *s, size_t len, uint16_t *out);
+
+/* ---- Registry images ------------------------------------------------------------------------ */
+
+/* A validated, read-only registry image. Opaque. */
+typedef struct smtpstatus_image smtpstatus_image;
+
+/*
+ * Validates the image in buf[0..len) and returns a handle to it in *out. It checks the magic,
+ * version, size, checksum, and every table offset, index, string and count against the buffer,
+ * so that no later lookup can read outside it. The buffer must be 8-byte aligned and must stay
+ * valid, unchanged but for the superseded word, until smtpstatus_image_close(). The handle is
+ * allocated here and owned by the caller. Returns 0, SMTPSTATUS_ENOMEM or an EIMG_* error.
+ */
+int smtpstatus_image_open(const void *buf, size_t len, smtpstatus_image **out);
+
+/* Frees a handle from smtpstatus_image_open(). Does not touch the buffer. NULL is allowed. */
+void smtpstatus_image_close(smtpstatus_image *img);
+
+/* The image compiled from data/ at build time, validated on first use. Static storage: the
+ * returned handle is never freed and is safe to share between threads. Returns NULL only if
+ * the build produced an invalid image. */
+const smtpstatus_image *smtpstatus_image_embedded(void);
+
+/* Bytes of the embedded image, for writing it out. */
+const void *smtpstatus_embedded_image_data(size_t *len);
+
+typedef struct smtpstatus_image_summary {
+    uint32_t version;
+    uint64_t generation;
+    uint64_t built_at;      /* Unix seconds */
+    uint64_t source_digest; /* FNV-1a 64 of the source files */
+    uint64_t checksum;
+    uint64_t size;
+    const char *source;     /* a directory, or "embedded" */
+    uint32_t class_count;
+    uint32_t subject_count;
+    uint32_t code_count;
+    uint32_t basic_count;
+} smtpstatus_image_summary;
+
+/* Fills *out with the image's header facts. */
+void smtpstatus_image_summarize(const smtpstatus_image *img, smtpstatus_image_summary *out);
+
+/* An extra CSV column kept from the source (a header IANA does not define). */
+typedef struct smtpstatus_field {
+    const char *name;
+    const char *value;
+} smtpstatus_field;
+
+/* A class (2, 4, 5) or subject (X.S.XXX) sub-code entry, with IANA's fields. */
+typedef struct smtpstatus_part {
+    const char *title; /* IANA "Summary" */
+    const char *description;
+    const char *reference;
+    const char *submitter;
+    const char *change_controller;
+    uint32_t field_count; /* extra columns; see smtpstatus_image_part_field() */
+    uint32_t fields_first_;
+} smtpstatus_part;
+
+/* Which basic codes an enhanced code is associated with. */
+#define SMTPSTATUS_ASSOC_ANY 0x1u       /* "Any" */
+#define SMTPSTATUS_ASSOC_NOT_GIVEN 0x2u /* "Not given", or empty */
+#define SMTPSTATUS_ASSOC_OTHERS_OK 0x4u /* other codes of the listed classes are allowed */
+
+/* Flags of an entry. */
+#define SMTPSTATUS_ENTRY_SHIFTED_ROW 0x1u /* IANA's row was shifted and repaired on load */
+
+/*
+ * The answer to a lookup of one code. A code is registered when its subject and detail are in
+ * the enumerated table; an unregistered but valid code (5.1.99) still has its class and, when
+ * known, its subject. Every pointer is into the image, NULL where noted, "" for empty fields.
+ */
+typedef struct smtpstatus_entry {
+    smtpstatus_code code;
+    int registered;             /* 1 if X.S.D is in the enumerated table */
+    int subject_registered;     /* 1 if X.S.XXX is in the subject table */
+    smtpstatus_part cls;        /* the class entry; all NULL when code.cls is 0 */
+    smtpstatus_part subject;    /* the subject entry; all NULL when not subject_registered */
+    const char *title;          /* IANA "Sample Text"; NULL when not registered */
+    const char *description;
+    const char *reference;
+    const char *submitter;
+    const char *change_controller;
+    const char *basic_codes_raw; /* "Associated basic status code" as IANA wrote it */
+    const uint16_t *basic_codes; /* exact associated codes, ascending; into the image */
+    uint32_t basic_code_count;
+    uint32_t basic_classes;      /* bit N set: "NXX" is associated */
+    uint32_t assoc_flags;        /* SMTPSTATUS_ASSOC_* */
+    uint32_t flags;              /* SMTPSTATUS_ENTRY_* */
+    uint32_t line;               /* source line of the row, 0 for unregistered codes */
+    uint32_t field_count;        /* extra columns; see smtpstatus_image_entry_field() */
+    uint32_t fields_first_;
+} smtpstatus_entry;
+
+/*
+ * Looks `code` up. Returns 0 and fills *out for every syntactically valid code, registered or
+ * not; SMTPSTATUS_EINVAL for a code out of range. O(1), allocates nothing.
+ */
+int smtpstatus_image_lookup(const smtpstatus_image *img, smtpstatus_code code,
+                            smtpstatus_entry *out);
+
+/* Extra column i (< entry->field_count) of an entry or part. */
+int smtpstatus_image_entry_field(const smtpstatus_image *img, const smtpstatus_entry *entry,
+                                 uint32_t i, smtpstatus_field *out);
+int smtpstatus_image_part_field(const smtpstatus_image *img, const smtpstatus_part *part,
+                                uint32_t i, smtpstatus_field *out);
+
+/* Number of registered enumerated codes, and the i-th in (subject, detail) order as a
+ * class-free entry (code.cls 0). */
+uint32_t smtpstatus_image_code_count(const smtpstatus_image *img);
+int smtpstatus_image_code_at(const smtpstatus_image *img, uint32_t i, smtpstatus_entry *out);
+
+/* Class i (in digit order) and subject i (in number order) of the image. */
+uint32_t smtpstatus_image_class_count(const smtpstatus_image *img);
+int smtpstatus_image_class_at(const smtpstatus_image *img, uint32_t i, uint8_t *digit,
+                              smtpstatus_part *out);
+uint32_t smtpstatus_image_subject_count(const smtpstatus_image *img);
+int smtpstatus_image_subject_at(const smtpstatus_image *img, uint32_t i, uint16_t *subject,
+                                smtpstatus_part *out);
+
+/* How an enhanced code is tied to a basic code. */
+typedef enum {
+    SMTPSTATUS_MATCH_EXACT = 1,    /* the registry lists this basic code */
+    SMTPSTATUS_MATCH_WILDCARD = 2, /* the registry lists its class, as "5XX" */
+    SMTPSTATUS_MATCH_ANY = 3       /* the registry says "Any" */
+} smtpstatus_match;
+
+/* A basic reply code and the enhanced codes the registry associates with it. */
+typedef struct smtpstatus_basic {
+    uint16_t code;
+    int standard;          /* 1 if an RFC defines this reply; text and reference are set */
+    const char *text;      /* standard reply text, "" when not standard */
+    const char *reference; /* "RFC 5321 4.2.3" and the like, "" when not standard */
+    uint32_t assoc_count;  /* see smtpstatus_image_basic_assoc() */
+    uint32_t assoc_first_;
+} smtpstatus_basic;
+
+/*
+ * Looks a basic reply code up. Returns 0 for a code with a standard meaning or with enhanced
+ * codes associated with it, SMTPSTATUS_ENOTFOUND for any other valid code, SMTPSTATUS_EBASIC
+ * for an invalid one. O(1), allocates nothing.
+ */
+int smtpstatus_image_lookup_basic(const smtpstatus_image *img, uint16_t code,
+                                  smtpstatus_basic *out);
+
+/* Association i (< basic->assoc_count): the class-free enhanced code and how it matches.
+ * Exact matches come first, then wildcards, then "Any". */
+int smtpstatus_image_basic_assoc(const smtpstatus_image *img, const smtpstatus_basic *basic,
+                                 uint32_t i, smtpstatus_code *code, smtpstatus_match *match);
+
+/* Number of basic code records, and the i-th in ascending order. */
+uint32_t smtpstatus_image_basic_count(const smtpstatus_image *img);
+int smtpstatus_image_basic_at(const smtpstatus_image *img, uint32_t i, smtpstatus_basic *out);
+
+/* ---- Helpers shared by the image writer and reader ------------------------------------------ */
+
+/* FNV-1a 64 of buf[0..len), continuing from `h` (start with SMTPSTATUS_FNV64_INIT). */
+#define SMTPSTATUS_FNV64_INIT 0xcbf29ce484222325ull
+uint64_t smtpstatus_fnv64(uint64_t h, const void *buf, size_t len);
+
+/* The checksum that an image header carries: FNV-1a 64 of buf[0..len) with the superseded
+ * and checksum words read as zero. `len` must be at least the header size. */
+uint64_t smtpstatus_image_checksum(const void *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

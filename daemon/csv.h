@@ -1,0 +1,53 @@
+/*
+ * An RFC 4180 CSV reader for IANA's registry files.
+ *
+ * It takes the whole file in memory (registry files are small) and returns a table of rows of
+ * unescaped fields, each remembering the line and column where it starts, so that the loader
+ * can name the exact place of any problem. It accepts quoted fields spanning lines, "" inside
+ * quotes, CRLF or LF line ends, a UTF-8 byte order mark, and a missing final newline. It
+ * refuses, with file:line:col, an unterminated quote, a quote inside an unquoted field,
+ * characters after a closing quote, NUL and other control characters, invalid UTF-8, and input
+ * over CSV_MAX_INPUT. It knows nothing of what the columns mean.
+ */
+#ifndef SMTPSTATUSD_CSV_H
+#define SMTPSTATUSD_CSV_H
+
+#include <stddef.h>
+
+#include "diag.h"
+
+#define CSV_MAX_INPUT (4u << 20) /* bytes; IANA's largest table is about 20 KiB */
+#define CSV_MAX_FIELDS 64u        /* per row */
+
+struct csv_field {
+    const char *text; /* unescaped, NUL-terminated; CRLF inside quotes becomes LF */
+    size_t len;       /* bytes, without the NUL */
+    unsigned line;    /* 1-based line where the field starts */
+    unsigned col;     /* 1-based byte column where the field starts (at its quote if quoted) */
+};
+
+struct csv_row {
+    struct csv_field *fields;
+    size_t count;
+    unsigned line; /* line where the row starts */
+};
+
+/* A parsed table. Owns all of its rows, fields and text; csv_table_free() releases them. */
+struct csv_table {
+    struct csv_row *rows;
+    size_t count;
+    void *storage_; /* private: the allocation behind fields and text */
+};
+
+/*
+ * Parses buf[0..len). `file` names the input in diagnostics. Returns 0 and fills *out, or
+ * returns -1 with at least one error in `d` and *out empty. Empty lines between rows are
+ * skipped; a file with no rows gives an empty table. Does no I/O.
+ */
+int csv_parse(const char *buf, size_t len, const char *file, struct csv_table *out,
+              struct diag *d);
+
+/* Frees what csv_parse() put in `t` and leaves it empty. Safe on an empty table. */
+void csv_table_free(struct csv_table *t);
+
+#endif

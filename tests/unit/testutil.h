@@ -1,0 +1,39 @@
+/*
+ * Helpers shared by the unit tests: reading fixture files, finding the real IANA data in
+ * ../shared (and skipping, with the reason, when a user's clone does not have it), and a
+ * deterministic random generator for byte-flip tests.
+ */
+#ifndef SMTPSTATUS_TESTUTIL_H
+#define SMTPSTATUS_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+/* Reads a whole file. Returns a malloc'd, NUL-terminated buffer the caller frees, and its
+ * length in *len; fails the test if the file cannot be read. */
+char *testutil_read_file(const char *path, size_t *len);
+
+/* Writes buf[0..len) to path, failing the test on error. */
+void testutil_write_file(const char *path, const void *buf, size_t len);
+
+/* Returns the path of the real IANA data folder `sub` ("2017" or "later") in a static buffer,
+ * or skips the current test with a message saying why when ../shared is absent. */
+const char *testutil_shared_iana(const char *sub);
+
+/* The project's own embedded registry data folder (data/). */
+const char *testutil_project_data(void);
+
+/* Makes a fresh temporary directory and returns its path in a static buffer. */
+const char *testutil_tempdir(void);
+
+/* Removes a directory made by testutil_tempdir() and everything in it. */
+void testutil_rmtree(const char *path);
+
+/* xorshift64*: a fixed, seedable sequence so that failures reproduce. */
+uint64_t testutil_rand(uint64_t *state);
+
+#endif
