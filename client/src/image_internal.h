@@ -1,0 +1,33 @@
+/*
+ * The image handle's layout, shared by the reader (image.c) and the embedded image
+ * (embedded.c), which keeps its handle in static storage instead of allocating one.
+ */
+#ifndef SMTPSTATUS_IMAGE_INTERNAL_H
+#define SMTPSTATUS_IMAGE_INTERNAL_H
+
+#include "smtpstatus.h"
+#include "smtpstatus_image.h"
+
+/* Pointers into a validated image; nothing here is owned. */
+struct smtpstatus_image {
+    const unsigned char *base;
+    size_t size;
+    const struct smtpstatus_image_header *hdr;
+    const struct smtpstatus_image_class *classes;
+    const struct smtpstatus_image_subject *subjects;
+    const struct smtpstatus_image_code *codes;
+    const struct smtpstatus_image_basic *basics;
+    const uint16_t *subject_index;
+    const uint16_t *detail_index;
+    const uint16_t *basic_index;
+    const uint16_t *u16;
+    const uint32_t *u32;
+    const struct smtpstatus_image_field *fields;
+    const char *strings;
+    const struct smtpstatus_image_class *class_by_digit[10]; /* NULL where absent */
+};
+
+/* Validates buf[0..len) and fills *img. Returns 0 or an error as smtpstatus_image_open(). */
+int smtpstatus__image_init(struct smtpstatus_image *img, const void *buf, size_t len);
+
+#endif

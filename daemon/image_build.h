@@ -1,0 +1,27 @@
+/*
+ * The image builder: compiles a loaded registry, with the standard basic reply codes, into the
+ * flat image of proto/smtpstatus_image.h. It is the only writer of that format; the reader in
+ * client/src/image.c validates every image it produces before the builder hands it out.
+ */
+#ifndef SMTPSTATUSD_IMAGE_BUILD_H
+#define SMTPSTATUSD_IMAGE_BUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "registry.h"
+
+struct image_build_options {
+    uint64_t generation; /* written into the header */
+    uint64_t built_at;   /* Unix seconds */
+};
+
+/*
+ * Builds the image of `r`. Returns 0 with a malloc'd, 8-byte aligned buffer in *out (owned by
+ * the caller, freed with free()) and its size in *len, or a negative SMTPSTATUS_E* error
+ * (ENOMEM, or EINVAL when the registry exceeds the format's limits). Pure computation.
+ */
+int image_build(const struct registry *r, const struct image_build_options *opt, void **out,
+                size_t *len);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * The daemon's log (see log.h). Lines carry a syslog-style <N> priority prefix when stderr is
+ * the journal (JOURNAL_STREAM is set), and a plain "smtpstatusd: level:" prefix otherwise.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static enum log_level current = LOG_LEVEL_INFO;
+
+static const char *const names[] = {"error", "warning", "info", "debug"};
+static const int syslog_prio[] = {3, 4, 6, 7};
+
+int
+log_parse_level(const char *s, enum log_level *out)
+{
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (enum log_level)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void
+log_set_level(enum log_level level)
+{
+    current = level;
+}
+
+static void
+vlog(enum log_level level, const char *fmt, va_list ap)
+{
+    char line[2048];
+    vsnprintf(line, sizeof line, fmt, ap);
+    if (getenv("JOURNAL_STREAM") != NULL)
+        fprintf(stderr, "<%d>%s\n", syslog_prio[level], line);
+    else
+        fprintf(stderr, "smtpstatusd: %s: %s\n", names[level], line);
+}
+
+void
+log_msg(enum log_level level, const char *fmt, ...)
+{
+    if (level > current)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, fmt, ap);
+    va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(LOG_LEVEL_ERROR, fmt, ap);
+    va_end(ap);
+    exit(1);
+}

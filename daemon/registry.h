@@ -1,0 +1,103 @@
+/*
+ * The registry model: IANA's three "SMTP Enhanced Status Codes" tables (classes, subjects,
+ * enumerated codes) loaded from CSV and validated.
+ *
+ * Columns are found by header name, so IANA may reorder or add columns; a column the loader
+ * does not know is kept as an extra field of each row. Every problem is reported through a
+ * `struct diag` with file, line and column. Structural problems (a missing file or column, a
+ * code that does not fit its table, a duplicate, a code whose subject is not registered) are
+ * errors and fail the load. Problems in the data that leave the registry usable are warnings:
+ * an "Associated basic status code" that is not a list of codes, and the shifted row that IANA
+ * published for X.7.28, which is repaired and flagged. Nothing is dropped silently.
+ */
+#ifndef SMTPSTATUSD_REGISTRY_H
+#define SMTPSTATUSD_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "basic_assoc.h"
+#include "diag.h"
+
+/* IANA's file names, in table order. */
+#define REGISTRY_FILE_CLASSES  "smtp-enhanced-status-codes-1.csv"
+#define REGISTRY_FILE_SUBJECTS "smtp-enhanced-status-codes-2.csv"
+#define REGISTRY_FILE_CODES    "smtp-enhanced-status-codes-3.csv"
+#define REGISTRY_TABLES        3
+
+struct registry_field {
+    char *name;
+    char *value;
+};
+
+/* Text fields common to every row. All strings are owned by the registry, never NULL. */
+struct registry_text {
+    char *title; /* "Summary" for classes and subjects, "Sample Text" for codes, folded to one
+                    line: runs of white space become one space, no leading or trailing space */
+    char *description; /* as IANA wrote it, line breaks included */
+    char *reference;
+    char *submitter;
+    char *change_controller;
+    struct registry_field *fields; /* extra columns, in header order */
+    size_t field_count;
+    unsigned line; /* the row's first line in its file */
+};
+
+/* A class (digit 2, 4 or 5) or a subject (0 to 999). */
+struct registry_part {
+    uint16_t number;
+    struct registry_text text;
+};
+
+struct registry_code {
+    uint16_t subject;
+    uint16_t detail;
+    uint32_t flags; /* SMTPSTATUS_IMAGE_CODE_* */
+    struct registry_text text;
+    char *basic_raw; /* "Associated basic status code" as written */
+    struct basic_assoc assoc;
+};
+
+/* A loaded registry. Owns everything it points to; registry_free() releases it. Tables are
+ * sorted: classes by digit, subjects by number, codes by (subject, detail). */
+struct registry {
+    struct registry_part *classes;
+    size_t class_count;
+    struct registry_part *subjects;
+    size_t subject_count;
+    struct registry_code *codes;
+    size_t code_count;
+    char *source;           /* a directory, or a name such as "embedded" */
+    uint64_t source_digest; /* FNV-1a 64 over the three files, in table order */
+};
+
+/* One file's bytes, as handed to registry_load_buffers(). */
+struct registry_input {
+    const char *name; /* used in diagnostics, e.g. "dir/smtp-enhanced-status-codes-3.csv" */
+    const char *data;
+    size_t len;
+};
+
+/*
+ * Loads IANA's three tables from in[0..REGISTRY_TABLES) (classes, subjects, codes). `source`
+ * is recorded in the registry. Returns 0 and a new registry in *out (owned by the caller), or
+ * -1 with every error found in `d`; warnings go to `d` either way. Does no I/O.
+ */
+int registry_load_buffers(const struct registry_input in[REGISTRY_TABLES], const char *source,
+                          struct registry **out, struct diag *d);
+
+/*
+ * Reads the three files named REGISTRY_FILE_* from `dir` (regular files, at most
+ * CSV_MAX_INPUT bytes each) and loads them as registry_load_buffers() does. Blocks on file
+ * I/O: the daemon calls it off the event loop. Returns 0 or -1 as above.
+ */
+int registry_load_dir(const char *dir, struct registry **out, struct diag *d);
+
+/* Frees a registry. NULL is allowed. */
+void registry_free(struct registry *r);
+
+/* The code X.subject.detail, or NULL. O(log n). */
+const struct registry_code *registry_find_code(const struct registry *r, uint16_t subject,
+                                               uint16_t detail);
+
+#endif
