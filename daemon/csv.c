@@ -268,8 +268,9 @@ csv_field(struct csv_scan *s, size_t row_fields)
     }
     size_t start = s->pos, text_start = s->ntext;
     unsigned line = s->line, col = csv_col(s, start);
+    int quoted = s->pos < s->len && s->buf[s->pos] == '"';
 
-    if (s->pos < s->len && s->buf[s->pos] == '"') {
+    if (quoted) {
         csv_quoted(s);
         if (s->stop)
             return;
@@ -277,8 +278,7 @@ csv_field(struct csv_scan *s, size_t row_fields)
             unsigned char c = s->buf[s->pos];
             if (c > 0x20 && c < 0x7F)
                 csv_fatal(s, s->pos,
-                          "unexpected '%c' after closing quote (expected ',' or end of line)",
-                          c);
+                          "unexpected '%c' after closing quote (expected ',' or end of line)", c);
             else
                 csv_fatal(s, s->pos,
                           "unexpected byte 0x%02X after closing quote "
@@ -299,6 +299,7 @@ csv_field(struct csv_scan *s, size_t row_fields)
             .len = s->ntext - text_start,
             .line = line,
             .col = col,
+            .quoted = (unsigned char)quoted,
         };
     }
     s->ntext++;

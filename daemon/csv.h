@@ -24,6 +24,7 @@ struct csv_field {
     size_t len;       /* bytes, without the NUL */
     unsigned line;    /* 1-based line where the field starts */
     unsigned col;     /* 1-based byte column where the field starts (at its quote if quoted) */
+    unsigned char quoted; /* 1 if the field was in quotes: its text starts one column later */
 };
 
 struct csv_row {

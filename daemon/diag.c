@@ -52,8 +52,10 @@ diag_reserve(struct diag *d)
     return 0;
 }
 
+static char *diag_vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 /* Returns a malloc'd copy of the formatted message, or NULL on ENOMEM or a formatting error. */
-static char *__attribute__((format(printf, 1, 0)))
+static char *
 diag_vformat(const char *fmt, va_list ap)
 {
     va_list ap2;
@@ -70,8 +72,8 @@ diag_vformat(const char *fmt, va_list ap)
 }
 
 void
-diag_add(struct diag *d, enum diag_severity severity, const char *file, unsigned line,
-         unsigned col, const char *fmt, ...)
+diag_add(struct diag *d, enum diag_severity severity, const char *file, unsigned line, unsigned col,
+         const char *fmt, ...)
 {
     /* Count first: the counters are what callers decide on, and they must not depend on
      * whether the text could be stored. */

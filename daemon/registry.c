@@ -242,13 +242,38 @@ check_width(struct loader *L, const char *file, const struct columns *cols,
     return -1;
 }
 
+/*
+ * The line and column of byte `off` of a field's unescaped text, for diagnostics. It follows
+ * line breaks inside the field; a "" escape before `off` counts as one byte, which is close
+ * enough in text that a code column never has.
+ */
+static void
+place_in_field(const struct csv_field *f, size_t off, unsigned *line, unsigned *col)
+{
+    *line = f->line;
+    *col = f->col + f->quoted;
+    for (size_t i = 0; i < off && i < f->len; i++) {
+        if (f->text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
 static void
 report_code_error(struct loader *L, const char *file, const struct csv_field *f, int err,
                   size_t errpos, const char *expected)
 {
-    diag_add(L->d, DIAG_ERROR, file, f->line, f->col + (unsigned)errpos,
+    unsigned line, col;
+    place_in_field(f, errpos, &line, &col);
+    /* err 0: the code parsed, but with a class, where the enumerated table has X. */
+    diag_add(L->d, DIAG_ERROR, file, line, col,
              "code \"%.*s\" does not fit this table (expected %s): %s",
-             (int)(f->len > 40 ? 40 : f->len), f->text, expected, smtpstatus_strerror(err));
+             (int)(f->len > 40 ? 40 : f->len), f->text, expected,
+             err != 0 ? smtpstatus_strerror(err)
+                      : "this table lists codes without their class, as X.S.D");
 }
 
 /* Loads the class or subject table into *parts. */
@@ -287,8 +312,10 @@ load_parts(struct loader *L, enum table_kind kind, const struct registry_input *
         smtpstatus_pattern pat;
         int err = smtpstatus_pattern_parse(s, n, &pat, &errpos);
         int want_class = kind == TABLE_CLASSES;
-        if (err == 0 && (pat.cls != 0) != want_class)
+        if (err == 0 && (pat.cls != 0) != want_class) {
             err = SMTPSTATUS_EPATTERN;
+            errpos = 0;
+        }
         if (err != 0) {
             report_code_error(L, in->name, f, err, (size_t)(s - f->text) + errpos,
                               want_class ? "a class N.XXX.XXX" : "a subject X.S.XXX");
@@ -325,14 +352,16 @@ load_assoc(struct loader *L, const char *file, const struct csv_field *f,
         free(code->text.description);
         code->text.description = dup_n(L, f->text, f->len);
         code->flags |= SMTPSTATUS_IMAGE_CODE_SHIFTED_ROW;
-        diag_add(L->d, DIAG_WARNING, file, f->line, f->col,
+        diag_add(L->d, DIAG_WARNING, file, f->line, f->col + f->quoted,
                  "%s: shifted row: \"Associated basic status code\" holds text (%s) and "
                  "\"Description\" is empty; reading the text as the description and the basic "
                  "codes as not given",
                  name, err);
         return;
     }
-    diag_add(L->d, DIAG_WARNING, file, f->line, f->col + (unsigned)erroff,
+    unsigned line, col;
+    place_in_field(f, erroff, &line, &col);
+    diag_add(L->d, DIAG_WARNING, file, line, col,
              "%s: \"Associated basic status code\" is not a list of codes (%s); no basic codes "
              "are associated",
              name, err);
@@ -391,11 +420,9 @@ load_codes(struct loader *L, const struct registry_input *in, struct registry *r
         trim(&s, &n);
         smtpstatus_code c;
         int err = smtpstatus_code_parse(s, n, SMTPSTATUS_PARSE_ALLOW_X, &c, &errpos);
-        if (err == 0 && c.cls != 0) {
-            err = SMTPSTATUS_ECLASS;
-            errpos = 0;
-        }
-        if (err != 0) {
+        if (err != 0 || c.cls != 0) {
+            if (err == 0)
+                errpos = 0; /* point at the class */
             report_code_error(L, in->name, f, err, (size_t)(s - f->text) + errpos,
                               "an enumerated code X.S.D");
             rc = -1;
@@ -509,8 +536,9 @@ registry_load_buffers(const struct registry_input in[REGISTRY_TABLES], const cha
     rc |= load_parts(&L, TABLE_CLASSES, &in[TABLE_CLASSES], &r->classes, &r->class_count);
     rc |= load_parts(&L, TABLE_SUBJECTS, &in[TABLE_SUBJECTS], &r->subjects, &r->subject_count);
     rc |= load_codes(&L, &in[TABLE_CODES], r);
-    if (!L.oom)
-        rc |= validate(&L, in, r);
+    /* Cross-table checks only make sense once every table has loaded. */
+    if (!L.oom && rc == 0)
+        rc = validate(&L, in, r);
     if (L.oom) {
         diag_add(d, DIAG_ERROR, NULL, 0, 0, "out of memory loading the registry");
         rc = -1;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that building and testing smtpstatusd need, and only those that
+# are missing, so that it is quick and quiet on a machine that has them. Runs as root (or
+# through sudo) on Debian 12. `--fuzz` adds clang for the libFuzzer targets.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config          # the build
+  libuv1-dev libprotobuf-c-dev protobuf-c-compiler libjansson-dev   # required libraries
+  node-llhttp                               # llhttp's C sources, for the HTTP port
+  libcmocka-dev                             # unit tests
+  python3 python3-protobuf curl strace      # integration tests
+)
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: run as root to install: ${missing[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
