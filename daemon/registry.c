@@ -468,18 +468,24 @@ check_duplicate_parts(struct loader *L, const char *file, const struct registry_
     return rc;
 }
 
+/* Sorts each table and checks it for duplicates; codes are checked against the subject table
+ * only when that table loaded, so that one broken file does not cascade into false errors. */
 static int
-validate(struct loader *L, const struct registry_input in[REGISTRY_TABLES], struct registry *r)
+validate(struct loader *L, const struct registry_input in[REGISTRY_TABLES], struct registry *r,
+         int subjects_ok)
 {
     int rc = 0;
-    qsort(r->classes, r->class_count, sizeof *r->classes, cmp_part);
-    qsort(r->subjects, r->subject_count, sizeof *r->subjects, cmp_part);
-    qsort(r->codes, r->code_count, sizeof *r->codes, cmp_code);
+    if (r->class_count > 0)
+        qsort(r->classes, r->class_count, sizeof *r->classes, cmp_part);
+    if (r->subject_count > 0)
+        qsort(r->subjects, r->subject_count, sizeof *r->subjects, cmp_part);
+    if (r->code_count > 0)
+        qsort(r->codes, r->code_count, sizeof *r->codes, cmp_code);
     rc |= check_duplicate_parts(L, in[TABLE_CLASSES].name, r->classes, r->class_count, 1);
     rc |= check_duplicate_parts(L, in[TABLE_SUBJECTS].name, r->subjects, r->subject_count, 0);
 
     static const uint8_t digits[] = {2, 4, 5};
-    for (size_t i = 0; i < sizeof digits; i++) {
+    for (size_t i = 0; i < sizeof digits && r->class_count > 0; i++) {
         int found = 0;
         for (size_t j = 0; j < r->class_count; j++)
             found |= r->classes[j].number == digits[i];
@@ -498,7 +504,7 @@ validate(struct loader *L, const struct registry_input in[REGISTRY_TABLES], stru
                      c[-1].text.line);
             rc = -1;
         }
-        int known = 0;
+        int known = !subjects_ok;
         for (size_t j = 0; j < r->subject_count; j++)
             known |= r->subjects[j].number == c->subject;
         if (!known) {
@@ -532,13 +538,13 @@ registry_load_buffers(const struct registry_input in[REGISTRY_TABLES], const cha
     r->source_digest = h;
 
     /* Each table is loaded even when an earlier one failed, so that one run shows all. */
-    int rc = 0;
-    rc |= load_parts(&L, TABLE_CLASSES, &in[TABLE_CLASSES], &r->classes, &r->class_count);
-    rc |= load_parts(&L, TABLE_SUBJECTS, &in[TABLE_SUBJECTS], &r->subjects, &r->subject_count);
+    int rc = load_parts(&L, TABLE_CLASSES, &in[TABLE_CLASSES], &r->classes, &r->class_count);
+    int subjects_rc =
+        load_parts(&L, TABLE_SUBJECTS, &in[TABLE_SUBJECTS], &r->subjects, &r->subject_count);
+    rc |= subjects_rc;
     rc |= load_codes(&L, &in[TABLE_CODES], r);
-    /* Cross-table checks only make sense once every table has loaded. */
-    if (!L.oom && rc == 0)
-        rc = validate(&L, in, r);
+    if (!L.oom)
+        rc |= validate(&L, in, r, subjects_rc == 0);
     if (L.oom) {
         diag_add(d, DIAG_ERROR, NULL, 0, 0, "out of memory loading the registry");
         rc = -1;
