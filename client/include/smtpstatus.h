@@ -56,12 +56,14 @@ typedef enum {
 /* Returns a static English description of `err` (any int, including 0 and unknown values). */
 const char *smtpstatus_strerror(int err);
 
-/* Returns the symbolic name of `err`, such as "SMTPSTATUS_ECLASS", or "UNKNOWN". */
+/* Returns the symbolic name of `err`: "SMTPSTATUS_ECLASS" and the like, "SMTPSTATUS_OK" for 0,
+ * "ENOENT" and the like for a negative errno, "UNKNOWN" for anything else. */
 const char *smtpstatus_err_name(int err);
 
 /* ---- Code syntax --------------------------------------------------------------------------- */
 
-/* An enhanced status code. `cls` is 2, 4 or 5, or 0 for the class-free form "X.S.D". */
+/* An enhanced status code. `cls` is 2, 4 or 5, or 0 for the class-free form "X.S.D". The
+ * struct has padding: compare codes field by field, never with memcmp(). */
 typedef struct smtpstatus_code {
     uint8_t cls;
     uint16_t subject; /* 0 to 999 */
@@ -77,15 +79,18 @@ typedef struct smtpstatus_code {
 /*
  * Parses exactly one enhanced status code from `s[0..len)` per RFC 3463:
  * class "." subject "." detail, where class is 2, 4 or 5 and subject and detail are 1 to 3
- * digits. No spaces or other characters are allowed anywhere. Returns 0 and sets *out, or the
- * error naming the first part that is wrong; `*errpos` (if not NULL) receives the byte offset of
- * the offending character either way (len on success).
+ * digits (leading zeros allowed, as the grammar allows them). No spaces or other characters are
+ * allowed anywhere. Returns 0 and sets *out, or the error naming the first part that is wrong
+ * (EEMPTY, ECLASS, ENOCLASSX, EDOT, ESUBJECT, EDETAIL, ETRAILING), leaving *out untouched.
+ * `*errpos` (if not NULL) receives the byte offset of the offending character (len on success).
+ * SMTPSTATUS_EINVAL, with *errpos 0, for a NULL `out`, a NULL `s` with len > 0, or unknown flags.
  */
 int smtpstatus_code_parse(const char *s, size_t len, unsigned flags, smtpstatus_code *out,
                           size_t *errpos);
 
 /* Writes "C.S.D" (or "X.S.D" when cls is 0) and a NUL into buf[0..size). Returns the length
- * written, without the NUL, or SMTPSTATUS_ENOSPC / SMTPSTATUS_EINVAL. */
+ * written, without the NUL, or SMTPSTATUS_ENOSPC / SMTPSTATUS_EINVAL, in which case buf holds
+ * "" (when size > 0): never a cut-off code that would read as another code. */
 int smtpstatus_code_format(smtpstatus_code code, char *buf, size_t size);
 
 /* An IANA pattern: "2.XXX.XXX" names a class, "X.2.XXX" (or "X.2.YYY") names a subject. */
@@ -94,7 +99,9 @@ typedef struct smtpstatus_pattern {
     uint16_t subject; /* the subject, for a subject pattern */
 } smtpstatus_pattern;
 
-/* Parses an IANA pattern from s[0..len). Returns 0, or SMTPSTATUS_EPATTERN and the like. */
+/* Parses an IANA pattern from s[0..len). A class pattern has cls 2, 4 or 5 (and subject 0); a
+ * subject pattern has cls 0. Returns 0, or EEMPTY, ESUBJECT (a bad subject in "X.S.XXX"),
+ * EPATTERN (anything else) or EINVAL; *errpos as for smtpstatus_code_parse(). */
 int smtpstatus_pattern_parse(const char *s, size_t len, smtpstatus_pattern *out, size_t *errpos);
 
 /* Parses a basic reply code, per RFC 5321 4.2: three digits, the first 2 to 5, the second
