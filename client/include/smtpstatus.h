@@ -45,7 +45,12 @@ extern "C" {
     X(EIMG_CHECKSUM, -4034, "image checksum mismatch")                                            \
     X(EIMG_BOUNDS, -4035, "image table or string out of bounds")                                  \
     X(EIMG_CORRUPT, -4036, "image structure is inconsistent")                                     \
-    X(ENOTFOUND, -4040, "no such entry")
+    X(ENOTFOUND, -4040, "no such entry")                                                          \
+    X(ECLASSMISMATCH, -4050, "enhanced code class differs from the basic code's first digit")     \
+    X(E3YZ, -4051, "3yz replies carry no enhanced status code")                                   \
+    X(ENONASCII, -4052, "non-ASCII text needs SMTPUTF8")                                          \
+    X(EUTF8, -4053, "text is not valid UTF-8")                                                    \
+    X(ENOREPLY, -4054, "no reply code found")
 
 typedef enum {
 #define SMTPSTATUS_ERR_ENUM(name, value, text) SMTPSTATUS_##name = value,
@@ -261,6 +266,122 @@ int smtpstatus_image_basic_assoc(const smtpstatus_image *img, const smtpstatus_b
 /* Number of basic code records, and the i-th in ascending order. */
 uint32_t smtpstatus_image_basic_count(const smtpstatus_image *img);
 int smtpstatus_image_basic_at(const smtpstatus_image *img, uint32_t i, smtpstatus_basic *out);
+
+/* ---- Rendering replies ---------------------------------------------------------------------- */
+
+/* Output forms of smtpstatus_render(). */
+typedef enum {
+    SMTPSTATUS_FORM_REPLY = 0, /* the reply lines a server sends, each ending in CRLF */
+    SMTPSTATUS_FORM_DSN = 1    /* RFC 3464 fields: Status, Action, Diagnostic-Code */
+} smtpstatus_form;
+
+#define SMTPSTATUS_WIDTH_DEFAULT 76u  /* octets per line, without CRLF */
+#define SMTPSTATUS_WIDTH_MAX 510u     /* RFC 5321 4.5.3.1.5: 512 octets with CRLF */
+
+typedef struct smtpstatus_render_options {
+    unsigned width;       /* line length limit without CRLF; 0: SMTPSTATUS_WIDTH_DEFAULT */
+    int smtputf8;         /* 1: the session negotiated SMTPUTF8, so UTF-8 text may be sent */
+    smtpstatus_form form; /* SMTPSTATUS_FORM_REPLY or SMTPSTATUS_FORM_DSN */
+} smtpstatus_render_options;
+
+/* Warnings of smtpstatus_render(): the reply was rendered, but look at it. */
+#define SMTPSTATUS_WARN_NOT_ASSOCIATED 0x1u /* the registry does not list this basic code */
+#define SMTPSTATUS_WARN_UNREGISTERED 0x2u   /* the enhanced code is valid but not registered */
+#define SMTPSTATUS_WARN_REPLACED 0x4u       /* control characters in the text were replaced */
+#define SMTPSTATUS_WARN_SPLIT_WORD 0x8u     /* a word longer than a line was split */
+
+/*
+ * Renders a reply for basic code `basic` (2yz to 5yz) with the enhanced code `*enhanced` (NULL
+ * for none; a class-free code takes its class from `basic`) and the caller's text
+ * (text[0..text_len), or NULL for the registry's sample text of the code, else the basic code's
+ * standard text).
+ *
+ * The reply form follows RFC 5321 4.2 and RFC 2034: "550-5.1.1 text" continuation lines, a final
+ * "550 5.1.1 text" line, the enhanced code on every line, CRLF after each, no line longer than
+ * the width. Text is word-wrapped; a word longer than a line is split, never dropped. A line
+ * break in the text (LF, CR or CRLF) starts a new line; no other control character is copied:
+ * TAB becomes a space and the rest become '?'. Non-ASCII text is refused unless
+ * opt->smtputf8, and must then be valid UTF-8, which is never split inside a character. The DSN
+ * form writes "Status:", "Action:" and "Diagnostic-Code: smtp; ..." lines (folded at 78 octets)
+ * for the same status; it needs a 2yz, 4yz or 5yz code and uses class.0.0 when no enhanced code
+ * is given.
+ *
+ * Writes the output and a NUL into buf[0..size) and its length (without the NUL) into *len.
+ * When buf is too small, returns SMTPSTATUS_ENOSPC with *len set to the size needed, less the
+ * NUL, as snprintf() does. Refuses with EBASIC (basic outside 2yz-5yz), E3YZ (an enhanced code
+ * on a 3yz reply), ECLASSMISMATCH (RFC 3463: the classes must agree), ENONASCII, EUTF8 or
+ * EINVAL (a width too small for the code prefix and one character, or above
+ * SMTPSTATUS_WIDTH_MAX). *warnings (if not NULL) gets SMTPSTATUS_WARN_* bits. Allocates nothing.
+ */
+int smtpstatus_render(const smtpstatus_image *img, uint16_t basic, const smtpstatus_code *enhanced,
+                      const char *text, size_t text_len, const smtpstatus_render_options *opt,
+                      char *buf, size_t size, size_t *len, unsigned *warnings);
+
+/* ---- Classifying replies -------------------------------------------------------------------- */
+
+typedef enum {
+    SMTPSTATUS_KIND_UNKNOWN = 0,      /* no usable code */
+    SMTPSTATUS_KIND_SUCCESS = 2,      /* 2yz */
+    SMTPSTATUS_KIND_INTERMEDIATE = 3, /* 3yz */
+    SMTPSTATUS_KIND_TRANSIENT = 4,    /* 4yz: try again later */
+    SMTPSTATUS_KIND_PERMANENT = 5     /* 5yz: do not retry as is */
+} smtpstatus_kind;
+
+/* Problems found by smtpstatus_classify(). */
+#define SMTPSTATUS_PROBLEM_BASIC_MISMATCH 0x001u    /* lines carry different basic codes */
+#define SMTPSTATUS_PROBLEM_ENHANCED_MISMATCH 0x002u /* lines carry different enhanced codes */
+#define SMTPSTATUS_PROBLEM_CLASS_MISMATCH 0x004u    /* enhanced class != basic first digit */
+#define SMTPSTATUS_PROBLEM_MALFORMED_LINE 0x008u    /* a line does not start "NNN-" or "NNN " */
+#define SMTPSTATUS_PROBLEM_TRUNCATED 0x010u         /* the last line is a "NNN-" continuation */
+#define SMTPSTATUS_PROBLEM_IP_NOT_CODE 0x020u       /* "550-192.0.2.1": an address, not a code */
+#define SMTPSTATUS_PROBLEM_NO_CODE 0x040u           /* no basic code anywhere */
+#define SMTPSTATUS_PROBLEM_ENHANCED_ON_3YZ 0x080u   /* a 3yz reply with an enhanced code */
+#define SMTPSTATUS_PROBLEM_MISSING_ENHANCED 0x100u  /* some lines have the enhanced code, some not */
+#define SMTPSTATUS_PROBLEM_LINE_TOO_LONG 0x200u     /* a line over 512 octets with CRLF */
+#define SMTPSTATUS_PROBLEM_BAD_CHARACTER 0x400u     /* NUL or another control character */
+
+/* The largest reply smtpstatus_classify() reads; longer input is cut and marked. */
+#define SMTPSTATUS_CLASSIFY_MAX 65536u
+
+typedef struct smtpstatus_classification {
+    uint16_t basic;           /* the basic code, or 0 when none was found */
+    int has_enhanced;         /* 1 if an enhanced code was found */
+    smtpstatus_code enhanced; /* valid when has_enhanced */
+    smtpstatus_kind kind;     /* from the basic code; from the enhanced class without one */
+    int retry;                /* 1 for a transient failure: queue and try again later */
+    unsigned problems;        /* SMTPSTATUS_PROBLEM_* */
+    unsigned line_count;      /* reply lines seen */
+    smtpstatus_entry entry;   /* the registry's answer for the enhanced code (has_enhanced) */
+    size_t text_len;          /* length of the text written to the caller's buffer */
+} smtpstatus_classification;
+
+/*
+ * Classifies a raw reply as received (reply[0..len): one line or many, CRLF or LF, possibly
+ * damaged). It finds the basic code at the start of each line, and the enhanced code where
+ * servers put it: after the basic code and its ' ' or '-', or in "(#5.1.1)" and "#5.1.0" forms
+ * anywhere in the text. Subject and detail have 1 to 3 digits (5.1.10, 5.7.708). A dotted
+ * number with more parts (an IPv4 address) is never taken for a code. The parser never invents a
+ * code it did not see.
+ *
+ * Retry rule: the basic code decides. RFC 5321 makes the basic code drive the SMTP state
+ * machine, and RFC 3463 says the enhanced code refines it but does not replace it; so when the
+ * two classes disagree (450 with 5.1.1), the reply is transient and retried, and
+ * SMTPSTATUS_PROBLEM_CLASS_MISMATCH is set. Only when no basic code was found does the enhanced
+ * class decide. 2yz, 3yz and 5yz are never retried.
+ *
+ * The text, with each line's code prefixes removed and lines joined by LF, goes to
+ * text[0..text_size) with a NUL (cut if it does not fit; out->text_len is the full length).
+ * `img` (may be NULL) fills out->entry. Returns 0, or ENOREPLY when no basic or enhanced code
+ * was found (out is still filled), or EINVAL. Allocates nothing.
+ */
+int smtpstatus_classify(const smtpstatus_image *img, const char *reply, size_t len,
+                        smtpstatus_classification *out, char *text, size_t text_size);
+
+/* Static names: "success", "intermediate", "transient", "permanent", "unknown". */
+const char *smtpstatus_kind_name(smtpstatus_kind kind);
+
+/* The name of one SMTPSTATUS_PROBLEM_* bit, e.g. "class_mismatch"; NULL for an unknown bit. */
+const char *smtpstatus_problem_name(unsigned problem);
 
 /* ---- Helpers shared by the image writer and reader ------------------------------------------ */
 
