@@ -251,9 +251,11 @@ typedef struct smtpstatus_basic {
 } smtpstatus_basic;
 
 /*
- * Looks a basic reply code up. Returns 0 for a code with a standard meaning or with enhanced
- * codes associated with it, SMTPSTATUS_ENOTFOUND for any other valid code, SMTPSTATUS_EBASIC
- * for an invalid one. O(1), allocates nothing.
+ * Looks a basic reply code up. Returns 0 for a code with a standard meaning or that some
+ * enhanced code lists by number, SMTPSTATUS_ENOTFOUND for any other valid code (even one that a
+ * "5XX" or "Any" entry would cover), SMTPSTATUS_EBASIC for an invalid one. The associations of
+ * a record include codes that list it by number, by class ("5XX") and by "Any"; "Any" never
+ * reaches a 3yz reply, which carries no enhanced code. O(1), allocates nothing.
  */
 int smtpstatus_image_lookup_basic(const smtpstatus_image *img, uint16_t code,
                                   smtpstatus_basic *out);
@@ -330,15 +332,19 @@ typedef enum {
 /* Problems found by smtpstatus_classify(). */
 #define SMTPSTATUS_PROBLEM_BASIC_MISMATCH 0x001u    /* lines carry different basic codes */
 #define SMTPSTATUS_PROBLEM_ENHANCED_MISMATCH 0x002u /* lines carry different enhanced codes */
-#define SMTPSTATUS_PROBLEM_CLASS_MISMATCH 0x004u    /* enhanced class != basic first digit */
+#define SMTPSTATUS_PROBLEM_CLASS_MISMATCH 0x004u    /* a 2yz, 4yz or 5yz reply whose enhanced
+                                                       class differs from its first digit */
 #define SMTPSTATUS_PROBLEM_MALFORMED_LINE 0x008u    /* a line does not start "NNN-" or "NNN " */
-#define SMTPSTATUS_PROBLEM_TRUNCATED 0x010u         /* the last line is a "NNN-" continuation */
+#define SMTPSTATUS_PROBLEM_TRUNCATED 0x010u         /* the last line is a "NNN-" continuation, or
+                                                       the input was over SMTPSTATUS_CLASSIFY_MAX */
 #define SMTPSTATUS_PROBLEM_IP_NOT_CODE 0x020u       /* "550-192.0.2.1": an address, not a code */
 #define SMTPSTATUS_PROBLEM_NO_CODE 0x040u           /* no basic code anywhere */
 #define SMTPSTATUS_PROBLEM_ENHANCED_ON_3YZ 0x080u   /* a 3yz reply with an enhanced code */
 #define SMTPSTATUS_PROBLEM_MISSING_ENHANCED 0x100u  /* some lines have the enhanced code, some not */
-#define SMTPSTATUS_PROBLEM_LINE_TOO_LONG 0x200u     /* a line over 512 octets with CRLF */
-#define SMTPSTATUS_PROBLEM_BAD_CHARACTER 0x400u     /* NUL or another control character */
+#define SMTPSTATUS_PROBLEM_LINE_TOO_LONG 0x200u     /* a line over 510 octets, not counting its
+                                                       CRLF or LF (RFC 5321 4.5.3.1.5) */
+#define SMTPSTATUS_PROBLEM_BAD_CHARACTER 0x400u     /* NUL, another C0 control but TAB, or DEL;
+                                                       each becomes '?' in the text */
 
 /* The largest reply smtpstatus_classify() reads; longer input is cut and marked. */
 #define SMTPSTATUS_CLASSIFY_MAX 65536u
@@ -352,7 +358,8 @@ typedef struct smtpstatus_classification {
     unsigned problems;        /* SMTPSTATUS_PROBLEM_* */
     unsigned line_count;      /* reply lines seen */
     smtpstatus_entry entry;   /* the registry's answer for the enhanced code (has_enhanced) */
-    size_t text_len;          /* length of the text written to the caller's buffer */
+    size_t text_len;          /* full length of the text, without the NUL; more than
+                                 text_size - 1 when it was cut */
 } smtpstatus_classification;
 
 /*
@@ -371,8 +378,12 @@ typedef struct smtpstatus_classification {
  *
  * The text, with each line's code prefixes removed and lines joined by LF, goes to
  * text[0..text_size) with a NUL (cut if it does not fit; out->text_len is the full length).
- * `img` (may be NULL) fills out->entry. Returns 0, or ENOREPLY when no basic or enhanced code
- * was found (out is still filled), or EINVAL. Allocates nothing.
+ * `img` (may be NULL) fills out->entry, which is all zero without an enhanced code or without
+ * img. The enhanced code after the prefix counts only when a space or the end of the line
+ * follows it. A line ends at LF (a CR just before it is part of the ending); a final line
+ * ending does not start a new line. Returns 0, or ENOREPLY when no basic or enhanced code was
+ * found (out is still filled), or EINVAL, with *out untouched, for a NULL out, a NULL reply with
+ * len > 0, or a NULL text with text_size > 0. Allocates nothing.
  */
 int smtpstatus_classify(const smtpstatus_image *img, const char *reply, size_t len,
                         smtpstatus_classification *out, char *text, size_t text_size);
@@ -380,7 +391,8 @@ int smtpstatus_classify(const smtpstatus_image *img, const char *reply, size_t l
 /* Static names: "success", "intermediate", "transient", "permanent", "unknown". */
 const char *smtpstatus_kind_name(smtpstatus_kind kind);
 
-/* The name of one SMTPSTATUS_PROBLEM_* bit, e.g. "class_mismatch"; NULL for an unknown bit. */
+/* The name of one SMTPSTATUS_PROBLEM_* bit, e.g. "class_mismatch"; NULL for 0, an unknown bit,
+ * or more than one bit. */
 const char *smtpstatus_problem_name(unsigned problem);
 
 /* ---- Helpers shared by the image writer and reader ------------------------------------------ */
