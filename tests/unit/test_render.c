@@ -392,6 +392,88 @@ test_buffer_contract(void **state)
     }
 }
 
+
+/* Splits on blanks and line breaks and joins with one space, to compare texts by their words. */
+static void
+words_of(const char *s, size_t n, char *out, size_t size)
+{
+    size_t o = 0;
+    int pending = 0;
+    for (size_t i = 0; i < n && o + 2 < size; i++) {
+        if (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r') {
+            pending = o > 0;
+            continue;
+        }
+        if (pending)
+            out[o++] = ' ';
+        pending = 0;
+        out[o++] = s[i];
+    }
+    out[o] = '\0';
+}
+
+/* classify(render(x)) gives back the codes and the text of x, at every width. */
+static void
+test_round_trip_through_classify(void **state)
+{
+    (void)state;
+    static const struct {
+        uint16_t basic;
+        smtpstatus_code enh;
+        int has_enh;
+        const char *text;
+    } cases[] = {
+        {550, {5, 1, 1}, 1, "User unknown"},
+        {550, {5, 1, 10}, 1, "Recipient address has null MX"},
+        {554, {5, 7, 708}, 1, "Service unavailable; client host blocked"},
+        {452, {4, 2, 2}, 1, "Mailbox full\nquota exceeded"},
+        {421, {4, 7, 0}, 1, "Too many connections from your address, slow down"},
+        {250, {2, 1, 5}, 1, "Recipient ok"},
+        {250, {0, 0, 0}, 0, "mx.example.org\nPIPELINING\nSIZE 10240000"},
+        {354, {0, 0, 0}, 0, "Start mail input; end with <CRLF>.<CRLF>"},
+        {550, {5, 7, 26}, 1, lorem},
+        {451, {4, 4, 3}, 1, "Temporary DNS failure (192.0.2.53 timed out)"},
+    };
+    static const unsigned widths[] = {24, 40, 76, 508};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+            struct rendered *r = render(cases[i].basic, cases[i].has_enh ? &cases[i].enh : NULL,
+                                        cases[i].text, widths[w], 0, SMTPSTATUS_FORM_REPLY);
+            assert_int_equal(r->rc, 0);
+            smtpstatus_classification c;
+            char text[4096];
+            assert_int_equal(smtpstatus_classify(NULL, r->buf, r->len, &c, text, sizeof text), 0);
+            if (c.basic != cases[i].basic || c.has_enhanced != cases[i].has_enh ||
+                c.problems != 0)
+                fail_msg("case %zu width %u: basic %u enhanced %d problems 0x%x for:\n%s", i,
+                         widths[w], c.basic, c.has_enhanced, c.problems, r->buf);
+            if (cases[i].has_enh) {
+                assert_int_equal(c.enhanced.cls, cases[i].enh.cls);
+                assert_int_equal(c.enhanced.subject, cases[i].enh.subject);
+                assert_int_equal(c.enhanced.detail, cases[i].enh.detail);
+            }
+            char want[2048], got[2048];
+            words_of(cases[i].text, strlen(cases[i].text), want, sizeof want);
+            words_of(text, c.text_len, got, sizeof got);
+            if (r->warnings & SMTPSTATUS_WARN_SPLIT_WORD) {
+                /* A split word comes back in pieces: compare the characters alone. */
+                words_of(cases[i].text, strlen(cases[i].text), want, sizeof want);
+                size_t a = 0, b = 0;
+                for (size_t k = 0; want[k]; k++)
+                    if (want[k] != ' ')
+                        want[a++] = want[k];
+                for (size_t k = 0; got[k]; k++)
+                    if (got[k] != ' ')
+                        got[b++] = got[k];
+                want[a] = got[b] = '\0';
+            }
+            assert_string_equal(got, want);
+            assert_int_equal(c.kind, (smtpstatus_kind)(cases[i].basic / 100));
+            assert_int_equal(c.retry, cases[i].basic / 100 == 4);
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -406,6 +488,7 @@ main(void)
         cmocka_unit_test(test_warnings),
         cmocka_unit_test(test_dsn_form),
         cmocka_unit_test(test_buffer_contract),
+        cmocka_unit_test(test_round_trip_through_classify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
