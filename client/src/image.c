@@ -446,13 +446,9 @@ fill_basic(const smtpstatus_image *img, const struct smtpstatus_image_basic *b,
 int
 smtpstatus_image_lookup_basic(const smtpstatus_image *img, uint16_t code, smtpstatus_basic *out)
 {
-    char digits[3] = {(char)('0' + code / 100 % 10), (char)('0' + code / 10 % 10),
-                      (char)('0' + code % 10)};
-    uint16_t parsed;
-    if (code > 999 || smtpstatus_basic_parse(digits, 3, &parsed) != 0)
+    /* RFC 5321 4.2's grammar: first digit 2 to 5, second 0 to 5. */
+    if (code < 200 || code > 559 || code / 10 % 10 > 5)
         return SMTPSTATUS_EBASIC;
-    if (code < SMTPSTATUS_IMAGE_BASIC_MIN || code > SMTPSTATUS_IMAGE_BASIC_MAX)
-        return SMTPSTATUS_ENOTFOUND;
     uint16_t bi = img->basic_index[code - SMTPSTATUS_IMAGE_BASIC_MIN];
     if (bi == SMTPSTATUS_IMAGE_NONE)
         return SMTPSTATUS_ENOTFOUND;
