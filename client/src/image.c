@@ -142,12 +142,13 @@ validate_tables(struct smtpstatus_image *img, const struct bounds *b)
         if (!str_ok(b, bc->text) || !str_ok(b, bc->reference) ||
             !range_ok(bc->refs_first, bc->refs_count, h->u32_count))
             return SMTPSTATUS_EIMG_BOUNDS;
-        for (uint32_t k = 0; k < bc->refs_count; k++) {
-            uint32_t ref = img->u32[bc->refs_first + k];
-            uint32_t m = ref & 3u;
-            if ((ref >> 2) >= h->code_count || m < SMTPSTATUS_IMAGE_MATCH_EXACT)
-                return SMTPSTATUS_EIMG_CORRUPT;
-        }
+    }
+    /* Every reference, not only those a record points at: a caller may hand back a
+     * smtpstatus_basic with any range inside the pool. */
+    for (uint32_t k = 0; k < h->u32_count; k++) {
+        uint32_t ref = img->u32[k];
+        if ((ref >> 2) >= h->code_count || (ref & 3u) < SMTPSTATUS_IMAGE_MATCH_EXACT)
+            return SMTPSTATUS_EIMG_CORRUPT;
     }
 
     for (uint32_t i = 0; i < h->field_count; i++)
