@@ -83,7 +83,9 @@ expect "bad log level" 1 '' 'unknown level "loud"' -- "$SMTPSTATUSD" --log-level
 # Start-up on a broken directory: the daemon says why, serves the embedded default, reports
 # ready, and stops cleanly on SIGTERM. It waits for the "ready" line, never for a fixed time.
 coproc DAEMON { exec "$SMTPSTATUSD" --registry "$tmp/broken" 2>&1; }
-pid=$DAEMON_PID out_fd=${DAEMON[0]}
+# Bash closes a coprocess's descriptors when it reaps it: keep a copy to read what it says last.
+pid=$DAEMON_PID
+exec {out_fd}<&"${DAEMON[0]}"
 log=""
 ready=0
 while IFS= read -r -t 20 -u "$out_fd" line; do
@@ -99,6 +101,7 @@ else
 fi
 kill -TERM "$pid"
 rest=$(timeout 20 cat <&"$out_fd")
+exec {out_fd}<&-
 wait "$pid"; rc=$?
 if [ $rc -eq 0 ] && grep -q 'received SIGTERM; shutting down' <<<"$rest" && grep -q 'stopped' <<<"$rest"; then
   ok "SIGTERM stops the daemon cleanly"
