@@ -73,6 +73,16 @@ build_seeds() {
             NR <= 3 { printf "%s", $0 > (dir "/" f[NR]) }' "$fuzz_src/corpus/csv/minimal"
         "$mkimage" --output "$dir/minimal.img" "$tmp/minimal"
         ;;
+    reply_classify | reply_render)
+        # Every reply of the classification corpus, unescaped; render reads its first six
+        # bytes as parameters and the rest as text, so the same files serve it.
+        local i=0 reply
+        while IFS=$'\t' read -r _ reply _; do
+            case $reply in '#'* | '') continue ;; esac
+            printf '%b' "$reply" >"$dir/reply-$i"
+            i=$((i + 1))
+        done < <(grep -v '^#' "$src/tests/data/replies.tsv")
+        ;;
     esac
 }
 
