@@ -276,6 +276,46 @@ report_code_error(struct loader *L, const char *file, const struct csv_field *f,
                       : "this table lists codes without their class, as X.S.D");
 }
 
+/*
+ * Parses a table, maps its header and allocates `*records` for one record per row (zeroed).
+ * Returns 0, or -1 after reporting why, with nothing left allocated.
+ */
+static int
+open_table(struct loader *L, enum table_kind kind, const struct registry_input *in,
+           struct csv_table *t, struct columns *cols, void **records, size_t record_size)
+{
+    if (csv_parse(in->data, in->len, in->name, t, L->d) != 0)
+        return -1;
+    int rc = map_columns(L, kind, in->name, t, cols);
+    if (rc == 0 && t->count < 2) {
+        diag_add(L->d, DIAG_ERROR, in->name, t->rows[0].line, 1,
+                 "the table has a header but no rows");
+        rc = -1;
+    }
+    if (rc == 0 && (*records = calloc(t->count - 1, record_size)) == NULL) {
+        L->oom = 1;
+        rc = -1;
+    }
+    if (rc != 0)
+        csv_table_free(t);
+    return rc;
+}
+
+/* Checks a row's width and finds its code, trimmed, in s[0..*n). Returns the code's field, or
+ * NULL after reporting a row of the wrong width. */
+static const struct csv_field *
+row_code(struct loader *L, const char *file, const struct columns *cols,
+         const struct csv_row *row, const char **s, size_t *n)
+{
+    if (check_width(L, file, cols, row) != 0)
+        return NULL;
+    const struct csv_field *f = field_of(cols, row, ROLE_CODE);
+    *s = f->text;
+    *n = f->len;
+    trim(s, n);
+    return f;
+}
+
 /* Loads the class or subject table into *parts. */
 static int
 load_parts(struct loader *L, enum table_kind kind, const struct registry_input *in,
@@ -283,32 +323,18 @@ load_parts(struct loader *L, enum table_kind kind, const struct registry_input *
 {
     struct csv_table t;
     struct columns cols;
-    if (csv_parse(in->data, in->len, in->name, &t, L->d) != 0)
+    if (open_table(L, kind, in, &t, &cols, (void **)parts, sizeof **parts) != 0)
         return -1;
-    int rc = map_columns(L, kind, in->name, &t, &cols);
-    if (rc != 0 || t.count < 2) {
-        if (rc == 0)
-            diag_add(L->d, DIAG_ERROR, in->name, t.count ? t.rows[0].line : 1, 1,
-                     "the table has a header but no rows");
-        csv_table_free(&t);
-        return -1;
-    }
-    *parts = calloc(t.count - 1, sizeof **parts);
-    if (*parts == NULL) {
-        L->oom = 1;
-        csv_table_free(&t);
-        return -1;
-    }
+    int rc = 0;
     for (size_t i = 1; i < t.count; i++) {
-        const struct csv_row *row = &t.rows[i];
-        if (check_width(L, in->name, &cols, row) != 0) {
+        const char *s;
+        size_t n, errpos = 0;
+        const struct csv_field *f = row_code(L, in->name, &cols, &t.rows[i], &s, &n);
+        if (f == NULL) {
             rc = -1;
             continue;
         }
-        const struct csv_field *f = field_of(&cols, row, ROLE_CODE);
-        const char *s = f->text;
-        size_t n = f->len, errpos = 0;
-        trim(&s, &n);
+        const struct csv_row *row = &t.rows[i];
         smtpstatus_pattern pat;
         int err = smtpstatus_pattern_parse(s, n, &pat, &errpos);
         int want_class = kind == TABLE_CLASSES;
@@ -392,32 +418,18 @@ load_codes(struct loader *L, const struct registry_input *in, struct registry *r
 {
     struct csv_table t;
     struct columns cols;
-    if (csv_parse(in->data, in->len, in->name, &t, L->d) != 0)
+    if (open_table(L, TABLE_CODES, in, &t, &cols, (void **)&r->codes, sizeof *r->codes) != 0)
         return -1;
-    int rc = map_columns(L, TABLE_CODES, in->name, &t, &cols);
-    if (rc != 0 || t.count < 2) {
-        if (rc == 0)
-            diag_add(L->d, DIAG_ERROR, in->name, t.count ? t.rows[0].line : 1, 1,
-                     "the table has a header but no rows");
-        csv_table_free(&t);
-        return -1;
-    }
-    r->codes = calloc(t.count - 1, sizeof *r->codes);
-    if (r->codes == NULL) {
-        L->oom = 1;
-        csv_table_free(&t);
-        return -1;
-    }
+    int rc = 0;
     for (size_t i = 1; i < t.count; i++) {
-        const struct csv_row *row = &t.rows[i];
-        if (check_width(L, in->name, &cols, row) != 0) {
+        const char *s;
+        size_t n, errpos = 0;
+        const struct csv_field *f = row_code(L, in->name, &cols, &t.rows[i], &s, &n);
+        if (f == NULL) {
             rc = -1;
             continue;
         }
-        const struct csv_field *f = field_of(&cols, row, ROLE_CODE);
-        const char *s = f->text;
-        size_t n = f->len, errpos = 0;
-        trim(&s, &n);
+        const struct csv_row *row = &t.rows[i];
         smtpstatus_code c;
         int err = smtpstatus_code_parse(s, n, SMTPSTATUS_PARSE_ALLOW_X, &c, &errpos);
         if (err != 0 || c.cls != 0) {
