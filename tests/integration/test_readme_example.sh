@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The C example in README.md compiles against the library as built and prints what its
+# comments say, so the README cannot drift from the API.
+set -euo pipefail
+: "${BUILD_DIR:?}"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+awk '/^```c$/ {on = 1; next} /^```$/ {on = 0} on' "$root/README.md" >"$tmp/example.c"
+[ -s "$tmp/example.c" ] || { echo "FAIL: no C example in README.md"; exit 1; }
+flags=()
+[ "${SANITIZE:-OFF}" = ON ] && flags=(-fsanitize=address,undefined)
+cc -std=c11 -Wall -Wextra -Werror "${flags[@]}" -I "$root/client/include" "$tmp/example.c" \
+  "$BUILD_DIR/libsmtpstatus_static.a" -lpthread -o "$tmp/example"
+"$tmp/example" >"$tmp/out"
+
+expected=$'Security or Policy Status: Multiple authentication checks failed (registered)\n452-4.2.2 Mailbox full, try\r\n452 4.2.2 again later\r\ntransient, retry=1'
+if [ "$(cat "$tmp/out")" = "$expected" ]; then
+  echo "1 passed, 0 failed"
+else
+  echo "FAIL: the README example printed:"; cat -A "$tmp/out"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
