@@ -6,13 +6,37 @@
  */
 #include "basic_assoc.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "smtpstatus.h"
 #include "smtpstatus_image.h"
+
+/* ASCII classes, whatever the locale: IANA's text is ASCII and so is this grammar. */
+static int
+is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int
+is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int
+is_alpha(unsigned char c)
+{
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+static int
+is_alnum(unsigned char c)
+{
+    return is_digit(c) || is_alpha(c);
+}
 
 static int
 word_is(const char *w, size_t n, const char *lit)
@@ -58,7 +82,7 @@ basic_assoc_parse(const char *text, size_t len, struct basic_assoc *out, char *e
 
     while (i < len) {
         unsigned char c = (unsigned char)text[i];
-        if (isspace(c) || c == ',') {
+        if (is_space(c) || c == ',') {
             i++;
             continue;
         }
@@ -76,19 +100,19 @@ basic_assoc_parse(const char *text, size_t len, struct basic_assoc *out, char *e
             i++;
             continue;
         }
-        if (!isalnum(c))
+        if (!is_alnum(c))
             return fail(err, errlen, erroff, i, "unexpected character", text + i, 1);
 
         size_t start = i;
-        while (i < len && isalnum((unsigned char)text[i]))
+        while (i < len && is_alnum((unsigned char)text[i]))
             i++;
         const char *w = text + start;
         size_t n = i - start;
         saw_any_token = 1;
 
         uint16_t code;
-        if (n == 3 && isdigit((unsigned char)w[0]) && isdigit((unsigned char)w[1]) &&
-            isdigit((unsigned char)w[2])) {
+        if (n == 3 && is_digit((unsigned char)w[0]) && is_digit((unsigned char)w[1]) &&
+            is_digit((unsigned char)w[2])) {
             if (smtpstatus_basic_parse(w, n, &code) != 0)
                 return fail(err, errlen, erroff, start, "not a basic reply code:", w, n);
             if (add_code(out, code) != 0)
@@ -104,10 +128,10 @@ basic_assoc_parse(const char *text, size_t len, struct basic_assoc *out, char *e
             out->flags |= SMTPSTATUS_IMAGE_BASIC_ANY;
         } else if (word_is(w, n, "not") && !in_paren) {
             size_t j = i;
-            while (j < len && isspace((unsigned char)text[j]))
+            while (j < len && is_space((unsigned char)text[j]))
                 j++;
             size_t k = j;
-            while (k < len && isalpha((unsigned char)text[k]))
+            while (k < len && is_alpha((unsigned char)text[k]))
                 k++;
             if (!word_is(text + j, k - j, "given"))
                 return fail(err, errlen, erroff, start, "expected \"given\" after", w,

@@ -14,6 +14,7 @@ struct basic_code_def {
     uint16_t code;
     const char *text;      /* the RFC's reply text, with its placeholders */
     const char *reference; /* "RFC 5321 4.2.3" and the like */
+    const char *sample;    /* the default text a server may send as is: no placeholders */
 };
 
 /* The table, ascending by code, each code once. Static storage. */

@@ -276,7 +276,10 @@ csv_field(struct csv_scan *s, size_t row_fields)
             return;
         if (s->pos < s->len && s->buf[s->pos] != ',' && !csv_is_eol(s->buf[s->pos])) {
             unsigned char c = s->buf[s->pos];
-            if (c > 0x20 && c < 0x7F)
+            if (c == ' ')
+                csv_fatal(s, s->pos,
+                          "unexpected space after closing quote (expected ',' or end of line)");
+            else if (c > 0x20 && c < 0x7F)
                 csv_fatal(s, s->pos,
                           "unexpected '%c' after closing quote (expected ',' or end of line)", c);
             else

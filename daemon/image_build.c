@@ -323,6 +323,7 @@ write_tables(struct writer *w, const struct registry *r)
             rec->flags = SMTPSTATUS_IMAGE_BASIC_STANDARD;
             rec->text = pool_str(&w->pool, basic_codes[k].text);
             rec->reference = pool_str(&w->pool, basic_codes[k].reference);
+            rec->sample = pool_str(&w->pool, basic_codes[k].sample);
         }
         rec->refs_first = u32_next;
         for (unsigned m = SMTPSTATUS_IMAGE_MATCH_EXACT; m <= SMTPSTATUS_IMAGE_MATCH_ANY; m++)

@@ -1,6 +1,6 @@
 /*
  * The daemon's log (see log.h). Lines carry a syslog-style <N> priority prefix when stderr is
- * the journal (JOURNAL_STREAM is set), and a plain "smtpstatusd: level:" prefix otherwise.
+ * the journal, and a plain "smtpstatusd: level:" prefix otherwise.
  */
 #include "log.h"
 
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static enum log_level current = LOG_LEVEL_INFO;
 
@@ -35,12 +36,25 @@ log_set_level(enum log_level level)
 static void vlog(enum log_level level, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
+/* Whether stderr is the journal: systemd sets JOURNAL_STREAM to "device:inode" of the stream it
+ * gave us, and a child whose stderr was redirected must not write priority prefixes. */
+static int
+stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) != 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 static void
 vlog(enum log_level level, const char *fmt, va_list ap)
 {
     char line[2048];
     vsnprintf(line, sizeof line, fmt, ap);
-    if (getenv("JOURNAL_STREAM") != NULL)
+    if (stderr_is_journal())
         fprintf(stderr, "<%d>%s\n", syslog_prio[level], line);
     else
         fprintf(stderr, "smtpstatusd: %s: %s\n", names[level], line);

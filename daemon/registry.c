@@ -302,11 +302,23 @@ open_table(struct loader *L, enum table_kind kind, const struct registry_input *
 }
 
 /* Checks a row's width and finds its code, trimmed, in s[0..*n). Returns the code's field, or
- * NULL after reporting a row of the wrong width. */
+ * NULL: after reporting a row of the wrong width (an error), or a row with nothing in it, as a
+ * spreadsheet leaves behind (a warning; *blank is set, and the row is skipped). */
 static const struct csv_field *
 row_code(struct loader *L, const char *file, const struct columns *cols,
-         const struct csv_row *row, const char **s, size_t *n)
+         const struct csv_row *row, const char **s, size_t *n, int *blank)
 {
+    *blank = 1;
+    for (size_t c = 0; c < row->count && *blank; c++) {
+        const char *t = row->fields[c].text;
+        size_t tn = row->fields[c].len;
+        trim(&t, &tn);
+        *blank = tn == 0;
+    }
+    if (*blank) {
+        diag_add(L->d, DIAG_WARNING, file, row->line, 1, "empty row skipped");
+        return NULL;
+    }
     if (check_width(L, file, cols, row) != 0)
         return NULL;
     const struct csv_field *f = field_of(cols, row, ROLE_CODE);
@@ -329,9 +341,10 @@ load_parts(struct loader *L, enum table_kind kind, const struct registry_input *
     for (size_t i = 1; i < t.count; i++) {
         const char *s;
         size_t n, errpos = 0;
-        const struct csv_field *f = row_code(L, in->name, &cols, &t.rows[i], &s, &n);
+        int blank;
+        const struct csv_field *f = row_code(L, in->name, &cols, &t.rows[i], &s, &n, &blank);
         if (f == NULL) {
-            rc = -1;
+            rc |= blank ? 0 : -1;
             continue;
         }
         const struct csv_row *row = &t.rows[i];
@@ -357,6 +370,19 @@ load_parts(struct loader *L, enum table_kind kind, const struct registry_input *
     return rc;
 }
 
+/* Whether text reads as a sentence (several words ending in a full stop), as the description
+ * that slid into IANA's X.7.28 basic code column does; "TBD" or "550 or so" do not. */
+static int
+is_sentence(const char *text, size_t len)
+{
+    const char *t = text;
+    size_t n = len, words = 0;
+    trim(&t, &n);
+    for (size_t i = 0; i < n; i++)
+        words += t[i] != ' ' && (i == 0 || t[i - 1] == ' ');
+    return words >= 4 && n > 0 && t[n - 1] == '.';
+}
+
 /* Repairs or reports an "Associated basic status code" field that is not a list of codes. */
 static void
 load_assoc(struct loader *L, const char *file, const struct csv_field *f,
@@ -372,7 +398,7 @@ load_assoc(struct loader *L, const char *file, const struct csv_field *f,
         return;
     memset(&code->assoc, 0, sizeof code->assoc);
     code->assoc.flags = SMTPSTATUS_IMAGE_BASIC_NOT_GIVEN;
-    if (code->text.description[0] == '\0') {
+    if (code->text.description[0] == '\0' && is_sentence(f->text, f->len)) {
         /* IANA's X.7.28 row: the description slid into this column. Keep the words where they
          * belong and say so, rather than dropping them or failing the whole registry. */
         free(code->text.description);
@@ -424,9 +450,10 @@ load_codes(struct loader *L, const struct registry_input *in, struct registry *r
     for (size_t i = 1; i < t.count; i++) {
         const char *s;
         size_t n, errpos = 0;
-        const struct csv_field *f = row_code(L, in->name, &cols, &t.rows[i], &s, &n);
+        int blank;
+        const struct csv_field *f = row_code(L, in->name, &cols, &t.rows[i], &s, &n, &blank);
         if (f == NULL) {
-            rc = -1;
+            rc |= blank ? 0 : -1;
             continue;
         }
         const struct csv_row *row = &t.rows[i];

@@ -50,8 +50,8 @@
 #define SMTPSTATUS_IMAGE_MATCH_ANY      3u /* the code says "Any" */
 
 /* A string: `len` bytes at strings_off + off, followed by a NUL the reader checks for. The
- * empty string is {0, 0} and the pool always starts with a NUL. Text is valid UTF-8 with no
- * control characters other than LF. */
+ * empty string is {0, 0} and the pool always starts with a NUL. The writer puts valid UTF-8 with
+ * no control characters other than TAB and LF there; readers check bounds, not content. */
 struct smtpstatus_image_str {
     uint32_t off; /* offset inside the string pool */
     uint32_t len; /* length in bytes, without the NUL */
@@ -158,13 +158,14 @@ _Static_assert(sizeof(struct smtpstatus_image_code) == 88, "code size");
 struct smtpstatus_image_basic {
     uint16_t code;                         /* 200 to 599 */
     uint16_t flags;                        /* SMTPSTATUS_IMAGE_BASIC_STANDARD */
-    struct smtpstatus_image_str text;      /* the standard reply text, or empty */
+    struct smtpstatus_image_str text;      /* the RFC's reply text, placeholders included */
     struct smtpstatus_image_str reference; /* e.g. "RFC 5321 4.2.3", or empty */
+    struct smtpstatus_image_str sample;    /* default text to send: no placeholders; may be empty */
     uint32_t refs_first; /* u32[first..first+count): code record << 2 | SMTPSTATUS_IMAGE_MATCH_* */
     uint32_t refs_count; /* exact matches first, then wildcard, then any; by code within each */
     uint32_t reserved;   /* zero */
 };
-_Static_assert(sizeof(struct smtpstatus_image_basic) == 32, "basic size");
+_Static_assert(sizeof(struct smtpstatus_image_basic) == 40, "basic size");
 
 /* An extra column of a row: a header that is not one of IANA's, and the row's value. */
 struct smtpstatus_image_field {

@@ -123,7 +123,8 @@ typedef struct smtpstatus_image smtpstatus_image;
  * version, size, checksum, and every table offset, index, string and count against the buffer,
  * so that no later lookup can read outside it. The buffer must be 8-byte aligned and must stay
  * valid, unchanged but for the superseded word, until smtpstatus_image_close(). The handle is
- * allocated here and owned by the caller. Returns 0, SMTPSTATUS_ENOMEM or an EIMG_* error.
+ * allocated here and owned by the caller. Returns 0, SMTPSTATUS_ENOMEM, an EIMG_* error, or
+ * SMTPSTATUS_EINVAL for a NULL `out`, a NULL buffer or one that is not 8-byte aligned.
  */
 int smtpstatus_image_open(const void *buf, size_t len, smtpstatus_image **out);
 
@@ -244,8 +245,11 @@ typedef enum {
 typedef struct smtpstatus_basic {
     uint16_t code;
     int standard;          /* 1 if an RFC defines this reply; text and reference are set */
-    const char *text;      /* standard reply text, "" when not standard */
+    const char *text;      /* the RFC's reply text, placeholders such as <domain> included;
+                              "" when not standard */
     const char *reference; /* "RFC 5321 4.2.3" and the like, "" when not standard */
+    const char *sample_text; /* a default text a server may send as is: no placeholders; ""
+                                when not standard or when the reply needs the caller's (334) */
     uint32_t assoc_count;  /* see smtpstatus_image_basic_assoc() */
     uint32_t assoc_first_;
 } smtpstatus_basic;
@@ -291,12 +295,15 @@ typedef struct smtpstatus_render_options {
 #define SMTPSTATUS_WARN_UNREGISTERED 0x2u   /* the enhanced code is valid but not registered */
 #define SMTPSTATUS_WARN_REPLACED 0x4u       /* control characters in the text were replaced */
 #define SMTPSTATUS_WARN_SPLIT_WORD 0x8u     /* a word longer than a line was split */
+#define SMTPSTATUS_WARN_CODE_LIKE_TEXT 0x10u /* no enhanced code was given, and a line's text
+                                                starts with a dotted number ("4.2.2 ...") that
+                                                a reader will take for one */
 
 /*
  * Renders a reply for basic code `basic` (2yz to 5yz) with the enhanced code `*enhanced` (NULL
  * for none; a class-free code takes its class from `basic`) and the caller's text
  * (text[0..text_len), or NULL for the registry's sample text of the code, else the basic code's
- * standard text).
+ * sample text, which has no placeholders).
  *
  * The reply form follows RFC 5321 4.2 and RFC 2034: "550-5.1.1 text" continuation lines, a final
  * "550 5.1.1 text" line, the enhanced code on every line, CRLF after each, no line longer than
@@ -304,13 +311,16 @@ typedef struct smtpstatus_render_options {
  * break in the text (LF, CR or CRLF) starts a new line; no other control character is copied:
  * TAB becomes a space and the rest become '?'. Non-ASCII text is refused unless
  * opt->smtputf8, and must then be valid UTF-8, which is never split inside a character. The DSN
- * form writes "Status:", "Action:" and "Diagnostic-Code: smtp; ..." lines (folded at 78 octets)
- * for the same status; it needs a 2yz, 4yz or 5yz code and uses class.0.0 when no enhanced code
- * is given.
+ * form writes "Status:", "Action:" and "Diagnostic-Code: smtp; ..." lines for the same status:
+ * the reply is not wrapped at the width there (only at 510 octets) and the field is folded at
+ * 78 octets instead. It needs a 2yz, 4yz or 5yz code and uses class.0.0 when no enhanced code is
+ * given. With smtputf8, UTF-8 text makes those fields for message/global-delivery-status
+ * (RFC 6533); without it they are ASCII, as message/delivery-status (RFC 3464) requires.
  *
  * Writes the output and a NUL into buf[0..size) and its length (without the NUL) into *len.
  * When buf is too small, returns SMTPSTATUS_ENOSPC with *len set to the size needed, less the
- * NUL, as snprintf() does. Refuses with EBASIC (basic outside 2yz-5yz), E3YZ (an enhanced code
+ * NUL, as snprintf() does, and buf holds "" (when size > 0): never a cut-off reply that a peer
+ * would wait on. Refuses with EBASIC (basic outside 2yz-5yz), E3YZ (an enhanced code
  * on a 3yz reply), ECLASSMISMATCH (RFC 3463: the classes must agree), ENONASCII, EUTF8 or
  * EINVAL (a width too small for the code prefix and one character, or above
  * SMTPSTATUS_WIDTH_MAX). *warnings (if not NULL) gets SMTPSTATUS_WARN_* bits. Allocates nothing.
@@ -343,8 +353,9 @@ typedef enum {
 #define SMTPSTATUS_PROBLEM_MISSING_ENHANCED 0x100u  /* some lines have the enhanced code, some not */
 #define SMTPSTATUS_PROBLEM_LINE_TOO_LONG 0x200u     /* a line over 510 octets, not counting its
                                                        CRLF or LF (RFC 5321 4.5.3.1.5) */
-#define SMTPSTATUS_PROBLEM_BAD_CHARACTER 0x400u     /* NUL, another C0 control but TAB, or DEL;
-                                                       each becomes '?' in the text */
+#define SMTPSTATUS_PROBLEM_BAD_CHARACTER 0x400u     /* NUL, another C0 control but TAB, DEL, a
+                                                       C1 control or ill-formed UTF-8; each
+                                                       becomes '?' in the text */
 
 /* The largest reply smtpstatus_classify() reads; longer input is cut and marked. */
 #define SMTPSTATUS_CLASSIFY_MAX 65536u
@@ -379,9 +390,10 @@ typedef struct smtpstatus_classification {
  * The text, with each line's code prefixes removed and lines joined by LF, goes to
  * text[0..text_size) with a NUL (cut if it does not fit; out->text_len is the full length).
  * `img` (may be NULL) fills out->entry, which is all zero without an enhanced code or without
- * img. The enhanced code after the prefix counts only when a space or the end of the line
- * follows it. A line ends at LF (a CR just before it is part of the ending); a final line
- * ending does not start a new line. Returns 0, or ENOREPLY when no basic or enhanced code was
+ * img. The enhanced code after the prefix counts only when a space, a TAB or the end of the
+ * line follows it. The text is valid UTF-8 (when not cut short by text_size). A line ends at
+ * LF (a CR just before it is part of the ending); a final line ending does not start a new
+ * line. Returns 0, or ENOREPLY when no basic or enhanced code was
  * found (out is still filled), or EINVAL, with *out untouched, for a NULL out, a NULL reply with
  * len > 0, or a NULL text with text_size > 0. Allocates nothing.
  */

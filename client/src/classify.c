@@ -7,14 +7,18 @@
  * (after the basic code, as RFC 2034 says, or as "#5.1.1" or "(#5.1.1)" in the text, as qmail
  * and others write it) and never takes one it did not see: an address such as 192.0.2.1 in
  * the code's place is reported, not read as 2.0.2. The code grammar is code.c's, so that one
- * parser decides what a code is. One pass over the input, no allocation, no state.
+ * parser decides what a code is. The text it hands back is always valid UTF-8 with no control
+ * character but TAB and LF: C0 controls and DEL become '?', as does a C1 control (U+0080 to
+ * U+009F, which render also treats as a control), one '?' for its two bytes; bytes that are not
+ * well-formed UTF-8 (utf8.h: stray continuation bytes, overlong forms, surrogates, truncated
+ * sequences, anything above U+10FFFF) become one '?' per offending byte, so "\xe2\x82" cut off
+ * at the end of a line gives "??". One pass over the input, no allocation, no state.
  */
 #include "smtpstatus.h"
 
 #include <string.h>
 
-/* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its CRLF. */
-#define MAX_LINE_TEXT 510u
+#include "utf8.h"
 
 /* What was found while reading the reply, line after line. */
 struct scan {
@@ -35,10 +39,9 @@ is_digit(char c)
 
 /* NUL, the other C0 controls but TAB, and DEL: nothing a reply's text should carry. */
 static int
-is_bad_char(char c)
+is_bad_ascii(unsigned char c)
 {
-    unsigned char u = (unsigned char)c;
-    return (u < 0x20 && u != '\t') || u == 0x7f;
+    return (c < 0x20 && c != '\t') || c == 0x7f;
 }
 
 static int
@@ -54,6 +57,33 @@ text_put(struct scan *sc, char c)
     if (sc->text_size > 0 && sc->out->text_len < sc->text_size - 1)
         sc->text[sc->out->text_len] = c;
     sc->out->text_len++;
+}
+
+/*
+ * Appends s[0..n) to the text, cleaned as the file comment says: a well-formed character other
+ * than a control is copied, and each C0 control but TAB, DEL, C1 control or byte of an
+ * ill-formed sequence becomes '?' and sets SMTPSTATUS_PROBLEM_BAD_CHARACTER. Reads no byte at or
+ * past s[n], so a sequence cut off by the line's end is ill-formed.
+ */
+static void
+text_put_clean(struct scan *sc, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+
+    for (size_t i = 0; i < n;) {
+        size_t l = u[i] < 0x80 ? 1 : smtpstatus__utf8_char(u + i, n - i);
+        int bad = l == 0 || (l == 1 && is_bad_ascii(u[i])) ||
+                  (l == 2 && u[i] == 0xC2 && u[i + 1] <= 0x9F);
+        if (bad) {
+            sc->out->problems |= SMTPSTATUS_PROBLEM_BAD_CHARACTER;
+            text_put(sc, '?');
+            i += l > 0 ? l : 1;
+            continue;
+        }
+        for (size_t k = 0; k < l; k++)
+            text_put(sc, s[i + k]);
+        i += l;
+    }
 }
 
 /*
@@ -143,9 +173,10 @@ note_enhanced(struct scan *sc, smtpstatus_code code)
 
 /*
  * Reads one line, line[0..n) without its line ending: its basic code and separator, the
- * enhanced code after them or in the text, and appends the rest, with control characters
- * replaced by '?', to the text. A line that does not start with a valid basic code followed by
- * ' ', '-' or its end is malformed, and all of it is text.
+ * enhanced code after them (followed by ' ', TAB or the line's end: RFC 5321's textstring
+ * allows HT) or in the text, and appends the rest, cleaned by text_put_clean(), to the text. A
+ * line that does not start with a valid basic code followed by ' ', '-' or its end is
+ * malformed, and all of it is text.
  */
 static void
 scan_line(struct scan *sc, const char *line, size_t n)
@@ -156,7 +187,8 @@ scan_line(struct scan *sc, const char *line, size_t n)
     int enhanced_after_prefix = 0;
     smtpstatus_code code;
 
-    if (n > MAX_LINE_TEXT)
+    /* RFC 5321 4.5.3.1.5: 512 octets with CRLF, the widest line render writes too. */
+    if (n > SMTPSTATUS_WIDTH_MAX)
         out->problems |= SMTPSTATUS_PROBLEM_LINE_TOO_LONG;
 
     if (n >= 3 && smtpstatus_basic_parse(line, 3, &basic) == 0 &&
@@ -170,7 +202,7 @@ scan_line(struct scan *sc, const char *line, size_t n)
 
         size_t used;
         if (take_code(line + start, n - start, &used, &code, &out->problems) &&
-            (start + used == n || line[start + used] == ' ')) {
+            (start + used == n || line[start + used] == ' ' || line[start + used] == '\t')) {
             enhanced_after_prefix = 1;
             note_enhanced(sc, code);
             start += used < n - start ? used + 1 : used;
@@ -189,14 +221,7 @@ scan_line(struct scan *sc, const char *line, size_t n)
 
     if (out->line_count > 0)
         text_put(sc, '\n');
-    for (size_t i = start; i < n; i++) {
-        char c = line[i];
-        if (is_bad_char(c)) {
-            out->problems |= SMTPSTATUS_PROBLEM_BAD_CHARACTER;
-            c = '?';
-        }
-        text_put(sc, c);
-    }
+    text_put_clean(sc, line + start, n - start);
     out->line_count++;
 }
 

@@ -32,6 +32,8 @@ smtpstatus_image_checksum(const void *buf, size_t len)
                        offsetof(struct smtpstatus_image_header, checksum),
                    "checksum skips superseded first");
 
+    if (len < sizeof(struct smtpstatus_image_header))
+        return 0; /* no image is that short; the reader refuses it before asking */
     uint64_t h = SMTPSTATUS_FNV64_INIT;
     h = smtpstatus_fnv64(h, p, sup);
     h = smtpstatus_fnv64(h, zero, 8);

@@ -16,6 +16,15 @@
 #error "the image format is little-endian; this reader does not convert"
 #endif
 
+/* The public flags are the image's flags, passed through as they are. */
+_Static_assert(SMTPSTATUS_ASSOC_ANY == SMTPSTATUS_IMAGE_BASIC_ANY, "assoc flag");
+_Static_assert(SMTPSTATUS_ASSOC_NOT_GIVEN == SMTPSTATUS_IMAGE_BASIC_NOT_GIVEN, "assoc flag");
+_Static_assert(SMTPSTATUS_ASSOC_OTHERS_OK == SMTPSTATUS_IMAGE_BASIC_OTHERS_OK, "assoc flag");
+_Static_assert(SMTPSTATUS_ENTRY_SHIFTED_ROW == SMTPSTATUS_IMAGE_CODE_SHIFTED_ROW, "entry flag");
+_Static_assert(SMTPSTATUS_MATCH_EXACT == SMTPSTATUS_IMAGE_MATCH_EXACT, "match");
+_Static_assert(SMTPSTATUS_MATCH_WILDCARD == SMTPSTATUS_IMAGE_MATCH_WILDCARD, "match");
+_Static_assert(SMTPSTATUS_MATCH_ANY == SMTPSTATUS_IMAGE_MATCH_ANY, "match");
+
 /* ---- validation ----------------------------------------------------------------------------- */
 
 struct bounds {
@@ -139,7 +148,7 @@ validate_tables(struct smtpstatus_image *img, const struct bounds *b)
         if (bc->code < SMTPSTATUS_IMAGE_BASIC_MIN || bc->code > SMTPSTATUS_IMAGE_BASIC_MAX ||
             img->basic_index[bc->code - SMTPSTATUS_IMAGE_BASIC_MIN] != i || bc->reserved != 0)
             return SMTPSTATUS_EIMG_CORRUPT;
-        if (!str_ok(b, bc->text) || !str_ok(b, bc->reference) ||
+        if (!str_ok(b, bc->text) || !str_ok(b, bc->reference) || !str_ok(b, bc->sample) ||
             !range_ok(bc->refs_first, bc->refs_count, h->u32_count))
             return SMTPSTATUS_EIMG_BOUNDS;
     }
@@ -440,6 +449,7 @@ fill_basic(const smtpstatus_image *img, const struct smtpstatus_image_basic *b,
     out->standard = (b->flags & SMTPSTATUS_IMAGE_BASIC_STANDARD) != 0;
     out->text = STR(img, b->text);
     out->reference = STR(img, b->reference);
+    out->sample_text = STR(img, b->sample);
     out->assoc_count = b->refs_count;
     out->assoc_first_ = b->refs_first;
 }

@@ -228,6 +228,16 @@ dsn_word(void *ctx, const char *s, size_t n)
     k->col += n;
 }
 
+/* Whether t[0..n) starts with digits '.' digits, as "4.2.2" or "192.0.2.1" do. */
+static int
+starts_with_dotted_number(const unsigned char *t, size_t n)
+{
+    size_t i = 0;
+    while (i < n && t[i] >= '0' && t[i] <= '9')
+        i++;
+    return i > 0 && i + 1 < n && t[i] == '.' && t[i + 1] >= '0' && t[i + 1] <= '9';
+}
+
 /*
  * Writes every line of the reply: "550-5.1.1 words" CRLF, ..., "550 5.1.1 words" CRLF (without
  * an enhanced code: "550-words"; a last line with nothing after the code: "550"). With `dsn`
@@ -258,6 +268,8 @@ emit_lines(struct wrap *w, const char *code3, const char *enh, struct out *o, in
         }
         /* "550-" is followed by the first word directly; "550-5.1.1" by a space. */
         k.glue = el == 0 && pn == 4;
+        if (el == 0 && starts_with_dotted_number(w->t + a, b - a))
+            *warnings |= SMTPSTATUS_WARN_CODE_LIKE_TEXT;
         for_each_word(w->t, a, b, warnings, word, &k);
         k.glue = 0;
         if (!dsn)
@@ -353,8 +365,8 @@ smtpstatus_render(const smtpstatus_image *img, uint16_t basic, const smtpstatus_
         smtpstatus_basic b;
         if (enhanced != NULL && entry.registered && entry.title[0] != '\0')
             text = entry.title;
-        else if (smtpstatus_image_lookup_basic(img, basic, &b) == 0 && b.standard)
-            text = b.text;
+        else if (smtpstatus_image_lookup_basic(img, basic, &b) == 0)
+            text = b.sample_text;
         else
             text = "";
         text_len = strlen(text);
@@ -369,6 +381,9 @@ smtpstatus_render(const smtpstatus_image *img, uint16_t basic, const smtpstatus_
     if (width > SMTPSTATUS_WIDTH_MAX || width < prefix + min_text)
         return SMTPSTATUS_EINVAL;
 
+    /* A DSN carries the reply unwrapped; its header field is folded instead. */
+    if (opt->form == SMTPSTATUS_FORM_DSN)
+        width = SMTPSTATUS_WIDTH_MAX;
     struct wrap w = {.t = (const unsigned char *)text, .n = text_len, .avail = width - prefix};
     struct out o = {buf, size, 0};
     if (opt->form == SMTPSTATUS_FORM_REPLY) {
@@ -392,7 +407,7 @@ smtpstatus_render(const smtpstatus_image *img, uint16_t basic, const smtpstatus_
         *warnings = w.warnings;
     if (o.len >= size) {
         if (size > 0)
-            buf[size - 1] = '\0';
+            buf[0] = '\0';
         return SMTPSTATUS_ENOSPC;
     }
     buf[o.len] = '\0';

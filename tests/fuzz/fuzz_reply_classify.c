@@ -7,8 +7,9 @@
  * follows the input's length (1 to 16 bytes, so every cut point gets tried), and with a heap
  * buffer large enough for any text and the embedded image. The three answers must agree, the
  * small text must be a prefix of the large one, and the large one must be exactly text_len
- * bytes long, free of the control characters the classifier replaces. Any broken invariant
- * aborts with a message. tests/fuzz/README.md says how to run the targets.
+ * bytes long, valid UTF-8 (by the library's own smtpstatus__utf8_char()) and free of the C0, DEL
+ * and C1 controls the classifier replaces, TAB and LF aside. Any broken invariant aborts with a
+ * message. tests/fuzz/README.md says how to run the targets.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,8 @@
 #include <string.h>
 
 #include "smtpstatus.h"
+
+#include "../../client/src/utf8.h"
 
 /* Text is never longer than the input read, which stops at SMTPSTATUS_CLASSIFY_MAX. */
 #define BIG_TEXT_SIZE  (SMTPSTATUS_CLASSIFY_MAX + 1u)
@@ -166,10 +169,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail("text does not fit the large buffer");
     if (strlen(big) != full.text_len)
         fail("large text is not text_len bytes up to its NUL");
-    for (size_t i = 0; i < full.text_len; i++) {
-        unsigned char ch = (unsigned char)big[i];
-        if ((ch < 0x20 && ch != '\t' && ch != '\n') || ch == 0x7f)
-            fail("text holds a control character");
+    const unsigned char *t = (const unsigned char *)big;
+    for (size_t i = 0; i < full.text_len;) {
+        size_t l = smtpstatus__utf8_char(t + i, full.text_len - i);
+        if (l == 0)
+            fail("text is not valid UTF-8");
+        if (l == 1 && ((t[i] < 0x20 && t[i] != '\t' && t[i] != '\n') || t[i] == 0x7f))
+            fail("text holds a C0 control or DEL");
+        if (l == 2 && t[i] == 0xC2 && t[i + 1] <= 0x9F)
+            fail("text holds a C1 control");
+        i += l;
     }
     size_t kept = full.text_len < small_size - 1 ? full.text_len : small_size - 1;
     if (memcmp(small, big, kept) != 0 || small[kept] != '\0')

@@ -70,6 +70,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (c.problems & (SMTPSTATUS_PROBLEM_MISSING_ENHANCED | SMTPSTATUS_PROBLEM_CLASS_MISMATCH))
             abort();
+    } else if (!(warnings & SMTPSTATUS_WARN_CODE_LIKE_TEXT)) {
+        /* No line starts with something a reader takes for an enhanced code. */
+        if (c.problems & SMTPSTATUS_PROBLEM_MISSING_ENHANCED)
+            abort();
     }
     return 0;
 }

@@ -2,11 +2,13 @@
  * Unit tests of the reply classifier (client/src/classify.c). The bulk of them is the corpus in
  * tests/data/replies.tsv: reply strings written for this project in the shapes servers send
  * (single and multi-line, CRLF and LF, Postfix, Exchange, qmail and Gmail styles, damaged and
- * cut-off replies, addresses where a code would be), each with every field of its expected
+ * cut-off replies, addresses where a code would be, control characters, valid and ill-formed
+ * UTF-8), each with every field of its expected
  * result. Each reply is classified from a heap copy of exactly its length, so that ASan catches
  * a read past the end, and every mismatch is printed with the case's name before the test
  * fails. The tests after it cover what a table cannot: the registry entry, a text buffer too
- * small, argument errors, input over SMTPSTATUS_CLASSIFY_MAX, and the name functions.
+ * small, argument errors, input over SMTPSTATUS_CLASSIFY_MAX (also cutting a UTF-8 character in
+ * two), and the name functions.
  */
 #include "testutil.h"
 
@@ -86,7 +88,7 @@ show(const char *s, size_t len)
         if (c == '\r' || c == '\n' || c == '\t' || c == '\\') {
             b[n++] = '\\';
             b[n++] = c == '\r' ? 'r' : c == '\n' ? 'n' : c == '\t' ? 't' : '\\';
-        } else if (c < 0x20 || c == 0x7f) {
+        } else if (c < 0x20 || c >= 0x7f) {
             n += (size_t)snprintf(b + n, sizeof buf[0] - n, "\\x%02x", c);
         } else {
             b[n++] = (char)c;
@@ -551,6 +553,39 @@ test_input_over_max(void **state)
     free(buf);
 }
 
+/* A UTF-8 character that ends exactly at SMTPSTATUS_CLASSIFY_MAX is kept; one that the limit
+ * cuts in two is ill-formed, as if the reply ended there, and its first byte becomes '?'. */
+static void
+test_utf8_at_max(void **state)
+{
+    (void)state;
+    const size_t max = SMTPSTATUS_CLASSIFY_MAX;
+    char *buf = malloc(max + 1);
+    char *text = malloc(max + 1);
+    smtpstatus_classification out;
+    assert_non_null(buf);
+    assert_non_null(text);
+
+    fill_long_reply(buf, max - 7);
+    memcpy(buf + max - 7, "250 a\xc3\xbc", 7);
+    assert_int_equal(smtpstatus_classify(NULL, buf, max, &out, text, max + 1), 0);
+    assert_int_equal(out.problems, 0);
+    assert_true(out.text_len >= 4);
+    assert_memory_equal(text + out.text_len - 4, "\na\xc3\xbc", 4);
+
+    fill_long_reply(buf, max - 6);
+    memcpy(buf + max - 6, "250 a\xc3\xbc", 7);
+    assert_int_equal(smtpstatus_classify(NULL, buf, max + 1, &out, text, max + 1), 0);
+    assert_int_equal(out.problems,
+                     SMTPSTATUS_PROBLEM_TRUNCATED | SMTPSTATUS_PROBLEM_BAD_CHARACTER);
+    assert_true(out.text_len >= 3);
+    assert_memory_equal(text + out.text_len - 3, "\na?", 3);
+    assert_int_equal(text[out.text_len], '\0');
+
+    free(text);
+    free(buf);
+}
+
 static void
 test_problem_names(void **state)
 {
@@ -611,6 +646,7 @@ main(void)
         cmocka_unit_test(test_line_count),
         cmocka_unit_test(test_length_respected),
         cmocka_unit_test(test_input_over_max),
+        cmocka_unit_test(test_utf8_at_max),
         cmocka_unit_test(test_problem_names),
         cmocka_unit_test(test_kind_names),
     };

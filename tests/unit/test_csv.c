@@ -363,7 +363,7 @@ test_structure_errors(void **state)
                                "(quote the whole field and double the quote)");
     expect_error("\"ab\"c,d", "t.csv:1:5: error: unexpected 'c' after closing quote "
                               "(expected ',' or end of line)");
-    expect_error("\"ab\" ,d", "t.csv:1:5: error: unexpected byte 0x20 after closing quote "
+    expect_error("\"ab\" ,d", "t.csv:1:5: error: unexpected space after closing quote "
                               "(expected ',' or end of line)");
     /* After a multi-line field, positions continue on the field's last line. */
     expect_error("\"a\nbc\"\"\"x", "t.csv:2:6: error: unexpected 'x' after closing quote "

@@ -1589,6 +1589,7 @@ shift_strings(unsigned char *p, int64_t delta)
     for (uint32_t i = 0; i < h->basic_count; i++) {
         SHIFT(ba[i].text);
         SHIFT(ba[i].reference);
+        SHIFT(ba[i].sample);
     }
     struct smtpstatus_image_field *fi = (void *)(p + h->fields_off);
     for (uint32_t i = 0; i < h->field_count; i++) {

@@ -341,6 +341,33 @@ test_missing_optional_column_is_a_warning(void **state)
     load_done(&l);
 }
 
+/* A blank spreadsheet row is skipped with a warning; a short non-sentence in the basic code
+ * column of a row with no description is not taken for IANA's shifted row. */
+static void
+test_blank_row_and_not_shifted(void **state)
+{
+    (void)state;
+    static const char codes[] = HDR_CODES
+        "\"X.1.1\",\"Bad\",\"550\",\"d\",\"r\",\"s\",\"c\"\n"
+        ",,,,,,\n"
+        "\"X.7.1\",\"Sample\",\"TBD\",\"\",\"r\",\"s\",\"c\"\n";
+    struct load l = load_strings(good_classes, good_subjects, codes);
+    assert_int_equal(l.rc, 0);
+    assert_int_equal(l.r->code_count, 2);
+    assert_int_equal(l.d.warnings, 2);
+    char msg[512];
+    diag_format(&l.d.items[0], msg, sizeof msg);
+    assert_string_equal(msg, "t/" REGISTRY_FILE_CODES ":3:1: warning: empty row skipped");
+    diag_format(&l.d.items[1], msg, sizeof msg);
+    assert_non_null(strstr(msg, ":4:19: warning: X.7.1: \"Associated basic status code\" is not a "
+                                "list of codes"));
+    const struct registry_code *c = find(l.r, 7, 1);
+    assert_int_equal(c->flags, 0);
+    assert_string_equal(c->text.description, "");
+    assert_string_equal(c->basic_raw, "TBD");
+    load_done(&l);
+}
+
 /* ---- load_dir ---------------------------------------------------------------------------------- */
 
 static void
@@ -691,6 +718,7 @@ main(void)
         cmocka_unit_test(test_unparsable_assoc_is_a_warning),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_missing_optional_column_is_a_warning),
+        cmocka_unit_test(test_blank_row_and_not_shifted),
         cmocka_unit_test(test_load_dir),
         cmocka_unit_test(test_cut_at_every_byte),
         cmocka_unit_test(test_random_byte_flips),
