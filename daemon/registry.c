@@ -655,36 +655,58 @@ read_file(const char *path, char **buf, size_t *len, struct diag *d)
 }
 
 int
-registry_load_dir(const char *dir, struct registry **out, struct diag *d)
+registry_files_read(const char *dir, struct registry_files *f, struct diag *d)
 {
     static const char *const names[REGISTRY_TABLES] = {
         REGISTRY_FILE_CLASSES, REGISTRY_FILE_SUBJECTS, REGISTRY_FILE_CODES};
-    struct registry_input in[REGISTRY_TABLES];
-    char *paths[REGISTRY_TABLES] = {0};
-    char *bufs[REGISTRY_TABLES] = {0};
     int rc = 0;
-    *out = NULL;
-
+    memset(f, 0, sizeof *f);
     for (int i = 0; i < REGISTRY_TABLES; i++) {
         size_t n = strlen(dir) + 1 + strlen(names[i]) + 1;
-        paths[i] = malloc(n);
-        if (paths[i] == NULL) {
+        f->path[i] = malloc(n);
+        if (f->path[i] == NULL) {
             diag_add(d, DIAG_ERROR, dir, 0, 0, "out of memory");
             rc = -1;
             continue;
         }
-        snprintf(paths[i], n, "%s/%s", dir, names[i]);
-        in[i].name = paths[i];
-        if (read_file(paths[i], &bufs[i], &in[i].len, d) != 0)
+        snprintf(f->path[i], n, "%s/%s", dir, names[i]);
+        if (read_file(f->path[i], &f->data[i], &f->len[i], d) != 0)
             rc = -1;
-        in[i].data = bufs[i];
     }
-    if (rc == 0)
-        rc = registry_load_buffers(in, dir, out, d);
+    if (rc != 0)
+        registry_files_free(f);
+    return rc;
+}
+
+void
+registry_files_free(struct registry_files *f)
+{
     for (int i = 0; i < REGISTRY_TABLES; i++) {
-        free(paths[i]);
-        free(bufs[i]);
+        free(f->path[i]);
+        free(f->data[i]);
     }
+    memset(f, 0, sizeof *f);
+}
+
+int
+registry_load_files(const struct registry_files *f, const char *source, struct registry **out,
+                    struct diag *d)
+{
+    struct registry_input in[REGISTRY_TABLES];
+    for (int i = 0; i < REGISTRY_TABLES; i++)
+        in[i] = (struct registry_input){f->path[i], f->data[i], f->len[i]};
+    return registry_load_buffers(in, source, out, d);
+}
+
+int
+registry_load_dir(const char *dir, struct registry **out, struct diag *d)
+{
+    struct registry_files f;
+    *out = NULL;
+    if (registry_files_read(dir, &f, d) != 0)
+        return -1;
+    int rc = registry_load_files(&f, dir, out, d);
+    registry_files_free(&f);
     return rc;
 }
 

@@ -86,6 +86,26 @@ struct registry_input {
 int registry_load_buffers(const struct registry_input in[REGISTRY_TABLES], const char *source,
                           struct registry **out, struct diag *d);
 
+/* The three files of a registry directory, as read. Owns its paths and buffers. */
+struct registry_files {
+    char *path[REGISTRY_TABLES];
+    char *data[REGISTRY_TABLES];
+    size_t len[REGISTRY_TABLES];
+};
+
+/*
+ * Reads the three files named REGISTRY_FILE_* from `dir` (regular files, at most CSV_MAX_INPUT
+ * bytes each) into *f. Returns 0, or -1 with the reasons in `d` and *f empty. Blocks on I/O.
+ */
+int registry_files_read(const char *dir, struct registry_files *f, struct diag *d);
+
+/* Frees what registry_files_read() put in *f and leaves it empty. */
+void registry_files_free(struct registry_files *f);
+
+/* Loads files read by registry_files_read(), as registry_load_buffers() does. */
+int registry_load_files(const struct registry_files *f, const char *source,
+                        struct registry **out, struct diag *d);
+
 /*
  * Reads the three files named REGISTRY_FILE_* from `dir` (regular files, at most
  * CSV_MAX_INPUT bytes each) and loads them as registry_load_buffers() does. Blocks on file

@@ -1,0 +1,31 @@
+/*
+ * A bump allocator for building one response: a protobuf-c Response tree points at many small
+ * arrays and strings, and all of them die together once the response is packed. One
+ * arena_reset() frees them at once, so no error path can leak a piece.
+ */
+#ifndef SMTPSTATUSD_ARENA_H
+#define SMTPSTATUSD_ARENA_H
+
+#include <stddef.h>
+
+struct arena_chunk;
+
+struct arena {
+    struct arena_chunk *chunks; /* owned; newest first */
+    int failed;                 /* an allocation failed since the last reset */
+};
+
+/* Returns `size` zeroed bytes aligned for any type, valid until arena_reset(); NULL on ENOMEM
+ * (and a->failed is set). */
+void *arena_alloc(struct arena *a, size_t size);
+
+/* Returns a NUL-terminated copy of s[0..n) in the arena, or NULL on ENOMEM. */
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+
+/* Formats into the arena, as snprintf would; NULL on ENOMEM. */
+char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Frees everything allocated from the arena; the arena stays usable. */
+void arena_reset(struct arena *a);
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * The registry being served, and the diff between two registries (see served.h).
+ */
+#include "served.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void
+served_init_embedded(struct served *s, uint64_t generation)
+{
+    memset(s, 0, sizeof *s);
+    s->img = smtpstatus_image_embedded();
+    smtpstatus_image_summary sum;
+    smtpstatus_image_summarize(s->img, &sum);
+    s->generation = generation;
+    s->loaded_at = sum.built_at;
+}
+
+void
+code_diff_free(struct code_diff *diff)
+{
+    char **lists[] = {diff->added, diff->removed, diff->changed};
+    size_t counts[] = {diff->added_count, diff->removed_count, diff->changed_count};
+    for (int l = 0; l < 3; l++) {
+        for (size_t i = 0; i < counts[l]; i++)
+            free(lists[l][i]);
+        free(lists[l]);
+    }
+    memset(diff, 0, sizeof *diff);
+}
+
+void
+served_free(struct served *s)
+{
+    smtpstatus_image_close(s->owned);
+    free(s->buf);
+    for (size_t i = 0; i < s->warning_count; i++)
+        free(s->warnings[i]);
+    free(s->warnings);
+    code_diff_free(&s->last_diff);
+    memset(s, 0, sizeof *s);
+}
+
+static int
+str_differs(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+static int
+entry_differs(const smtpstatus_entry *a, const smtpstatus_entry *b)
+{
+    if (str_differs(a->title, b->title) || str_differs(a->description, b->description) ||
+        str_differs(a->reference, b->reference) || str_differs(a->submitter, b->submitter) ||
+        str_differs(a->change_controller, b->change_controller) ||
+        str_differs(a->basic_codes_raw, b->basic_codes_raw) ||
+        a->basic_code_count != b->basic_code_count || a->basic_classes != b->basic_classes ||
+        a->assoc_flags != b->assoc_flags || a->flags != b->flags)
+        return 1;
+    return memcmp(a->basic_codes, b->basic_codes, a->basic_code_count * sizeof(uint16_t)) != 0;
+}
+
+/* Appends "X.S.D" to a list; returns -1 on ENOMEM. */
+static int
+push(char ***list, size_t *count, const smtpstatus_entry *e)
+{
+    char name[SMTPSTATUS_CODE_STRLEN];
+    smtpstatus_code_format(e->code, name, sizeof name);
+    char **grown = realloc(*list, (*count + 1) * sizeof **list);
+    if (grown == NULL)
+        return -1;
+    *list = grown;
+    if ((grown[*count] = strdup(name)) == NULL)
+        return -1;
+    (*count)++;
+    return 0;
+}
+
+static int
+code_cmp(const smtpstatus_entry *a, const smtpstatus_entry *b)
+{
+    if (a->code.subject != b->code.subject)
+        return a->code.subject < b->code.subject ? -1 : 1;
+    return a->code.detail < b->code.detail ? -1 : a->code.detail > b->code.detail;
+}
+
+int
+code_diff_compute(const smtpstatus_image *old, const smtpstatus_image *new,
+                  struct code_diff *diff)
+{
+    memset(diff, 0, sizeof *diff);
+    uint32_t n_old = smtpstatus_image_code_count(old), n_new = smtpstatus_image_code_count(new);
+    uint32_t i = 0, j = 0;
+    int rc = 0;
+    /* Both tables are sorted by (subject, detail): one merge walk finds every difference. */
+    while (rc == 0 && (i < n_old || j < n_new)) {
+        smtpstatus_entry a, b;
+        if (i < n_old)
+            smtpstatus_image_code_at(old, i, &a);
+        if (j < n_new)
+            smtpstatus_image_code_at(new, j, &b);
+        int c = i == n_old ? 1 : j == n_new ? -1 : code_cmp(&a, &b);
+        if (c < 0) {
+            rc = push(&diff->removed, &diff->removed_count, &a);
+            i++;
+        } else if (c > 0) {
+            rc = push(&diff->added, &diff->added_count, &b);
+            j++;
+        } else {
+            if (entry_differs(&a, &b))
+                rc = push(&diff->changed, &diff->changed_count, &b);
+            i++;
+            j++;
+        }
+    }
+    if (rc != 0)
+        code_diff_free(diff);
+    return rc;
+}

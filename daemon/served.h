@@ -1,0 +1,49 @@
+/*
+ * The registry the daemon serves: a compiled image with the facts about where it came from.
+ * Exactly one is current at a time; a reload builds a new one off the loop and swaps it in
+ * on the loop, so readers on the loop never see a half-made one.
+ */
+#ifndef SMTPSTATUSD_SERVED_H
+#define SMTPSTATUSD_SERVED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smtpstatus.h"
+
+/* Codes added, removed and changed by a reload, each as "X.S.D", ascending. */
+struct code_diff {
+    char **added;
+    size_t added_count;
+    char **removed;
+    size_t removed_count;
+    char **changed;
+    size_t changed_count;
+};
+
+struct served {
+    void *buf;                   /* the image bytes, owned; NULL for the embedded image */
+    size_t len;
+    smtpstatus_image *owned;     /* handle over buf, owned; NULL for the embedded image */
+    const smtpstatus_image *img; /* what lookups use: owned, or the embedded image */
+    uint64_t generation;
+    uint64_t loaded_at;          /* Unix seconds */
+    char **warnings;             /* the loader's warnings, "file:line:col: warning: ..." */
+    size_t warning_count;
+    struct code_diff last_diff;  /* of the reload that made this registry (empty at start) */
+};
+
+/* Serves the embedded image as generation `generation`. Never fails. */
+void served_init_embedded(struct served *s, uint64_t generation);
+
+/* Frees what `s` owns and leaves it zeroed. */
+void served_free(struct served *s);
+
+/* Computes what changed from `old` to `new` (codes compared by every field). Returns 0, or
+ * -1 on ENOMEM with *diff empty. The strings are owned by *diff. */
+int code_diff_compute(const smtpstatus_image *old, const smtpstatus_image *new,
+                      struct code_diff *diff);
+
+void code_diff_free(struct code_diff *diff);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * The socket API's operations: one decoded Request in, one Response out, answered from the
+ * registry being served. This file knows nothing of sockets or of the event loop, so the same
+ * dispatch serves the Unix socket, is fuzzed directly, and can be tested without a daemon.
+ * Reload is the one operation it cannot finish by itself: it checks the peer and says so, and
+ * the caller runs the reload off the loop and fills the response when it is done.
+ */
+#ifndef SMTPSTATUSD_SERVICE_H
+#define SMTPSTATUSD_SERVICE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "arena.h"
+#include "diag.h"
+#include "served.h"
+#include "smtpstatus.pb-c.h"
+
+/* Operations, as counted in stats. */
+enum service_op {
+    OP_HELLO,
+    OP_LOOKUP,
+    OP_BASIC,
+    OP_SEARCH,
+    OP_LIST,
+    OP_RENDER,
+    OP_CLASSIFY,
+    OP_REGISTRY_INFO,
+    OP_RELOAD,
+    OP_STATS,
+    OP_UNKNOWN,
+    OP_COUNT
+};
+
+#define SERVICE_ERROR_CODES 10 /* values of Smtpstatus__V1__Error__Code */
+#define SERVICE_MAX_BATCH 1024 /* codes in one lookup */
+
+struct stats {
+    uint64_t requests[OP_COUNT];
+    uint64_t errors[SERVICE_ERROR_CODES];
+    uint64_t connections_open;
+    uint64_t connections_total;
+    uint64_t reloads_ok;
+    uint64_t reloads_failed;
+    uint64_t started_at; /* Unix seconds */
+};
+
+/* Who is on the other end of a connection, from SO_PEERCRED. */
+struct peer {
+    int known; /* 0 when the credentials could not be read: never an administrator */
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+};
+
+struct service {
+    const struct served *current; /* the registry being served; the daemon swaps it */
+    struct stats stats;
+    uid_t self_uid;               /* the daemon's own user is an administrator */
+    gid_t admin_gid;              /* members of this group are administrators ... */
+    int has_admin_gid;            /* ... when this is set */
+    uid_t *admin_uids;            /* the group's members, resolved at start-up (no NSS on the
+                                     loop); owned by the daemon */
+    size_t admin_uid_count;
+    const char *image_path;       /* for hello; "" until an image is published */
+    int reload_busy;              /* a reload is running */
+};
+
+enum service_result {
+    SERVICE_DONE,  /* *resp is complete */
+    SERVICE_RELOAD /* the peer may reload: run it, then service_reload_response() */
+};
+
+/*
+ * Answers `req` into *resp (initialized here, id copied), allocating every piece from `a`.
+ * Returns SERVICE_RELOAD for an authorized reload when none is running (the caller sets
+ * svc->reload_busy while it runs), SERVICE_DONE otherwise. Counts the request and any error in
+ * svc->stats. Never blocks.
+ */
+enum service_result service_handle(struct service *svc, const Smtpstatus__V1__Request *req,
+                                   const struct peer *peer, struct arena *a,
+                                   Smtpstatus__V1__Response *resp);
+
+/* Makes *resp an Error response for request `id`, counting it. */
+void service_error(struct service *svc, uint64_t id, Smtpstatus__V1__Error__Code code,
+                   const char *message, struct arena *a, Smtpstatus__V1__Response *resp);
+
+/*
+ * Fills the response to a reload of request `id`: on success (ok) the new registry's info and
+ * its diff (svc->current must already be the new registry); on failure RELOAD_FAILED with every
+ * error of `d` as a problem. Counts the reload.
+ */
+void service_reload_response(struct service *svc, uint64_t id, int ok, const struct diag *d,
+                             struct arena *a, Smtpstatus__V1__Response *resp);
+
+/* Whether `peer` may reload. */
+int service_peer_is_admin(const struct service *svc, const struct peer *peer);
+
+#endif
