@@ -1,87 +1,182 @@
 /*
- * smtpstatusd: start-up, --check, and the event loop.
+ * smtpstatusd: options, start-up, --check, reload orchestration and the event loop.
  *
- * Start-up loads the registry named by --registry (or takes the embedded default), compiles
- * and validates its image, logs one line saying what it serves, and runs a libuv loop until
- * SIGINT or SIGTERM. A broken --registry directory does not stop the daemon: it says so, with
- * every file:line:col, and serves the embedded default. `--check` runs the same loading and
- * validation, prints a summary and every diagnostic, and exits 0 when the registry is usable,
- * like `nginx -t`.
+ * Start-up takes the run directory's lock (one daemon per run directory), chooses what to serve
+ * (--registry when it loads; else the last registry saved in the state directory; else the
+ * embedded default; a broken --registry is reported with every file:line:col and does not stop
+ * the daemon), starts the protobuf socket server, and says it is ready: a log line, READY=1 to
+ * systemd when NOTIFY_SOCKET is set, and the parent's exit when it daemonized. SIGHUP and the
+ * reload operation reload on the thread pool; SIGINT and SIGTERM stop it cleanly.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <uv.h>
 
 #include "diag.h"
+#include "frame.h"
 #include "image_build.h"
 #include "log.h"
 #include "registry.h"
+#include "reload.h"
+#include "rpc_server.h"
+#include "served.h"
+#include "service.h"
 #include "smtpstatus.h"
+#include "state.h"
+
+#define SOCKET_NAME "smtpstatusd.sock"
+#define LOCK_NAME "smtpstatusd.lock"
+#define DEFAULT_IDLE_TIMEOUT 60
+#define DEFAULT_MAX_CONNECTIONS 1024
 
 struct options {
-    const char *registry_dir; /* NULL: the embedded default */
+    const char *registry_dir; /* NULL: none configured */
+    char rundir[PATH_MAX];
+    char statedir[PATH_MAX];
+    const char *admin_group;
+    unsigned idle_timeout;     /* seconds */
+    unsigned max_connections;
+    int foreground;
     int check;
-};
-
-/* What the daemon serves: an image it built (owned buffer) or the embedded one (static). */
-struct served {
-    void *buf;               /* owned; NULL for the embedded image */
-    smtpstatus_image *owned; /* handle over buf, owned */
-    const smtpstatus_image *img;
 };
 
 struct daemon {
     uv_loop_t *loop;
-    uv_signal_t sigint;
-    uv_signal_t sigterm;
-    struct served served;
+    struct options opt;
+    uv_signal_t sigint, sigterm, sighup;
+    struct served current;
+    struct service svc;
+    struct rpc_server rpc;
+    struct reload_job *job; /* the running reload, or NULL */
+    int lock_fd;
+    char socket_path[PATH_MAX];
+    char lock_path[PATH_MAX];
 };
 
 static void
 usage(FILE *f)
 {
     fprintf(f,
-            "usage: smtpstatusd [--registry DIR] [--check] [--log-level LEVEL]\n"
+            "usage: smtpstatusd [options]\n"
             "\n"
             "Serves the IANA SMTP Enhanced Status Codes registry to local mail software.\n"
             "\n"
-            "  --registry DIR     load IANA's three CSV files (smtp-enhanced-status-codes-1.csv,\n"
-            "                     -2.csv, -3.csv) from DIR; default: the embedded registry\n"
-            "  --check            validate the registry, print a summary and every warning\n"
-            "                     with its file:line:col, and exit: 0 usable, 1 not usable\n"
-            "  --log-level LEVEL  error, warning, info (default) or debug\n"
-            "  -h, --help         show this help and exit\n"
-            "  -V, --version      show the version and exit\n");
+            "  --registry DIR         load IANA's three CSV files (smtp-enhanced-status-codes-1.csv,\n"
+            "                         -2.csv, -3.csv) from DIR, and reload from there on SIGHUP\n"
+            "  --rundir DIR           socket and lock (default: $SMTPSTATUS_RUNDIR, else\n"
+            "                         /run/smtpstatusd for root, else $XDG_RUNTIME_DIR/smtpstatusd,\n"
+            "                         else /tmp/smtpstatusd-UID)\n"
+            "  --statedir DIR         the last reloaded registry (default: /var/lib/smtpstatusd for\n"
+            "                         root, else $XDG_STATE_HOME/smtpstatusd or\n"
+            "                         ~/.local/state/smtpstatusd)\n"
+            "  --admin-group NAME     members of this group may reload (root and the daemon's own\n"
+            "                         user always may)\n"
+            "  --idle-timeout SECS    close client connections idle this long (default %d)\n"
+            "  --max-connections N    serve at most N clients at once (default %d)\n"
+            "  --log-level LEVEL      error, warning, info (default) or debug\n"
+            "  --foreground           do not detach; log to stderr\n"
+            "  --check                validate the registry (--registry DIR or the embedded one),\n"
+            "                         print a summary and every warning with its file:line:col,\n"
+            "                         and exit: 0 usable, 1 not usable\n"
+            "  -h, --help             show this help and exit\n"
+            "  -V, --version          show the version and exit\n",
+            DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS);
+}
+
+static unsigned
+parse_count(const char *opt, const char *s, unsigned min, unsigned max)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *s == '\0' || *end != '\0' || v < min || v > max)
+        fatal("%s: \"%s\" is not a number from %u to %u", opt, s, min, max);
+    return (unsigned)v;
+}
+
+static void
+default_statedir(char *buf, size_t size)
+{
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    if (geteuid() == 0)
+        snprintf(buf, size, "/var/lib/smtpstatusd");
+    else if (xdg != NULL && xdg[0] == '/')
+        snprintf(buf, size, "%s/smtpstatusd", xdg);
+    else if (home != NULL && home[0] == '/')
+        snprintf(buf, size, "%s/.local/state/smtpstatusd", home);
+    else
+        snprintf(buf, size, "/tmp/smtpstatusd-state-%ld", (long)geteuid());
 }
 
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
+    enum { O_REGISTRY = 256, O_RUNDIR, O_STATEDIR, O_ADMIN, O_IDLE, O_MAXCONN, O_LOG, O_FG,
+           O_CHECK };
     static const struct option longopts[] = {
-        {"registry", required_argument, NULL, 'r'}, {"check", no_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0}};
+        {"registry", required_argument, NULL, O_REGISTRY},
+        {"rundir", required_argument, NULL, O_RUNDIR},
+        {"statedir", required_argument, NULL, O_STATEDIR},
+        {"admin-group", required_argument, NULL, O_ADMIN},
+        {"idle-timeout", required_argument, NULL, O_IDLE},
+        {"max-connections", required_argument, NULL, O_MAXCONN},
+        {"log-level", required_argument, NULL, O_LOG},
+        {"foreground", no_argument, NULL, O_FG},
+        {"check", no_argument, NULL, O_CHECK},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
+    o->idle_timeout = DEFAULT_IDLE_TIMEOUT;
+    o->max_connections = DEFAULT_MAX_CONNECTIONS;
     int c;
     enum log_level level;
     while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
         switch (c) {
-        case 'r':
+        case O_REGISTRY:
             o->registry_dir = optarg;
             break;
-        case 'c':
-            o->check = 1;
+        case O_RUNDIR:
+            snprintf(o->rundir, sizeof o->rundir, "%s", optarg);
             break;
-        case 'l':
+        case O_STATEDIR:
+            snprintf(o->statedir, sizeof o->statedir, "%s", optarg);
+            break;
+        case O_ADMIN:
+            o->admin_group = optarg;
+            break;
+        case O_IDLE:
+            o->idle_timeout = parse_count("--idle-timeout", optarg, 1, 86400);
+            break;
+        case O_MAXCONN:
+            o->max_connections = parse_count("--max-connections", optarg, 1, 1000000);
+            break;
+        case O_LOG:
             if (log_parse_level(optarg, &level) != 0)
                 fatal("--log-level: unknown level \"%s\" (use error, warning, info or debug)",
                       optarg);
             log_set_level(level);
+            break;
+        case O_FG:
+            o->foreground = 1;
+            break;
+        case O_CHECK:
+            o->check = 1;
             break;
         case 'h':
             usage(stdout);
@@ -99,12 +194,15 @@ parse_options(int argc, char **argv, struct options *o)
         usage(stderr);
         exit(2);
     }
+    if (o->rundir[0] == '\0' && smtpstatus_default_rundir(o->rundir, sizeof o->rundir) != 0)
+        fatal("cannot choose a run directory; give --rundir");
+    if (o->statedir[0] == '\0')
+        default_statedir(o->statedir, sizeof o->statedir);
 }
 
-/*
- * Loads `dir` and compiles its image into *out. Returns 0, or -1 with the reasons in `d`.
- * Blocks on file I/O: called at start-up, before the loop runs.
- */
+/* ---- loading at start-up ----------------------------------------------------------------- */
+
+/* Loads `dir` and compiles it into *out. Returns 0, or -1 with the reasons in `d`. */
 static int
 load_served(const char *dir, uint64_t generation, struct served *out, struct diag *d)
 {
@@ -113,28 +211,33 @@ load_served(const char *dir, uint64_t generation, struct served *out, struct dia
     if (registry_load_dir(dir, &r, d) != 0)
         return -1;
     struct image_build_options opt = {.generation = generation, .built_at = (uint64_t)time(NULL)};
-    size_t len = 0;
-    int rc = image_build(r, &opt, &out->buf, &len);
+    int rc = image_build(r, &opt, &out->buf, &out->len);
     registry_free(r);
     if (rc == 0)
-        rc = smtpstatus_image_open(out->buf, len, &out->owned);
+        rc = smtpstatus_image_open(out->buf, out->len, &out->owned);
     if (rc != 0) {
         diag_add(d, DIAG_ERROR, dir, 0, 0, "cannot compile the registry image: %s",
                  smtpstatus_strerror(rc));
-        free(out->buf);
-        out->buf = NULL;
+        served_free(out);
         return -1;
     }
     out->img = out->owned;
+    out->generation = generation;
+    out->loaded_at = opt.built_at;
     return 0;
 }
 
 static void
-served_free(struct served *s)
+log_diag(const struct diag *d)
 {
-    smtpstatus_image_close(s->owned);
-    free(s->buf);
-    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < d->count; i++) {
+        char msg[1024];
+        diag_format(&d->items[i], msg, sizeof msg);
+        if (d->items[i].severity == DIAG_ERROR)
+            log_error("%s", msg);
+        else
+            log_warnx("%s", msg);
+    }
 }
 
 static void
@@ -181,80 +284,339 @@ run_check(const struct options *o)
     return rc == 0 ? 0 : 1;
 }
 
-static void
-on_stop_signal(uv_signal_t *h, int signum)
+/* Tries one directory at start-up; logs everything it finds. */
+static int
+try_dir(const char *what, const char *dir, struct served *out)
 {
-    log_info("received %s; shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    uv_stop(h->loop);
+    struct diag d;
+    diag_init(&d);
+    int rc = load_served(dir, 1, out, &d);
+    log_diag(&d);
+    if (rc != 0)
+        log_error("%s %s is not usable: %zu error%s", what, dir, d.errors,
+                  d.errors == 1 ? "" : "s");
+    diag_free(&d);
+    return rc;
 }
 
-static void
-on_close_walk(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
-}
-
-/* Chooses what to serve at start-up: --registry when it loads, else the embedded default. */
+/* --registry when it loads, else the saved state, else the embedded default. */
 static void
 choose_served(const struct options *o, struct served *out)
 {
-    if (o->registry_dir != NULL) {
-        struct diag d;
-        diag_init(&d);
-        int rc = load_served(o->registry_dir, 1, out, &d);
-        for (size_t i = 0; i < d.count; i++) {
-            char msg[1024];
-            diag_format(&d.items[i], msg, sizeof msg);
-            if (d.items[i].severity == DIAG_ERROR)
-                log_error("%s", msg);
-            else
-                log_warnx("%s", msg);
-        }
-        diag_free(&d);
-        if (rc == 0)
+    char saved[PATH_MAX];
+    struct stat st;
+    if (o->registry_dir != NULL && try_dir("registry", o->registry_dir, out) == 0)
+        return;
+    state_registry_dir(o->statedir, saved, sizeof saved);
+    if (stat(saved, &st) == 0) {
+        if (try_dir("saved registry", saved, out) == 0)
             return;
-        log_error("registry %s is not usable; serving the embedded default instead",
-                  o->registry_dir);
+    } else if (o->registry_dir != NULL) {
+        log_error("no saved registry in %s either", o->statedir);
     }
-    memset(out, 0, sizeof *out);
-    out->img = smtpstatus_image_embedded();
-    if (out->img == NULL)
-        fatal("the embedded registry image is invalid; the build is broken");
+    if (o->registry_dir != NULL)
+        log_error("serving the embedded default registry instead");
+    served_init_embedded(out, 1);
+}
+
+/* ---- reload ----------------------------------------------------------------------------- */
+
+static void
+on_reload_done(struct reload_job *job)
+{
+    struct daemon *d = job->arg;
+    struct rpc_conn *waiter = job->waiter;
+    if (job->ok) {
+        served_free(&d->current);
+        d->current = job->next;
+        memset(&job->next, 0, sizeof job->next);
+        const struct code_diff *diff = &d->current.last_diff;
+        char line[256];
+        summary(d->current.img, line, sizeof line);
+        log_info("reloaded %s: generation %" PRIu64 ", %s; %zu added, %zu removed, %zu changed",
+                 job->dir, d->current.generation, line, diff->added_count, diff->removed_count,
+                 diff->changed_count);
+        for (size_t i = 0; i < d->current.warning_count; i++)
+            log_warnx("%s", d->current.warnings[i]);
+    } else {
+        log_diag(&job->diag);
+        log_error("reload of %s failed; still serving generation %" PRIu64, job->dir,
+                  d->current.generation);
+    }
+    if (job->ok)
+        d->svc.stats.reloads_ok++;
+    else
+        d->svc.stats.reloads_failed++;
+    rpc_server_reload_done(&d->rpc, waiter, job->ok, &job->diag);
+    reload_job_free(job);
+    free(job);
+    d->job = NULL;
+    d->svc.reload_busy = 0;
+}
+
+/* Starts a reload of `dir` (NULL: the configured directory). Returns 0 or -1. */
+static int
+start_reload(struct daemon *d, struct rpc_conn *waiter, const char *dir)
+{
+    if (dir == NULL)
+        dir = d->opt.registry_dir;
+    if (dir == NULL) {
+        log_warnx("reload asked with no directory, and no --registry is configured");
+        return -1;
+    }
+    if (d->job != NULL) {
+        log_warnx("a reload is already running; not starting another");
+        return -1;
+    }
+    struct reload_job *job = calloc(1, sizeof *job);
+    if (job == NULL || (job->dir = strdup(dir)) == NULL) {
+        free(job);
+        return -1;
+    }
+    job->old = d->current.img;
+    job->generation = d->current.generation + 1;
+    job->statedir = d->opt.statedir;
+    job->done = on_reload_done;
+    job->arg = d;
+    job->waiter = waiter;
+    log_info("reloading from %s", dir);
+    if (reload_start(d->loop, job) != 0) {
+        reload_job_free(job);
+        free(job);
+        return -1;
+    }
+    d->job = job;
+    d->svc.reload_busy = 1;
+    return 0;
+}
+
+static int
+rpc_reload(void *arg, struct rpc_conn *waiter, const char *dir)
+{
+    return start_reload(arg, waiter, dir);
+}
+
+/* ---- process setup ---------------------------------------------------------------------- */
+
+static void
+mkdir_p(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        mkdir(buf, mode);
+        *p = '/';
+    }
+    if (mkdir(buf, mode) != 0 && errno != EEXIST)
+        fatal("cannot create %s: %s", path, strerror(errno));
+}
+
+/* One daemon per run directory: an exclusive lock on a file there. */
+static int
+take_lock(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        fatal("cannot open the lock file %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = read(fd, pid, sizeof pid - 1);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        fatal("another smtpstatusd (pid %s) is running on this run directory (%s); stop it or "
+              "give another --rundir",
+              pid[0] ? pid : "unknown", path);
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || write(fd, pid, (size_t)n) != n)
+        log_warnx("cannot write the pid to %s: %s", path, strerror(errno));
+    return fd;
+}
+
+static void
+resolve_admin_group(struct daemon *d)
+{
+    d->svc.self_uid = geteuid();
+    if (d->opt.admin_group == NULL)
+        return;
+    struct group *g = getgrnam(d->opt.admin_group);
+    if (g == NULL)
+        fatal("--admin-group: no group named \"%s\"", d->opt.admin_group);
+    d->svc.admin_gid = g->gr_gid;
+    d->svc.has_admin_gid = 1;
+    size_t n = 0;
+    while (g->gr_mem[n] != NULL)
+        n++;
+    char **members = calloc(n + 1, sizeof *members);
+    for (size_t i = 0; members != NULL && i < n; i++)
+        members[i] = strdup(g->gr_mem[i]);
+    d->svc.admin_uids = calloc(n + 1, sizeof *d->svc.admin_uids);
+    if (members == NULL || d->svc.admin_uids == NULL)
+        fatal("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        struct passwd *p = members[i] ? getpwnam(members[i]) : NULL;
+        if (p != NULL)
+            d->svc.admin_uids[d->svc.admin_uid_count++] = p->pw_uid;
+        free(members[i]);
+    }
+    free(members);
+}
+
+/* READY=1 to systemd's notification socket (sd_notify(3)'s protocol, without libsystemd). */
+static void
+notify_ready(void)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (path == NULL || (path[0] != '/' && path[0] != '@') || strlen(path) >= 108)
+        return;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path));
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0';
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    static const char msg[] = "READY=1";
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+    if (sendto(fd, msg, sizeof msg - 1, 0, (struct sockaddr *)&sa, len) < 0)
+        log_warnx("cannot notify systemd: %s", strerror(errno));
+    close(fd);
+}
+
+/* Detaches: the parent waits until the child is ready (or gone) and exits accordingly, so a
+ * script that starts the daemon can use it as soon as the command returns. Returns the pipe end
+ * the child writes one byte to when ready. */
+static int
+daemonize(void)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        fatal("pipe: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0)
+        fatal("fork: %s", strerror(errno));
+    if (pid > 0) {
+        close(p[1]);
+        char c;
+        ssize_t n;
+        while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR)
+            ;
+        _exit(n == 1 ? 0 : 1);
+    }
+    close(p[0]);
+    setsid();
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        close(null);
+    }
+    return p[1];
+}
+
+/* ---- the loop ----------------------------------------------------------------------------- */
+
+static void
+on_stop_signal(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+    log_info("received %s; shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    rpc_server_stop(&d->rpc);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sighup, NULL);
+}
+
+static void
+on_sighup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    struct daemon *d = h->data;
+    log_info("received SIGHUP");
+    if (start_reload(d, NULL, NULL) != 0)
+        log_warnx("SIGHUP: no reload started");
+}
+
+static void
+start_signals(struct daemon *d)
+{
+    struct {
+        uv_signal_t *h;
+        uv_signal_cb cb;
+        int sig;
+    } s[] = {{&d->sigint, on_stop_signal, SIGINT},
+             {&d->sigterm, on_stop_signal, SIGTERM},
+             {&d->sighup, on_sighup, SIGHUP}};
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+        int rc = uv_signal_init(d->loop, s[i].h);
+        s[i].h->data = d;
+        if (rc == 0)
+            rc = uv_signal_start(s[i].h, s[i].cb, s[i].sig);
+        if (rc != 0)
+            fatal("cannot watch signal %d: %s", s[i].sig, uv_strerror(rc));
+    }
 }
 
 int
 main(int argc, char **argv)
 {
-    struct options o;
-    parse_options(argc, argv, &o);
-    if (o.check)
-        return run_check(&o);
+    static struct daemon d;
+    parse_options(argc, argv, &d.opt);
+    if (d.opt.check)
+        return run_check(&d.opt);
 
-    struct daemon d = {.loop = uv_default_loop()};
-    choose_served(&o, &d.served);
+    int ready_fd = d.opt.foreground ? -1 : daemonize();
+    signal(SIGPIPE, SIG_IGN);
+    d.loop = uv_default_loop();
+    mkdir_p(d.opt.rundir, 0755);
+    int nl = snprintf(d.lock_path, sizeof d.lock_path, "%s/" LOCK_NAME, d.opt.rundir);
+    int ns = snprintf(d.socket_path, sizeof d.socket_path, "%s/" SOCKET_NAME, d.opt.rundir);
+    if (nl < 0 || ns < 0 || (size_t)ns >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        fatal("the socket path %s is too long for a Unix socket; give a shorter --rundir",
+              d.socket_path);
+    d.lock_fd = take_lock(d.lock_path);
+    resolve_admin_group(&d);
+
+    choose_served(&d.opt, &d.current);
+    d.svc.current = &d.current;
+    d.svc.image_path = "";
+    d.svc.stats.started_at = (uint64_t)time(NULL);
     smtpstatus_image_summary s;
-    smtpstatus_image_summarize(d.served.img, &s);
+    smtpstatus_image_summarize(d.current.img, &s);
     char line[256];
-    summary(d.served.img, line, sizeof line);
-    log_info("serving generation %" PRIu64 " from %s: %s", s.generation, s.source, line);
+    summary(d.current.img, line, sizeof line);
+    log_info("serving generation %" PRIu64 " from %s: %s", d.current.generation, s.source, line);
 
-    int rc;
-    if ((rc = uv_signal_init(d.loop, &d.sigint)) != 0 ||
-        (rc = uv_signal_start(&d.sigint, on_stop_signal, SIGINT)) != 0 ||
-        (rc = uv_signal_init(d.loop, &d.sigterm)) != 0 ||
-        (rc = uv_signal_start(&d.sigterm, on_stop_signal, SIGTERM)) != 0)
-        fatal("cannot watch signals: %s", uv_strerror(rc));
-    log_info("ready");
-    fflush(stderr);
+    struct rpc_server_options ro = {
+        .path = d.socket_path,
+        .frame_limit = SMTPSTATUS_FRAME_LIMIT_DEFAULT,
+        .idle_timeout_ms = d.opt.idle_timeout * 1000u,
+        .max_connections = d.opt.max_connections,
+    };
+    int rc = rpc_server_start(&d.rpc, d.loop, &d.svc, &ro, rpc_reload, &d);
+    if (rc != 0)
+        fatal("cannot listen on %s: %s", d.socket_path, uv_strerror(rc));
+    start_signals(&d);
+
+    log_info("ready: listening on %s", d.socket_path);
+    notify_ready();
+    if (ready_fd >= 0) {
+        if (write(ready_fd, "r", 1) != 1)
+            log_warnx("cannot tell the parent process that the daemon is ready");
+        close(ready_fd);
+    }
 
     uv_run(d.loop, UV_RUN_DEFAULT);
 
-    uv_walk(d.loop, on_close_walk, NULL);
-    uv_run(d.loop, UV_RUN_DEFAULT);
     uv_loop_close(d.loop);
-    served_free(&d.served);
+    served_free(&d.current);
+    free(d.svc.admin_uids);
+    unlink(d.lock_path);
+    close(d.lock_fd);
     log_info("stopped");
     return 0;
 }

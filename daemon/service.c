@@ -574,7 +574,6 @@ service_reload_response(struct service *svc, uint64_t id, int ok, const struct d
                         struct arena *a, Response *resp)
 {
     if (!ok) {
-        svc->stats.reloads_failed++;
         service_error(svc, id, SMTPSTATUS__V1__ERROR__CODE__RELOAD_FAILED,
                       "the registry was not reloaded; nothing changed", a, resp);
         if (resp->error->code != SMTPSTATUS__V1__ERROR__CODE__RELOAD_FAILED)
@@ -592,7 +591,6 @@ service_reload_response(struct service *svc, uint64_t id, int ok, const struct d
         resp->error->problems = problems;
         return;
     }
-    svc->stats.reloads_ok++;
     *resp = (Response)SMTPSTATUS__V1__RESPONSE__INIT;
     resp->id = id;
     Smtpstatus__V1__ReloadResponse *m =

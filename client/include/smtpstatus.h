@@ -407,6 +407,15 @@ const char *smtpstatus_kind_name(smtpstatus_kind kind);
  * or more than one bit. */
 const char *smtpstatus_problem_name(unsigned problem);
 
+/* ---- Where the daemon lives ------------------------------------------------------------------ */
+
+/*
+ * The run directory that the daemon and its clients agree on, written into buf[0..size):
+ * $SMTPSTATUS_RUNDIR; else /run/smtpstatusd for root; else $XDG_RUNTIME_DIR/smtpstatusd; else
+ * /tmp/smtpstatusd-UID. Returns 0, or SMTPSTATUS_ENOSPC.
+ */
+int smtpstatus_default_rundir(char *buf, size_t size);
+
 /* ---- Helpers shared by the image writer and reader ------------------------------------------ */
 
 /* FNV-1a 64 of buf[0..len), continuing from `h` (start with SMTPSTATUS_FNV64_INIT). */

@@ -82,7 +82,8 @@ expect "bad log level" 1 '' 'unknown level "loud"' -- "$SMTPSTATUSD" --log-level
 
 # Start-up on a broken directory: the daemon says why, serves the embedded default, reports
 # ready, and stops cleanly on SIGTERM. It waits for the "ready" line, never for a fixed time.
-coproc DAEMON { exec "$SMTPSTATUSD" --registry "$tmp/broken" 2>&1; }
+coproc DAEMON { exec "$SMTPSTATUSD" --foreground --registry "$tmp/broken" --rundir "$tmp/run" \
+  --statedir "$tmp/state" 2>&1; }
 # Bash closes a coprocess's descriptors when it reaps it: keep a copy to read what it says last.
 pid=$DAEMON_PID
 exec {out_fd}<&"${DAEMON[0]}"
@@ -90,10 +91,11 @@ log=""
 ready=0
 while IFS= read -r -t 20 -u "$out_fd" line; do
   log+="$line"$'\n'
-  case $line in *": info: ready") ready=1; break ;; esac
+  case $line in *": info: ready: listening on $tmp/run/smtpstatusd.sock") ready=1; break ;; esac
 done
 if [ $ready = 1 ] && grep -q 'error: .*duplicate code X.1.0' <<<"$log" \
-   && grep -q 'registry .* is not usable; serving the embedded default instead' <<<"$log" \
+   && grep -q "registry $tmp/broken is not usable: 2 errors" <<<"$log" \
+   && grep -q 'serving the embedded default registry instead' <<<"$log" \
    && grep -q 'serving generation 1 from embedded: 3 classes, 8 subjects, 81 codes' <<<"$log"; then
   ok "start-up on a broken registry serves the embedded default"
 else
@@ -103,8 +105,9 @@ kill -TERM "$pid"
 rest=$(timeout 20 cat <&"$out_fd")
 exec {out_fd}<&-
 wait "$pid"; rc=$?
-if [ $rc -eq 0 ] && grep -q 'received SIGTERM; shutting down' <<<"$rest" && grep -q 'stopped' <<<"$rest"; then
-  ok "SIGTERM stops the daemon cleanly"
+if [ $rc -eq 0 ] && grep -q 'received SIGTERM; shutting down' <<<"$rest" && grep -q 'stopped' <<<"$rest" \
+   && [ ! -e "$tmp/run/smtpstatusd.sock" ] && [ ! -e "$tmp/run/smtpstatusd.lock" ]; then
+  ok "SIGTERM stops the daemon cleanly and removes its socket and lock"
 else
   bad "SIGTERM: exit $rc"; printf '%s\n' "$rest" | sed 's/^/  | /'
 fi

@@ -1,0 +1,107 @@
+/*
+ * Reload on the libuv thread pool (see reload.h). The worker touches only the job and the old
+ * image, which is read-only; everything that changes the daemon happens in done(), on the loop.
+ */
+#include "reload.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "image_build.h"
+#include "registry.h"
+#include "state.h"
+
+/* Copies the warnings of `d` into the new registry's list, formatted. */
+static int
+keep_warnings(struct served *s, const struct diag *d)
+{
+    if (d->warnings == 0)
+        return 0;
+    s->warnings = calloc(d->count, sizeof *s->warnings);
+    if (s->warnings == NULL)
+        return -1;
+    for (size_t i = 0; i < d->count; i++) {
+        if (d->items[i].severity != DIAG_WARNING)
+            continue;
+        char line[1024];
+        diag_format(&d->items[i], line, sizeof line);
+        if ((s->warnings[s->warning_count] = strdup(line)) == NULL)
+            return -1;
+        s->warning_count++;
+    }
+    return 0;
+}
+
+static void
+work(uv_work_t *req)
+{
+    struct reload_job *job = req->data;
+    struct registry_files files;
+    struct registry *r = NULL;
+    if (registry_files_read(job->dir, &files, &job->diag) != 0)
+        return;
+    if (registry_load_files(&files, job->dir, &r, &job->diag) != 0) {
+        registry_files_free(&files);
+        return;
+    }
+    struct image_build_options opt = {job->generation, (uint64_t)time(NULL)};
+    struct served *s = &job->next;
+    int rc = image_build(r, &opt, &s->buf, &s->len);
+    registry_free(r);
+    if (rc == 0)
+        rc = smtpstatus_image_open(s->buf, s->len, &s->owned);
+    if (rc != 0) {
+        diag_add(&job->diag, DIAG_ERROR, job->dir, 0, 0, "cannot compile the registry: %s",
+                 smtpstatus_strerror(rc));
+    } else {
+        s->img = s->owned;
+        s->generation = job->generation;
+        s->loaded_at = opt.built_at;
+        if (code_diff_compute(job->old, s->img, &s->last_diff) != 0 ||
+            keep_warnings(s, &job->diag) != 0) {
+            diag_add(&job->diag, DIAG_ERROR, job->dir, 0, 0, "out of memory");
+            rc = -1;
+        } else if (job->statedir != NULL && state_save(job->statedir, &files, &job->diag) != 0) {
+            rc = -1; /* nothing changes unless the new set is also saved */
+        }
+    }
+    registry_files_free(&files);
+    if (rc != 0) {
+        served_free(s);
+        return;
+    }
+    job->ok = 1;
+}
+
+static void
+after(uv_work_t *req, int status)
+{
+    struct reload_job *job = req->data;
+    if (status != 0) {
+        job->ok = 0;
+        served_free(&job->next);
+        diag_add(&job->diag, DIAG_ERROR, job->dir, 0, 0, "reload cancelled: %s",
+                 uv_strerror(status));
+    }
+    job->done(job);
+}
+
+int
+reload_start(uv_loop_t *loop, struct reload_job *job)
+{
+    job->ok = 0;
+    memset(&job->next, 0, sizeof job->next);
+    diag_init(&job->diag);
+    job->work.data = job;
+    return uv_queue_work(loop, &job->work, work, after);
+}
+
+void
+reload_job_free(struct reload_job *job)
+{
+    free(job->dir);
+    served_free(&job->next);
+    diag_free(&job->diag);
+    job->dir = NULL;
+}

@@ -1,0 +1,409 @@
+/*
+ * The protobuf API's Unix socket server (see rpc_server.h).
+ *
+ * Each connection has one input buffer. Whole frames are cut from its front, answered and
+ * dropped; a partial frame waits for more bytes. Responses go out with uv_write() in the order
+ * the requests came. Two things pause a connection's reading: a reload it asked for (the
+ * answer must come before the answers to anything it sent after), and more than
+ * WRITE_QUEUE_LIMIT bytes of answers it has not read. A connection that breaks the framing
+ * gets an Error, then a shutdown after the write, then a close.
+ */
+#include "rpc_server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "log.h"
+
+#define WRITE_QUEUE_LIMIT (1u << 20) /* bytes of answers a client may leave unread */
+
+struct rpc_conn {
+    uv_pipe_t pipe;
+    uv_timer_t idle;
+    uv_shutdown_t shutdown;
+    struct rpc_server *srv;
+    struct peer peer;
+    unsigned char *buf; /* received bytes not yet answered */
+    size_t len, cap;
+    int open_handles;   /* pipe and timer; the connection is freed when both have closed */
+    int closing;        /* no more reading or answering */
+    int draining;       /* closing once the queued answers are written */
+    int waiting_reload; /* paused until its reload is answered */
+    int throttled;      /* paused until the client reads its answers */
+    uint64_t reload_id;
+    struct rpc_conn *prev, *next;
+};
+
+struct write_req {
+    uv_write_t req;
+    unsigned char data[];
+};
+
+static void process(struct rpc_conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+
+/* ---- closing ---------------------------------------------------------------------------- */
+
+static void
+on_handle_closed(uv_handle_t *h)
+{
+    struct rpc_conn *c = h->data;
+    if (--c->open_handles > 0)
+        return;
+    free(c->buf);
+    free(c);
+}
+
+static void
+conn_close(struct rpc_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    struct rpc_server *srv = c->srv;
+    if (srv->waiter == c)
+        srv->waiter = NULL; /* the reload goes on; its answer has nobody to go to */
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->svc->stats.connections_open--;
+    uv_close((uv_handle_t *)&c->pipe, on_handle_closed);
+    uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+}
+
+static void
+on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    conn_close(req->data);
+}
+
+/* Closes after the writes already queued have gone out, reading nothing more meanwhile. */
+static void
+conn_close_after_writes(struct rpc_conn *c)
+{
+    if (c->closing || c->draining)
+        return;
+    c->draining = 1;
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->pipe, on_shutdown) != 0)
+        conn_close(c);
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+static void
+on_write(uv_write_t *req, int status)
+{
+    struct rpc_conn *c = req->data;
+    free(req);
+    if (status < 0 || c->closing || c->draining)
+        return;
+    if (c->throttled &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) < WRITE_QUEUE_LIMIT / 2) {
+        c->throttled = 0;
+        process(c);
+    }
+}
+
+/* Packs and queues one response. Returns 0, or -1 after closing the connection. */
+static int
+send_response(struct rpc_conn *c, const Smtpstatus__V1__Response *resp)
+{
+    size_t n = smtpstatus__v1__response__get_packed_size(resp);
+    struct write_req *w = malloc(sizeof *w + SMTPSTATUS_FRAME_HEADER_MAX + n);
+    if (w == NULL) {
+        log_error("out of memory answering a client; closing its connection");
+        conn_close(c);
+        return -1;
+    }
+    size_t h = smtpstatus__frame_put_header(w->data, n);
+    smtpstatus__v1__response__pack(resp, w->data + h);
+    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)(h + n));
+    w->req.data = c;
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_write);
+    if (rc != 0) {
+        free(w);
+        conn_close(c);
+        return -1;
+    }
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > WRITE_QUEUE_LIMIT)
+        c->throttled = 1;
+    return 0;
+}
+
+/* Answers with an Error and closes once it is written: the stream cannot be trusted now. */
+static void
+fail_connection(struct rpc_conn *c, Smtpstatus__V1__Error__Code code, const char *why)
+{
+    struct arena a = {0};
+    Smtpstatus__V1__Response resp;
+    log_warnx("client pid %ld uid %ld: %s; closing the connection", (long)c->peer.pid,
+              (long)c->peer.uid, why);
+    service_error(c->srv->svc, 0, code, why, &a, &resp);
+    if (send_response(c, &resp) == 0)
+        conn_close_after_writes(c);
+    arena_reset(&a);
+}
+
+/* ---- reading and answering ------------------------------------------------------------------ */
+
+/* Answers every whole frame in the buffer, until the connection pauses. */
+static void
+process(struct rpc_conn *c)
+{
+    struct rpc_server *srv = c->srv;
+    size_t off = 0;
+    while (!c->closing && !c->draining && !c->waiting_reload && !c->throttled) {
+        size_t hdr;
+        uint64_t n;
+        enum frame_status st = smtpstatus__frame_header(c->buf + off, c->len - off, &hdr, &n);
+        if (st == FRAME_NEED_MORE)
+            break;
+        if (st == FRAME_MALFORMED) {
+            fail_connection(c, SMTPSTATUS__V1__ERROR__CODE__MALFORMED_FRAME,
+                            "malformed frame: the length varint is longer than 10 bytes");
+            return;
+        }
+        if (n > srv->opt.frame_limit) {
+            char why[96];
+            snprintf(why, sizeof why, "frame of %llu bytes is over the limit of %zu",
+                     (unsigned long long)n, srv->opt.frame_limit);
+            fail_connection(c, SMTPSTATUS__V1__ERROR__CODE__FRAME_TOO_LARGE, why);
+            return;
+        }
+        if (c->len - off - hdr < n)
+            break;
+        Smtpstatus__V1__Request *req =
+            smtpstatus__v1__request__unpack(NULL, (size_t)n, c->buf + off + hdr);
+        off += hdr + (size_t)n;
+        if (req == NULL) {
+            fail_connection(c, SMTPSTATUS__V1__ERROR__CODE__MALFORMED_FRAME,
+                            "malformed frame: the bytes are not a smtpstatus.v1.Request");
+            return;
+        }
+        struct arena a = {0};
+        Smtpstatus__V1__Response resp;
+        enum service_result r = service_handle(srv->svc, req, &c->peer, &a, &resp);
+        if (r == SERVICE_RELOAD) {
+            const char *dir = req->reload->directory[0] != '\0' ? req->reload->directory : NULL;
+            c->reload_id = req->id;
+            srv->svc->reload_busy = 1;
+            srv->waiter = c;
+            c->waiting_reload = 1;
+            if (srv->reload(srv->reload_arg, c, dir) != 0) {
+                srv->svc->reload_busy = 0;
+                srv->waiter = NULL;
+                c->waiting_reload = 0;
+                service_error(srv->svc, req->id, SMTPSTATUS__V1__ERROR__CODE__INTERNAL,
+                              "the reload could not be started", &a, &resp);
+                send_response(c, &resp);
+            }
+        } else {
+            send_response(c, &resp);
+        }
+        arena_reset(&a);
+        smtpstatus__v1__request__free_unpacked(req, NULL);
+    }
+    if (off > 0 && !c->closing) {
+        memmove(c->buf, c->buf + off, c->len - off);
+        c->len -= off;
+    }
+    if (c->closing || c->draining)
+        return;
+    if (c->waiting_reload || c->throttled)
+        uv_read_stop((uv_stream_t *)&c->pipe);
+    else
+        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read); /* EALREADY is fine */
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
+{
+    (void)suggested;
+    struct rpc_conn *c = h->data;
+    /* Room for the largest frame and its header; nothing more is ever needed at once. */
+    size_t want = c->srv->opt.frame_limit + SMTPSTATUS_FRAME_HEADER_MAX;
+    if (c->cap < want) {
+        size_t cap = c->cap ? c->cap * 2 : 4096;
+        if (cap > want)
+            cap = want;
+        if (c->len == c->cap) {
+            unsigned char *b = realloc(c->buf, cap);
+            if (b != NULL) {
+                c->buf = b;
+                c->cap = cap;
+            }
+        }
+    }
+    *out = uv_buf_init((char *)c->buf + c->len, (unsigned)(c->cap - c->len));
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    (void)b;
+    struct rpc_conn *c = s->data;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        if (c->len > 0)
+            log_warnx("client pid %ld uid %ld disconnected in the middle of a frame (%zu bytes)",
+                      (long)c->peer.pid, (long)c->peer.uid, c->len);
+        conn_close(c);
+        return;
+    }
+    c->len += (size_t)nread;
+    uv_timer_again(&c->idle);
+    process(c);
+}
+
+static void
+on_idle(uv_timer_t *t)
+{
+    struct rpc_conn *c = t->data;
+    log_info("client pid %ld uid %ld idle for %u ms; closing its connection", (long)c->peer.pid,
+             (long)c->peer.uid, c->srv->opt.idle_timeout_ms);
+    conn_close(c);
+}
+
+static void
+read_peer(struct rpc_conn *c)
+{
+    uv_os_fd_t fd;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    c->peer.known = uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+                    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+                    len == sizeof cred;
+    if (c->peer.known) {
+        c->peer.pid = cred.pid;
+        c->peer.uid = cred.uid;
+        c->peer.gid = cred.gid;
+    }
+}
+
+static void
+on_connection(uv_stream_t *listener, int status)
+{
+    struct rpc_server *srv = listener->data;
+    if (status < 0) {
+        /* EMFILE and the like: libuv has already dropped the pending connection. Say so at
+         * most once a minute and keep serving the connections already open. */
+        uint64_t now = (uint64_t)time(NULL);
+        if (now - srv->emfile_logged_at >= 60) {
+            log_warnx("cannot accept a connection: %s (open: %llu)", uv_strerror(status),
+                      (unsigned long long)srv->svc->stats.connections_open);
+            srv->emfile_logged_at = now;
+        }
+        return;
+    }
+    struct rpc_conn *c = calloc(1, sizeof *c);
+    if (c == NULL || uv_pipe_init(srv->loop, &c->pipe, 0) != 0) {
+        free(c);
+        log_error("out of memory accepting a connection");
+        return;
+    }
+    c->srv = srv;
+    c->pipe.data = c;
+    c->idle.data = c;
+    c->open_handles = 2;
+    uv_timer_init(srv->loop, &c->idle);
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->svc->stats.connections_open++;
+    srv->svc->stats.connections_total++;
+    if (uv_accept(listener, (uv_stream_t *)&c->pipe) != 0) {
+        conn_close(c);
+        return;
+    }
+    read_peer(c);
+    if (srv->svc->stats.connections_open > srv->opt.max_connections) {
+        log_warnx("connection cap of %u reached; refusing client pid %ld uid %ld",
+                  srv->opt.max_connections, (long)c->peer.pid, (long)c->peer.uid);
+        conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->idle, on_idle, srv->opt.idle_timeout_ms, srv->opt.idle_timeout_ms);
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+/* ---- the server ----------------------------------------------------------------------------- */
+
+int
+rpc_server_start(struct rpc_server *srv, uv_loop_t *loop, struct service *svc,
+                 const struct rpc_server_options *opt, rpc_reload_fn reload, void *reload_arg)
+{
+    memset(srv, 0, sizeof *srv);
+    srv->loop = loop;
+    srv->svc = svc;
+    srv->opt = *opt;
+    srv->reload = reload;
+    srv->reload_arg = reload_arg;
+    srv->socket_fd = -1;
+    int rc = uv_pipe_init(loop, &srv->listener, 0);
+    if (rc != 0)
+        return rc;
+    srv->listener.data = srv;
+    /* The caller holds the run directory's lock, so a socket file here is a dead daemon's. */
+    if (unlink(opt->path) != 0 && errno != ENOENT) {
+        rc = uv_translate_sys_error(errno);
+    } else if ((rc = uv_pipe_bind(&srv->listener, opt->path)) == 0) {
+        /* Lookups are for every local user, as nscd's socket is; reload checks credentials. */
+        if (chmod(opt->path, 0666) != 0)
+            rc = uv_translate_sys_error(errno);
+        else
+            rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
+    }
+    if (rc != 0) {
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+        return rc;
+    }
+    srv->listening = 1;
+    return 0;
+}
+
+void
+rpc_server_stop(struct rpc_server *srv)
+{
+    if (!srv->listening)
+        return;
+    srv->listening = 0;
+    while (srv->conns != NULL)
+        conn_close(srv->conns);
+    uv_close((uv_handle_t *)&srv->listener, NULL);
+    unlink(srv->opt.path);
+}
+
+void
+rpc_server_reload_done(struct rpc_server *srv, struct rpc_conn *waiter, int ok,
+                       const struct diag *d)
+{
+    srv->svc->reload_busy = 0;
+    if (waiter == NULL || waiter != srv->waiter)
+        return;
+    srv->waiter = NULL;
+    struct rpc_conn *c = waiter;
+    struct arena a = {0};
+    Smtpstatus__V1__Response resp;
+    service_reload_response(srv->svc, c->reload_id, ok, d, &a, &resp);
+    int sent = send_response(c, &resp);
+    arena_reset(&a);
+    if (sent != 0)
+        return;
+    c->waiting_reload = 0;
+    process(c);
+}

@@ -1,0 +1,64 @@
+/*
+ * The Unix socket server of the protobuf API: accepts local clients, cuts their byte streams
+ * into frames (proto/FRAMING.md), hands each Request to service.c and writes the Responses back
+ * in request order. It owns the limits that keep one client from hurting the others: a frame
+ * size limit, an idle timeout, a connection cap, a cap on unread responses (a client that
+ * pipelines without reading is paused), and a clear error and close for bytes that are not a
+ * frame. Everything runs on the libuv loop and nothing here blocks.
+ */
+#ifndef SMTPSTATUSD_RPC_SERVER_H
+#define SMTPSTATUSD_RPC_SERVER_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "diag.h"
+#include "service.h"
+
+struct rpc_conn;
+
+/* Called when an authorized client asks for a reload. The daemon starts it (off the loop) and
+ * later calls rpc_server_reload_done() with the same `waiter`. `dir` is NULL for the configured
+ * directory. Returns 0, or -1 when the reload could not be started (the client gets an error). */
+typedef int (*rpc_reload_fn)(void *arg, struct rpc_conn *waiter, const char *dir);
+
+struct rpc_server_options {
+    const char *path;          /* the socket file */
+    size_t frame_limit;        /* bytes of one message; SMTPSTATUS_FRAME_LIMIT_DEFAULT */
+    unsigned idle_timeout_ms;  /* close connections idle this long */
+    unsigned max_connections;  /* refuse more than this many at once */
+};
+
+struct rpc_server {
+    uv_loop_t *loop;
+    uv_pipe_t listener;
+    struct service *svc;
+    struct rpc_server_options opt;
+    rpc_reload_fn reload;
+    void *reload_arg;
+    struct rpc_conn *conns;   /* open connections, for shutdown */
+    struct rpc_conn *waiter;  /* the connection a running reload will answer, or NULL */
+    uint64_t emfile_logged_at;
+    int listening;
+    int socket_fd;            /* a listening socket handed over by systemd, or -1 */
+};
+
+/*
+ * Binds opt->path (replacing a stale socket file: the caller holds the run directory's lock),
+ * makes it mode 0666, and listens. Returns 0 or a negative libuv error; on error nothing is
+ * left open. `svc` must outlive the server.
+ */
+int rpc_server_start(struct rpc_server *srv, uv_loop_t *loop, struct service *svc,
+                     const struct rpc_server_options *opt, rpc_reload_fn reload,
+                     void *reload_arg);
+
+/* Closes the listener and every connection, and removes the socket file. The handles finish
+ * closing when the loop runs again. */
+void rpc_server_stop(struct rpc_server *srv);
+
+/* Answers the reload request that `waiter` is waiting on (see rpc_reload_fn), and resumes that
+ * connection. A waiter whose client has gone is forgotten, not answered. */
+void rpc_server_reload_done(struct rpc_server *srv, struct rpc_conn *waiter, int ok,
+                            const struct diag *d);
+
+#endif

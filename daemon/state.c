@@ -1,0 +1,131 @@
+/*
+ * Saving the last good registry in the state directory (see state.h). Layout:
+ *   statedir/registry -> registry.XXXXXX   a symbolic link, swapped by rename()
+ *   statedir/registry.XXXXXX/              the three CSV files of one saved set
+ */
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *
+state_registry_dir(const char *statedir, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/registry", statedir);
+    return buf;
+}
+
+/* dir/name into buf; -1 when it does not fit. */
+static int
+join(char *buf, size_t size, const char *dir, const char *name)
+{
+    int n = snprintf(buf, size, "%s/%s", dir, name);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static int
+fsync_path(const char *path, int flags)
+{
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int
+write_file(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return -1;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            close(fd);
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    if (fsync(fd) != 0) {
+        close(fd);
+        return -1;
+    }
+    return close(fd);
+}
+
+/* Removes a saved set directory and its files. */
+static void
+remove_set(const char *dir)
+{
+    static const char *const names[] = {REGISTRY_FILE_CLASSES, REGISTRY_FILE_SUBJECTS,
+                                        REGISTRY_FILE_CODES};
+    char path[4096];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (join(path, sizeof path, dir, names[i]) == 0)
+            unlink(path);
+    rmdir(dir);
+}
+
+int
+state_save(const char *statedir, const struct registry_files *f, struct diag *d)
+{
+    static const char *const names[] = {REGISTRY_FILE_CLASSES, REGISTRY_FILE_SUBJECTS,
+                                        REGISTRY_FILE_CODES};
+    char set[4096], path[4096], link[4096], tmp_link[4096], old[4096];
+    if (strlen(statedir) > sizeof set - 64) {
+        diag_add(d, DIAG_ERROR, statedir, 0, 0, "the state directory's path is too long");
+        return -1;
+    }
+    if (mkdir(statedir, 0755) != 0 && errno != EEXIST) {
+        diag_add(d, DIAG_ERROR, statedir, 0, 0, "cannot create the state directory: %s",
+                 strerror(errno));
+        return -1;
+    }
+    snprintf(set, sizeof set, "%s/registry.XXXXXX", statedir);
+    if (mkdtemp(set) == NULL) {
+        diag_add(d, DIAG_ERROR, statedir, 0, 0, "cannot save the registry: %s",
+                 strerror(errno));
+        return -1;
+    }
+    chmod(set, 0755);
+    for (int i = 0; i < REGISTRY_TABLES; i++) {
+        if (join(path, sizeof path, set, names[i]) != 0 ||
+            write_file(path, f->data[i], f->len[i]) != 0) {
+            diag_add(d, DIAG_ERROR, path, 0, 0, "cannot save: %s", strerror(errno));
+            remove_set(set);
+            return -1;
+        }
+    }
+    state_registry_dir(statedir, link, sizeof link);
+    if (join(tmp_link, sizeof tmp_link, statedir, "registry.new") != 0)
+        return -1; /* cannot happen: the length was checked above */
+    ssize_t on = readlink(link, old, sizeof old - 1);
+    old[on > 0 ? on : 0] = '\0';
+    unlink(tmp_link);
+    /* A relative link, so the state directory can be moved as a whole. */
+    char base[4096];
+    snprintf(base, sizeof base, "%s", set);
+    if (fsync_path(set, O_RDONLY | O_DIRECTORY) != 0 || symlink(basename(base), tmp_link) != 0 ||
+        rename(tmp_link, link) != 0 || fsync_path(statedir, O_RDONLY | O_DIRECTORY) != 0) {
+        diag_add(d, DIAG_ERROR, link, 0, 0, "cannot save the registry: %s", strerror(errno));
+        unlink(tmp_link);
+        remove_set(set);
+        return -1;
+    }
+    if (on > 0 && strchr(old, '/') == NULL && strncmp(old, "registry.", 9) == 0) {
+        if (join(path, sizeof path, statedir, old) == 0)
+            remove_set(path);
+    }
+    return 0;
+}

@@ -1,0 +1,23 @@
+/*
+ * The state directory: where the daemon keeps the last registry it reloaded successfully, so
+ * that a restart serves it rather than the embedded default. The three CSV files are written to
+ * a fresh directory, synced, and swapped in by renaming a symbolic link, so a crash at any
+ * point leaves either the old set or the new set, never a mix.
+ */
+#ifndef SMTPSTATUSD_STATE_H
+#define SMTPSTATUSD_STATE_H
+
+#include "diag.h"
+#include "registry.h"
+
+/* The saved registry's directory, statedir/registry, in buf. Returns buf. */
+char *state_registry_dir(const char *statedir, char *buf, size_t size);
+
+/*
+ * Saves the files as the state directory's registry (creating statedir with mode 0755 if
+ * needed). Returns 0, or -1 with the reason in `d`, leaving the previous saved set in place.
+ * Blocks on file I/O and fsync: call it off the event loop.
+ */
+int state_save(const char *statedir, const struct registry_files *f, struct diag *d);
+
+#endif
