@@ -9,7 +9,7 @@ packages=(
   libuv1-dev libprotobuf-c-dev protobuf-c-compiler libjansson-dev   # required libraries
   node-llhttp                               # llhttp's C sources, for the HTTP port
   libcmocka-dev                             # unit tests
-  python3 python3-protobuf curl strace      # integration tests
+  python3 python3-protobuf protobuf-compiler curl strace   # integration tests
 )
 if [ "${1:-}" = "--fuzz" ]; then
   packages+=(clang libclang-rt-14-dev)

@@ -15,7 +15,7 @@ cmake --build "$build" -j"$(nproc)"
 case "${1:-}" in
 start)
   shift
-  exec "$build/smtpstatusd" "$@"
+  exec "$build/smtpstatusd" --foreground "$@"
   ;;
 test)
   ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
