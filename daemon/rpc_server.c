@@ -219,6 +219,9 @@ process(struct rpc_conn *c)
     if (off > 0 && !c->closing) {
         memmove(c->buf, c->buf + off, c->len - off);
         c->len -= off;
+        /* Only whole requests count as activity: a client that dribbles a frame a byte at a
+         * time is closed when the timeout runs out, like one that sends nothing. */
+        uv_timer_again(&c->idle);
     }
     if (c->closing || c->draining)
         return;
@@ -265,7 +268,6 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         return;
     }
     c->len += (size_t)nread;
-    uv_timer_again(&c->idle);
     process(c);
 }
 
