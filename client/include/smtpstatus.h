@@ -50,7 +50,14 @@ extern "C" {
     X(E3YZ, -4051, "3yz replies carry no enhanced status code")                                   \
     X(ENONASCII, -4052, "non-ASCII text needs SMTPUTF8")                                          \
     X(EUTF8, -4053, "text is not valid UTF-8")                                                    \
-    X(ENOREPLY, -4054, "no reply code found")
+    X(ENOREPLY, -4054, "no reply code found")                                                    \
+    X(EUNAVAILABLE, -4060, "the daemon is not running (no socket, or it refused the connection)") \
+    X(ETIMEOUT, -4061, "the daemon did not answer in time")                                       \
+    X(EPROTO, -4062, "the daemon's answer is malformed")                                          \
+    X(EPERM, -4063, "the daemon refused: this user may not do that")                              \
+    X(ERELOAD, -4064, "the reload failed; nothing changed")                                       \
+    X(EBUSY, -4065, "the daemon is busy with another reload")                                     \
+    X(EDAEMON, -4066, "the daemon answered with an error")
 
 typedef enum {
 #define SMTPSTATUS_ERR_ENUM(name, value, text) SMTPSTATUS_##name = value,
@@ -406,6 +413,118 @@ const char *smtpstatus_kind_name(smtpstatus_kind kind);
 /* The name of one SMTPSTATUS_PROBLEM_* bit, e.g. "class_mismatch"; NULL for 0, an unknown bit,
  * or more than one bit. */
 const char *smtpstatus_problem_name(unsigned problem);
+
+/* ---- Asking the daemon ----------------------------------------------------------------------- */
+
+/*
+ * A handle on the daemon's socket API. It connects on first use, and reconnects once when the
+ * connection turns out to be broken (the daemon restarted). One handle may be shared by several
+ * threads: calls on it are serialized. Every call has a timeout covering connect, send and
+ * receive.
+ */
+typedef struct smtpstatus smtpstatus;
+
+typedef struct smtpstatus_options {
+    const char *rundir;  /* NULL: smtpstatus_default_rundir() */
+    unsigned timeout_ms; /* each call's limit; 0: 5000 */
+} smtpstatus_options;
+
+/* Creates a handle (owned by the caller; smtpstatus_close() frees it). Does not connect yet.
+ * Returns 0, SMTPSTATUS_ENOMEM, or SMTPSTATUS_ENOSPC when the socket path is too long. */
+int smtpstatus_open(const smtpstatus_options *opt, smtpstatus **out);
+
+/* Closes the connection and frees the handle. NULL is allowed. */
+void smtpstatus_close(smtpstatus *h);
+
+/* The socket path of a handle ("RUNDIR/smtpstatusd.sock"); valid while the handle is. */
+const char *smtpstatus_socket_path(const smtpstatus *h);
+
+/*
+ * A daemon's answer. Owned by the caller and freed with smtpstatus_result_free(); every pointer
+ * an accessor returns stays valid until then. A call that returns 0 or the error the daemon
+ * sent (EINVAL, ENOTFOUND, EPERM, ERELOAD, EBUSY, EDAEMON) also sets *out, so that
+ * smtpstatus_result_message() and smtpstatus_result_problem() can say why; a transport error
+ * (EUNAVAILABLE, ETIMEOUT, EPROTO, ENOMEM) leaves *out NULL.
+ */
+typedef struct smtpstatus_result smtpstatus_result;
+
+void smtpstatus_result_free(smtpstatus_result *r);
+
+/* The daemon's error message ("" when it answered), and its i-th problem ("file:line:col:
+ * error: ...") for a failed reload; NULL past the last. */
+const char *smtpstatus_result_message(const smtpstatus_result *r);
+const char *smtpstatus_result_problem(const smtpstatus_result *r, size_t i);
+
+/* Lookups of one or more codes ("5.1.1", "X.1.1"; at most 1024), in request order. */
+int smtpstatus_lookup(smtpstatus *h, const char *const *codes, size_t n,
+                      smtpstatus_result **out);
+
+/* The registry's codes whose title or description holds every word of `query`. */
+int smtpstatus_search(smtpstatus *h, const char *query, unsigned limit, smtpstatus_result **out);
+
+/* Every registered code, or those of one subject (subject >= 0). */
+int smtpstatus_list(smtpstatus *h, int subject, smtpstatus_result **out);
+
+/* Entries of a lookup, search or list answer. */
+size_t smtpstatus_result_entry_count(const smtpstatus_result *r);
+
+/*
+ * Entry i as a smtpstatus_entry (pointers into r; extra CSV fields are not carried over the
+ * socket, so field_count is 0). Returns 0; SMTPSTATUS_EINVAL past the end; or, for a code the
+ * daemon could not look up, SMTPSTATUS_EINVAL with *why (if not NULL) set to its reason.
+ */
+int smtpstatus_result_entry(const smtpstatus_result *r, size_t i, smtpstatus_entry *out,
+                            const char **why);
+
+/* A basic reply code and its associations. */
+int smtpstatus_lookup_basic_remote(smtpstatus *h, uint16_t basic, smtpstatus_result **out);
+
+typedef struct smtpstatus_basic_answer {
+    uint16_t code;
+    int standard;
+    const char *text;
+    const char *reference;
+    size_t assoc_count;
+} smtpstatus_basic_answer;
+
+int smtpstatus_result_basic(const smtpstatus_result *r, smtpstatus_basic_answer *out);
+int smtpstatus_result_basic_assoc(const smtpstatus_result *r, size_t i, smtpstatus_code *code,
+                                  smtpstatus_match *match, const char **title);
+
+/* What the daemon serves. */
+typedef struct smtpstatus_registry_info {
+    uint64_t generation;
+    const char *source;   /* a directory, or "embedded" */
+    uint64_t loaded_at;   /* Unix seconds */
+    const char *digest;   /* hex FNV-1a 64 of the source files */
+    uint32_t class_count, subject_count, code_count, basic_count;
+    const char *const *added; /* the diff of the reload that made this registry */
+    size_t added_count;
+    const char *const *removed;
+    size_t removed_count;
+    const char *const *changed;
+    size_t changed_count;
+    const char *const *warnings; /* the loader's warnings, "file:line:col: warning: ..." */
+    size_t warning_count;
+} smtpstatus_registry_info;
+
+int smtpstatus_registry_info_get(smtpstatus *h, smtpstatus_result **out);
+
+/* Reloads `dir` (NULL: the daemon's configured directory). Admin only: EPERM otherwise.
+ * ERELOAD when the registry is broken (the problems say where); nothing changes then. */
+int smtpstatus_reload(smtpstatus *h, const char *dir, smtpstatus_result **out);
+
+/* The registry of a registry-info or reload answer. */
+int smtpstatus_result_registry(const smtpstatus_result *r, smtpstatus_registry_info *out);
+
+/* The daemon's counters. */
+int smtpstatus_stats(smtpstatus *h, smtpstatus_result **out);
+
+/* Counter i of a stats answer: its group ("requests", "errors", or "daemon" for
+ * connections_open, connections_total, reloads_ok, reloads_failed, generation,
+ * uptime_seconds), name and value. SMTPSTATUS_EINVAL past the last. */
+int smtpstatus_result_counter(const smtpstatus_result *r, size_t i, const char **group,
+                              const char **name, uint64_t *value);
 
 /* ---- Where the daemon lives ------------------------------------------------------------------ */
 

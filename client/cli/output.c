@@ -1,0 +1,585 @@
+/*
+ * The printers of the smtpstatus CLI (see output.h): every answer the CLI gives, either as
+ * concise text for a person or as one JSON object built with jansson.
+ *
+ * Nothing here decides what to look up or where the answer comes from; each function takes an
+ * answer the library already produced and shows it. The JSON field names are those of the
+ * socket API (proto/smtpstatus.proto): a lookup is an Entry with `class` and `subject` as
+ * {code, title, description} parts, a classification has `basic`, `enhanced`, `kind`, `retry`,
+ * `subject`, `registered`, `problems` and `text`. Where the protobuf API says "" for "none",
+ * JSON says null.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "output.h"
+
+#define LINE_WIDTH 76 /* columns of human output, indentation included */
+#define INDENT 4
+
+static int json_mode;
+static size_t json_flags = JSON_COMPACT | JSON_PRESERVE_ORDER;
+
+void
+output_configure(int json, int pretty)
+{
+    json_mode = json || pretty;
+    json_flags = JSON_PRESERVE_ORDER | (pretty ? JSON_INDENT(2) : JSON_COMPACT);
+}
+
+static void
+vwarnx(const char *fmt, va_list ap)
+{
+    fputs("smtpstatus: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void
+output_warnx(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vwarnx(fmt, ap);
+    va_end(ap);
+}
+
+/* ---- JSON helpers --------------------------------------------------------------------------- */
+
+/* A JSON string for s, or null for NULL. Bytes that are not valid UTF-8 (only a user's own
+ * input can hold them) become '?', so that the output is always valid JSON. */
+static json_t *
+jstr(const char *s)
+{
+    if (s == NULL)
+        return json_null();
+    json_t *j = json_string(s);
+    if (j != NULL)
+        return j;
+    char *copy = strdup(s);
+    if (copy == NULL)
+        return NULL;
+    for (unsigned char *p = (unsigned char *)copy; *p != '\0'; p++)
+        if (*p >= 0x80)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+/* A JSON string for s[0..len), which may hold NULs (they become '?'). */
+static json_t *
+jstrn(const char *s, size_t len)
+{
+    json_t *j = json_stringn(s, len);
+    if (j != NULL)
+        return j;
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        copy[i] = s[i] == '\0' || (unsigned char)s[i] >= 0x80 ? '?' : s[i];
+    copy[len] = '\0';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
+/* A JSON string for s, or null when s is NULL or "". */
+static json_t *
+jstr_or_null(const char *s)
+{
+    return s == NULL || s[0] == '\0' ? json_null() : jstr(s);
+}
+
+static void
+jset(json_t *obj, const char *key, json_t *value)
+{
+    /* json_object_set_new() takes the reference even when it fails; a NULL value (no memory)
+     * leaves the key out, and emit() reports it. */
+    if (obj != NULL)
+        json_object_set_new(obj, key, value);
+}
+
+/* Writes one object on stdout and frees it. */
+static void
+emit(json_t *obj)
+{
+    if (obj == NULL || json_dumpf(obj, stdout, json_flags) != 0)
+        output_warnx("cannot write the JSON answer (out of memory?)");
+    else
+        fputc('\n', stdout);
+    json_decref(obj);
+}
+
+/* ---- shared pieces -------------------------------------------------------------------------- */
+
+/* "5.1.1" or "X.1.1"; buf has SMTPSTATUS_CODE_STRLEN bytes. */
+static const char *
+code_str(smtpstatus_code c, char *buf)
+{
+    if (smtpstatus_code_format(c, buf, SMTPSTATUS_CODE_STRLEN) < 0)
+        strcpy(buf, "?");
+    return buf;
+}
+
+/* Prints text word-wrapped to LINE_WIDTH, each line starting with `indent` spaces; runs of
+ * white space (line breaks included) become one space. */
+static void
+print_wrapped(int indent, const char *text)
+{
+    int col = 0;
+    const char *p = text;
+    for (;;) {
+        p += strspn(p, " \t\r\n");
+        size_t n = strcspn(p, " \t\r\n");
+        if (n == 0)
+            break;
+        if (col > indent && col + 1 + (int)n > LINE_WIDTH) {
+            fputc('\n', stdout);
+            col = 0;
+        }
+        if (col == 0)
+            col = printf("%*s", indent, "");
+        else
+            col += printf(" ");
+        col += printf("%.*s", (int)n, p);
+        p += n;
+    }
+    if (col > 0)
+        fputc('\n', stdout);
+}
+
+/* "(Permanent Failure / Addressing Status)" for the entry's class and subject, as known. */
+static void
+print_headline(const smtpstatus_entry *e)
+{
+    char code[SMTPSTATUS_CODE_STRLEN];
+    printf("%s  %s", code_str(e->code, code), e->registered ? e->title : "(not registered)");
+    const char *cls = e->code.cls != 0 ? e->cls.title : NULL;
+    const char *subj = e->subject_registered ? e->subject.title : NULL;
+    if (cls != NULL && subj != NULL)
+        printf("  (%s / %s)", cls, subj);
+    else if (cls != NULL || subj != NULL)
+        printf("  (%s)", cls != NULL ? cls : subj);
+    fputc('\n', stdout);
+}
+
+/* ---- errors --------------------------------------------------------------------------------- */
+
+void
+output_error(const char *key, const char *input, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    output_warnx("%s", msg);
+    if (!json_mode)
+        return;
+    json_t *o = json_object();
+    if (key != NULL)
+        jset(o, key, jstr(input));
+    jset(o, "error", jstr(msg));
+    emit(o);
+}
+
+void
+output_code_error(const char *word, int err, size_t errpos)
+{
+    const char *why = smtpstatus_strerror(err);
+    output_warnx("\"%s\" is not an enhanced status code: %s", word, why);
+    /* The caret goes under the offending character: count characters, not UTF-8 bytes. */
+    size_t col = 0;
+    for (size_t i = 0; i < errpos && word[i] != '\0'; i++)
+        col += ((unsigned char)word[i] & 0xC0) != 0x80;
+    fprintf(stderr, "    %s\n    %*s^\n", word, (int)col, "");
+    if (!json_mode)
+        return;
+    char msg[256];
+    snprintf(msg, sizeof msg, "at byte %zu: %s", errpos, why);
+    json_t *o = json_object();
+    jset(o, "code", jstr(word));
+    jset(o, "error", jstr(msg));
+    jset(o, "error_name", jstr(smtpstatus_err_name(err)));
+    jset(o, "offset", json_integer((json_int_t)errpos));
+    emit(o);
+}
+
+/* ---- lookup, search ------------------------------------------------------------------------- */
+
+static json_t *
+part_json(const char *code, const smtpstatus_part *p)
+{
+    json_t *o = json_object();
+    jset(o, "code", jstr(code));
+    jset(o, "title", jstr(p->title));
+    jset(o, "description", jstr(p->description));
+    jset(o, "reference", jstr_or_null(p->reference));
+    return o;
+}
+
+/* The Entry of the socket API, as JSON. */
+static json_t *
+entry_json(const smtpstatus_image *img, const smtpstatus_entry *e)
+{
+    char code[SMTPSTATUS_CODE_STRLEN];
+    json_t *o = json_object();
+    jset(o, "code", jstr(code_str(e->code, code)));
+    jset(o, "registered", json_boolean(e->registered));
+    if (e->code.cls != 0) {
+        char name[16];
+        snprintf(name, sizeof name, "%u.XXX.XXX", e->code.cls);
+        jset(o, "class", part_json(name, &e->cls));
+    } else {
+        jset(o, "class", json_null());
+    }
+    if (e->subject_registered) {
+        char name[16];
+        snprintf(name, sizeof name, "X.%u.XXX", e->code.subject);
+        jset(o, "subject", part_json(name, &e->subject));
+    } else {
+        jset(o, "subject", json_null());
+    }
+    int r = e->registered;
+    jset(o, "title", r ? jstr(e->title) : json_null());
+    jset(o, "description", r ? jstr(e->description) : json_null());
+    jset(o, "reference", r ? jstr(e->reference) : json_null());
+    jset(o, "submitter", r ? jstr(e->submitter) : json_null());
+    jset(o, "change_controller", r ? jstr(e->change_controller) : json_null());
+    json_t *codes = json_array();
+    for (uint32_t i = 0; r && i < e->basic_code_count; i++)
+        json_array_append_new(codes, json_integer(e->basic_codes[i]));
+    jset(o, "basic_codes", codes);
+    json_t *classes = json_array();
+    for (unsigned d = 2; r && d <= 5; d++) {
+        if (e->basic_classes & (1u << d)) {
+            char wild[4] = {(char)('0' + d), 'X', 'X', '\0'};
+            json_array_append_new(classes, jstr(wild));
+        }
+    }
+    jset(o, "basic_classes", classes);
+    jset(o, "basic_any", json_boolean(r && (e->assoc_flags & SMTPSTATUS_ASSOC_ANY)));
+    jset(o, "basic_codes_raw", r ? jstr(e->basic_codes_raw) : json_null());
+    json_t *fields = json_object();
+    for (uint32_t i = 0; i < e->field_count; i++) {
+        smtpstatus_field f;
+        if (smtpstatus_image_entry_field(img, e, i, &f) == 0)
+            jset(fields, f.name, jstr(f.value));
+    }
+    jset(o, "fields", fields);
+    return o;
+}
+
+void
+output_entry(const smtpstatus_image *img, const smtpstatus_entry *e)
+{
+    if (json_mode) {
+        emit(entry_json(img, e));
+        return;
+    }
+    print_headline(e);
+    if (e->registered) {
+        print_wrapped(INDENT, e->description);
+        if (e->basic_codes_raw[0] != '\0')
+            printf("%*sBasic codes: %s\n", INDENT, "", e->basic_codes_raw);
+        if (e->reference[0] != '\0')
+            printf("%*sReference: %s\n", INDENT, "", e->reference);
+        for (uint32_t i = 0; i < e->field_count; i++) {
+            smtpstatus_field f;
+            if (smtpstatus_image_entry_field(img, e, i, &f) == 0 && f.value[0] != '\0')
+                printf("%*s%s: %s\n", INDENT, "", f.name, f.value);
+        }
+        if (e->flags & SMTPSTATUS_ENTRY_SHIFTED_ROW)
+            printf("%*sNote: IANA's row for this code is shifted; it was repaired on load.\n",
+                   INDENT, "");
+        return;
+    }
+    /* A valid code that is not registered still means what its class and subject mean. */
+    char code[SMTPSTATUS_CODE_STRLEN];
+    printf("%*s%s is not in the registry; its class and subject say:\n", INDENT, "",
+           code_str(e->code, code));
+    char *line = NULL;
+    if (e->code.cls != 0 && asprintf(&line, "%u.XXX.XXX %s: %s", e->code.cls, e->cls.title,
+                                     e->cls.description) >= 0) {
+        print_wrapped(INDENT, line);
+        free(line);
+    }
+    if (e->subject_registered) {
+        if (asprintf(&line, "X.%u.XXX %s: %s", e->code.subject, e->subject.title,
+                     e->subject.description) >= 0) {
+            print_wrapped(INDENT, line);
+            free(line);
+        }
+    } else {
+        printf("%*sX.%u.XXX: no such subject in the registry\n", INDENT, "", e->code.subject);
+    }
+}
+
+void
+output_search(const smtpstatus_image *img, const char *query, const smtpstatus_entry *entries,
+              size_t n)
+{
+    if (json_mode) {
+        json_t *o = json_object();
+        json_t *list = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(list, entry_json(img, &entries[i]));
+        jset(o, "query", jstr(query));
+        jset(o, "count", json_integer((json_int_t)n));
+        jset(o, "entries", list);
+        emit(o);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            char code[SMTPSTATUS_CODE_STRLEN];
+            printf("%-9s %s\n", code_str(entries[i].code, code), entries[i].title);
+        }
+    }
+    if (n == 0)
+        output_warnx("no registered code matches \"%s\"", query);
+}
+
+/* ---- basic codes ---------------------------------------------------------------------------- */
+
+static const char *const match_names[] = {"?", "exact", "wildcard", "any"};
+
+void
+output_basic(const smtpstatus_image *img, const smtpstatus_basic *b)
+{
+    json_t *o = NULL, *list = NULL;
+    if (json_mode) {
+        o = json_object();
+        list = json_array();
+        jset(o, "basic", json_integer(b->code));
+        jset(o, "standard", json_boolean(b->standard));
+        jset(o, "text", jstr_or_null(b->text));
+        jset(o, "reference", jstr_or_null(b->reference));
+        jset(o, "sample_text", jstr_or_null(b->sample_text));
+    } else if (b->standard) {
+        printf("%u  %s  (%s)\n", b->code, b->text, b->reference);
+    } else {
+        printf("%u  (no standard reply text)\n", b->code);
+    }
+    if (!json_mode && b->assoc_count == 0)
+        printf("%*sNo enhanced code is associated with it.\n", INDENT, "");
+    else if (!json_mode)
+        printf("%*sEnhanced codes:\n", INDENT, "");
+    for (uint32_t i = 0; i < b->assoc_count; i++) {
+        smtpstatus_code c;
+        smtpstatus_match match;
+        smtpstatus_entry e;
+        if (smtpstatus_image_basic_assoc(img, b, i, &c, &match) != 0 ||
+            smtpstatus_image_lookup(img, c, &e) != 0)
+            continue;
+        const char *mname = (unsigned)match < 4 ? match_names[match] : "?";
+        char code[SMTPSTATUS_CODE_STRLEN];
+        code_str(c, code);
+        if (json_mode) {
+            json_t *a = json_object();
+            jset(a, "code", jstr(code));
+            jset(a, "match", jstr(mname));
+            jset(a, "title", jstr(e.title));
+            json_array_append_new(list, a);
+        } else {
+            printf("%*s%-9s %-9s %s\n", 2 * INDENT, "", code, mname, e.title);
+        }
+    }
+    if (json_mode) {
+        jset(o, "associations", list);
+        emit(o);
+    }
+}
+
+/* ---- render --------------------------------------------------------------------------------- */
+
+static const struct {
+    unsigned bit;
+    const char *name;
+    const char *text;
+} warning_table[] = {
+    {SMTPSTATUS_WARN_NOT_ASSOCIATED, "not_associated",
+     "the registry does not associate this basic code with the enhanced code"},
+    {SMTPSTATUS_WARN_UNREGISTERED, "unregistered", "the enhanced code is not registered"},
+    {SMTPSTATUS_WARN_REPLACED, "replaced", "control characters in the text were replaced"},
+    {SMTPSTATUS_WARN_SPLIT_WORD, "split_word", "a word longer than a line was split"},
+    {SMTPSTATUS_WARN_CODE_LIKE_TEXT, "code_like_text",
+     "a line's text starts with a dotted number that readers will take for an enhanced code"},
+};
+
+void
+output_render(uint16_t basic, const smtpstatus_code *enhanced, int dsn, const char *reply,
+              size_t len, unsigned warnings)
+{
+    size_t nwarn = sizeof warning_table / sizeof warning_table[0];
+    if (!json_mode) {
+        for (size_t i = 0; i < len; i++)
+            if (!(reply[i] == '\r' && i + 1 < len && reply[i + 1] == '\n'))
+                fputc(reply[i], stdout);
+        for (size_t i = 0; i < nwarn; i++)
+            if (warnings & warning_table[i].bit)
+                output_warnx("warning: %s", warning_table[i].text);
+        return;
+    }
+    json_t *o = json_object();
+    jset(o, "basic", json_integer(basic));
+    if (enhanced != NULL) {
+        smtpstatus_code c = *enhanced;
+        if (c.cls == 0)
+            c.cls = (uint8_t)(basic / 100);
+        char code[SMTPSTATUS_CODE_STRLEN];
+        jset(o, "enhanced", jstr(code_str(c, code)));
+    } else {
+        jset(o, "enhanced", json_null());
+    }
+    jset(o, "form", jstr(dsn ? "dsn" : "reply"));
+    jset(o, "reply", jstrn(reply, len));
+    json_t *lines = json_array();
+    for (size_t start = 0, i = 0; i + 1 < len; i++) {
+        if (reply[i] == '\r' && reply[i + 1] == '\n') {
+            json_array_append_new(lines, jstrn(reply + start, i - start));
+            start = i + 2;
+        }
+    }
+    jset(o, "lines", lines);
+    json_t *w = json_array();
+    for (size_t i = 0; i < nwarn; i++)
+        if (warnings & warning_table[i].bit)
+            json_array_append_new(w, jstr(warning_table[i].name));
+    jset(o, "warnings", w);
+    emit(o);
+}
+
+/* ---- classify ------------------------------------------------------------------------------- */
+
+static const struct {
+    unsigned bit;
+    const char *text;
+} problem_table[] = {
+    {SMTPSTATUS_PROBLEM_BASIC_MISMATCH, "the lines carry different basic codes"},
+    {SMTPSTATUS_PROBLEM_ENHANCED_MISMATCH, "the lines carry different enhanced codes"},
+    {SMTPSTATUS_PROBLEM_CLASS_MISMATCH,
+     "the enhanced code's class differs from the basic code's first digit"},
+    {SMTPSTATUS_PROBLEM_MALFORMED_LINE, "a line does not start with \"NNN-\" or \"NNN \""},
+    {SMTPSTATUS_PROBLEM_TRUNCATED, "the reply is cut short"},
+    {SMTPSTATUS_PROBLEM_IP_NOT_CODE, "a dotted number is an address, not an enhanced code"},
+    {SMTPSTATUS_PROBLEM_NO_CODE, "no basic reply code anywhere"},
+    {SMTPSTATUS_PROBLEM_ENHANCED_ON_3YZ, "a 3yz reply carries an enhanced code"},
+    {SMTPSTATUS_PROBLEM_MISSING_ENHANCED, "some lines have the enhanced code, some do not"},
+    {SMTPSTATUS_PROBLEM_LINE_TOO_LONG, "a line is longer than 510 octets"},
+    {SMTPSTATUS_PROBLEM_BAD_CHARACTER, "control characters or bad UTF-8 (shown as '?')"},
+};
+
+static const char *
+kind_phrase(smtpstatus_kind kind)
+{
+    switch (kind) {
+    case SMTPSTATUS_KIND_SUCCESS:
+        return "success";
+    case SMTPSTATUS_KIND_INTERMEDIATE:
+        return "intermediate: the server waits for more";
+    case SMTPSTATUS_KIND_TRANSIENT:
+        return "transient failure: retry later";
+    case SMTPSTATUS_KIND_PERMANENT:
+        return "permanent failure: do not retry";
+    default:
+        return "unknown: no usable reply code";
+    }
+}
+
+void
+output_classification(const smtpstatus_image *img, const smtpstatus_classification *c,
+                      const char *text)
+{
+    char code[SMTPSTATUS_CODE_STRLEN] = "";
+    if (c->has_enhanced)
+        code_str(c->enhanced, code);
+    if (json_mode) {
+        json_t *o = json_object();
+        jset(o, "basic", c->basic != 0 ? json_integer(c->basic) : json_null());
+        jset(o, "enhanced", c->has_enhanced ? jstr(code) : json_null());
+        jset(o, "kind", jstr(smtpstatus_kind_name(c->kind)));
+        jset(o, "retry", json_boolean(c->retry));
+        jset(o, "subject",
+             c->has_enhanced && c->entry.subject_registered ? jstr(c->entry.subject.title)
+                                                           : json_null());
+        jset(o, "registered", json_boolean(c->has_enhanced && c->entry.registered));
+        json_t *problems = json_array();
+        for (unsigned bit = 1; bit != 0; bit <<= 1)
+            if ((c->problems & bit) && smtpstatus_problem_name(bit) != NULL)
+                json_array_append_new(problems, jstr(smtpstatus_problem_name(bit)));
+        jset(o, "problems", problems);
+        jset(o, "text", jstr(text));
+        jset(o, "line_count", json_integer(c->line_count));
+        jset(o, "entry", c->has_enhanced ? entry_json(img, &c->entry) : json_null());
+        emit(o);
+        return;
+    }
+    /* "550 5.1.1  permanent failure: do not retry", with whichever codes were found. */
+    if (c->basic != 0)
+        printf("%u%s", c->basic, c->has_enhanced ? " " : "");
+    printf("%s%s%s\n", code, c->basic != 0 || c->has_enhanced ? "  " : "",
+           kind_phrase(c->kind));
+    if (c->has_enhanced) {
+        printf("%*s", INDENT, "");
+        print_headline(&c->entry);
+    }
+    if (text[0] != '\0') {
+        printf("%*sText: ", INDENT, "");
+        for (const char *p = text; *p != '\0'; p++) {
+            if (*p == '\n')
+                printf("\n%*s", INDENT + 6, "");
+            else
+                fputc(*p, stdout);
+        }
+        fputc('\n', stdout);
+    }
+    for (size_t i = 0; i < sizeof problem_table / sizeof problem_table[0]; i++)
+        if (c->problems & problem_table[i].bit)
+            printf("%*sProblem: %s (%s)\n", INDENT, "", problem_table[i].text,
+                   smtpstatus_problem_name(problem_table[i].bit));
+}
+
+/* ---- info ----------------------------------------------------------------------------------- */
+
+void
+output_info(const smtpstatus_image_summary *s)
+{
+    char digest[17], checksum[17], built[32] = "unknown";
+    snprintf(digest, sizeof digest, "%016llx", (unsigned long long)s->source_digest);
+    snprintf(checksum, sizeof checksum, "%016llx", (unsigned long long)s->checksum);
+    time_t t = (time_t)s->built_at;
+    struct tm tm;
+    if (s->built_at != 0 && gmtime_r(&t, &tm) != NULL)
+        strftime(built, sizeof built, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (json_mode) {
+        json_t *o = json_object();
+        jset(o, "source", jstr(s->source));
+        jset(o, "generation", json_integer((json_int_t)s->generation));
+        jset(o, "built_at", json_integer((json_int_t)s->built_at));
+        jset(o, "digest", jstr(digest));
+        jset(o, "checksum", jstr(checksum));
+        jset(o, "size", json_integer((json_int_t)s->size));
+        jset(o, "version", json_integer(s->version));
+        jset(o, "classes", json_integer(s->class_count));
+        jset(o, "subjects", json_integer(s->subject_count));
+        jset(o, "codes", json_integer(s->code_count));
+        jset(o, "basic_codes", json_integer(s->basic_count));
+        emit(o);
+        return;
+    }
+    printf("Source:      %s\n", s->source);
+    printf("Generation:  %llu\n", (unsigned long long)s->generation);
+    printf("Built:       %s\n", built);
+    printf("Digest:      %s\n", digest);
+    printf("Checksum:    %s\n", checksum);
+    printf("Image:       %llu bytes, format version %u\n", (unsigned long long)s->size,
+           s->version);
+    printf("Contents:    %u classes, %u subjects, %u codes, %u basic codes\n", s->class_count,
+           s->subject_count, s->code_count, s->basic_count);
+}

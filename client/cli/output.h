@@ -1,0 +1,67 @@
+/*
+ * The printers of the smtpstatus CLI: each answer, for people or as one JSON object.
+ *
+ * smtpstatus.c decides what to ask and where the answer comes from; the functions here only
+ * show an answer that is already there. Human output is concise text on stdout; --json writes
+ * one JSON object per answer (built with jansson, one line each unless --pretty) using the
+ * field names of the socket API (proto/smtpstatus.proto), so the CLI, the daemon and the HTTP
+ * port speak one vocabulary. Error messages go to stderr, prefixed "smtpstatus: ", in both
+ * modes; with --json an answer that is an error is also written to stdout as an object with an
+ * "error" field, so that a script reading stdout sees one object per question.
+ */
+#ifndef SMTPSTATUS_CLI_OUTPUT_H
+#define SMTPSTATUS_CLI_OUTPUT_H
+
+#include <stddef.h>
+
+#include "smtpstatus.h"
+
+/* Chooses the output form for every later call: json 1 for JSON, pretty 1 to indent it. */
+void output_configure(int json, int pretty);
+
+/* Writes "smtpstatus: " and the message to stderr. */
+void output_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Reports a question that has no answer (bad input, not found): the message on stderr and,
+ * with --json, {"<key>": <input>, "error": <message>} on stdout. `key` names the input's field
+ * ("code", "basic", "input"); input may be NULL.
+ */
+void output_error(const char *key, const char *input, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Reports a malformed enhanced code `word`: which part is wrong (from `err`, an error of
+ * smtpstatus_code_parse()) and where (`errpos`), with a caret under the offending byte.
+ */
+void output_code_error(const char *word, int err, size_t errpos);
+
+/* One lookup answer: a registered code, or a valid but unregistered one with the meaning of
+ * its class and subject. `img` is the image `e` came from (for the extra CSV columns). */
+void output_entry(const smtpstatus_image *img, const smtpstatus_entry *e);
+
+/* The answer for a basic reply code and the enhanced codes associated with it. */
+void output_basic(const smtpstatus_image *img, const smtpstatus_basic *b);
+
+/* The answer to a search: entries[0..n), in code order. `query` is the words as given. */
+void output_search(const smtpstatus_image *img, const char *query,
+                   const smtpstatus_entry *entries, size_t n);
+
+/*
+ * A rendered reply or DSN fields: reply[0..len) with CRLF line ends, as smtpstatus_render()
+ * wrote it, for `basic` and `enhanced` (NULL for none; class-free codes take the basic code's
+ * class). `warnings` are SMTPSTATUS_WARN_* bits: JSON lists them, human output names them on
+ * stderr. Human output turns CRLF into LF.
+ */
+void output_render(uint16_t basic, const smtpstatus_code *enhanced, int dsn, const char *reply,
+                   size_t len, unsigned warnings);
+
+/* A classified reply and its text (the prefixes removed, lines joined by LF); `img` is the
+ * image that filled c->entry. */
+void output_classification(const smtpstatus_image *img, const smtpstatus_classification *c,
+                           const char *text);
+
+/* The summary of a registry image. */
+void output_info(const smtpstatus_image_summary *s);
+
+#endif

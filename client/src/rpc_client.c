@@ -1,0 +1,659 @@
+/*
+ * The library's client of the daemon's socket API (see "Asking the daemon" in smtpstatus.h).
+ *
+ * One handle holds one connection, opened on first use. A call frames one Request, writes it,
+ * and reads until one whole Response frame is in, all within the handle's timeout, using poll()
+ * on a non-blocking socket. When a reused connection turns out to be dead before any byte of
+ * the answer came (the daemon restarted), the call reconnects and tries once more. A mutex
+ * serializes calls, so a handle can be shared by threads. Answers are kept whole in a result
+ * object; the accessors point into it, which is why the caller frees results, not strings.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "smtpstatus.h"
+#include "smtpstatus.pb-c.h"
+
+#define DEFAULT_TIMEOUT_MS 5000u
+#define ANSWER_LIMIT (16u << 20) /* the largest answer a client accepts (a full list is ~60 KiB) */
+
+typedef Smtpstatus__V1__Response Response;
+typedef Smtpstatus__V1__Request Request;
+
+struct smtpstatus {
+    pthread_mutex_t lock;
+    struct sockaddr_un addr;
+    int fd; /* -1 when not connected */
+    unsigned timeout_ms;
+    uint64_t next_id;
+};
+
+struct smtpstatus_result {
+    Response *resp;  /* owned: protobuf-c's unpacked message */
+    uint16_t *codes; /* owned: entries' basic codes, converted to uint16_t */
+    size_t *code_at; /* owned: where each entry's codes start in `codes` */
+};
+
+/* ---- the handle ------------------------------------------------------------------------------ */
+
+int
+smtpstatus_open(const smtpstatus_options *opt, smtpstatus **out)
+{
+    char rundir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (out == NULL)
+        return SMTPSTATUS_EINVAL;
+    *out = NULL;
+    if (opt != NULL && opt->rundir != NULL) {
+        if (strlen(opt->rundir) >= sizeof rundir)
+            return SMTPSTATUS_ENOSPC;
+        strcpy(rundir, opt->rundir);
+    } else if (smtpstatus_default_rundir(rundir, sizeof rundir) != 0) {
+        return SMTPSTATUS_ENOSPC;
+    }
+    smtpstatus *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return SMTPSTATUS_ENOMEM;
+    h->addr.sun_family = AF_UNIX;
+    int n = snprintf(h->addr.sun_path, sizeof h->addr.sun_path, "%s/smtpstatusd.sock", rundir);
+    if (n < 0 || (size_t)n >= sizeof h->addr.sun_path) {
+        free(h);
+        return SMTPSTATUS_ENOSPC;
+    }
+    pthread_mutex_init(&h->lock, NULL);
+    h->fd = -1;
+    h->timeout_ms = opt != NULL && opt->timeout_ms ? opt->timeout_ms : DEFAULT_TIMEOUT_MS;
+    h->next_id = 1;
+    *out = h;
+    return 0;
+}
+
+void
+smtpstatus_close(smtpstatus *h)
+{
+    if (h == NULL)
+        return;
+    if (h->fd >= 0)
+        close(h->fd);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+const char *
+smtpstatus_socket_path(const smtpstatus *h)
+{
+    return h->addr.sun_path;
+}
+
+/* ---- transport ------------------------------------------------------------------------------ */
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+connect_to_daemon(smtpstatus *h)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return errno == EMFILE || errno == ENFILE ? SMTPSTATUS_EUNAVAILABLE : SMTPSTATUS_ENOMEM;
+    if (connect(fd, (struct sockaddr *)&h->addr, sizeof h->addr) != 0) {
+        int e = errno;
+        close(fd);
+        /* A full backlog (EAGAIN) means the daemon is there but swamped: say so as a timeout. */
+        return e == EAGAIN ? SMTPSTATUS_ETIMEOUT : SMTPSTATUS_EUNAVAILABLE;
+    }
+    h->fd = fd;
+    return 0;
+}
+
+static void
+disconnect(smtpstatus *h)
+{
+    if (h->fd >= 0)
+        close(h->fd);
+    h->fd = -1;
+}
+
+/* Waits until fd is ready for `events` or the deadline passes. */
+static int
+wait_for(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return SMTPSTATUS_ETIMEOUT;
+        struct pollfd p = {fd, events, 0};
+        int n = poll(&p, 1, (int)left);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return SMTPSTATUS_EUNAVAILABLE;
+    }
+}
+
+/* Writes all of buf. Returns 0, ETIMEOUT, or EUNAVAILABLE when the peer is gone. */
+static int
+send_all(int fd, const unsigned char *buf, size_t len, int64_t deadline)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int rc = wait_for(fd, POLLOUT, deadline);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        return SMTPSTATUS_EUNAVAILABLE;
+    }
+    return 0;
+}
+
+/*
+ * Reads one whole frame into a malloc'd buffer (*msg, *len). Returns 0; EUNAVAILABLE when the
+ * connection closed (with *got_any telling whether part of an answer had come); ETIMEOUT;
+ * EPROTO for a frame that breaks the rules; ENOMEM.
+ */
+static int
+recv_frame(int fd, int64_t deadline, unsigned char **msg, size_t *len, int *got_any)
+{
+    unsigned char hdr[SMTPSTATUS_FRAME_HEADER_MAX];
+    size_t have = 0, hdr_len = 0;
+    uint64_t body = 0;
+    unsigned char *buf = NULL;
+    *got_any = 0;
+    for (;;) {
+        /* Read the header a byte at a time: the body must not be read past this frame. */
+        size_t want = hdr_len == 0 ? 1 : hdr_len + (size_t)body - have;
+        unsigned char *dst = hdr_len == 0 ? hdr + have : buf + (have - hdr_len);
+        ssize_t n = recv(fd, dst, want, 0);
+        if (n == 0) {
+            free(buf);
+            return SMTPSTATUS_EUNAVAILABLE;
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                int rc = wait_for(fd, POLLIN, deadline);
+                if (rc != 0) {
+                    free(buf);
+                    return rc;
+                }
+                continue;
+            }
+            free(buf);
+            return SMTPSTATUS_EUNAVAILABLE;
+        }
+        *got_any = 1;
+        have += (size_t)n;
+        if (hdr_len == 0) {
+            enum frame_status st = smtpstatus__frame_header(hdr, have, &hdr_len, &body);
+            if (st == FRAME_MALFORMED || (st == FRAME_HEADER && body > ANSWER_LIMIT))
+                return SMTPSTATUS_EPROTO;
+            if (st == FRAME_NEED_MORE)
+                continue;
+            if ((buf = malloc(body ? (size_t)body : 1)) == NULL)
+                return SMTPSTATUS_ENOMEM;
+        }
+        if (have == hdr_len + body) {
+            *msg = buf;
+            *len = (size_t)body;
+            return 0;
+        }
+    }
+}
+
+/* One exchange on the current connection. */
+static int
+exchange(smtpstatus *h, const unsigned char *frame, size_t frame_len, int64_t deadline,
+         Response **resp, int *got_any)
+{
+    *got_any = 0;
+    int rc = send_all(h->fd, frame, frame_len, deadline);
+    if (rc != 0)
+        return rc;
+    unsigned char *msg;
+    size_t len;
+    rc = recv_frame(h->fd, deadline, &msg, &len, got_any);
+    if (rc != 0)
+        return rc;
+    *resp = smtpstatus__v1__response__unpack(NULL, len, msg);
+    free(msg);
+    return *resp != NULL ? 0 : SMTPSTATUS_EPROTO;
+}
+
+/* Sends `req` and returns the daemon's Response (owned by the caller) in *resp. */
+static int
+call(smtpstatus *h, Request *req, Response **resp)
+{
+    *resp = NULL;
+    pthread_mutex_lock(&h->lock);
+    req->id = h->next_id++;
+    size_t n = smtpstatus__v1__request__get_packed_size(req);
+    unsigned char *frame = malloc(SMTPSTATUS_FRAME_HEADER_MAX + n);
+    if (frame == NULL) {
+        pthread_mutex_unlock(&h->lock);
+        return SMTPSTATUS_ENOMEM;
+    }
+    size_t hl = smtpstatus__frame_put_header(frame, n);
+    smtpstatus__v1__request__pack(req, frame + hl);
+
+    int64_t deadline = now_ms() + h->timeout_ms;
+    int rc = SMTPSTATUS_EUNAVAILABLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int reused = h->fd >= 0, got_any = 0;
+        if (!reused && (rc = connect_to_daemon(h)) != 0)
+            break;
+        rc = exchange(h, frame, hl + n, deadline, resp, &got_any);
+        if (rc == 0)
+            break;
+        disconnect(h);
+        /* Only a connection that died before answering is worth one more try. */
+        if (!(reused && rc == SMTPSTATUS_EUNAVAILABLE && !got_any))
+            break;
+    }
+    free(frame);
+    if (rc == 0 && (*resp)->id != req->id) {
+        smtpstatus__v1__response__free_unpacked(*resp, NULL);
+        *resp = NULL;
+        disconnect(h);
+        rc = SMTPSTATUS_EPROTO;
+    }
+    pthread_mutex_unlock(&h->lock);
+    return rc;
+}
+
+/* ---- results -------------------------------------------------------------------------------- */
+
+void
+smtpstatus_result_free(smtpstatus_result *r)
+{
+    if (r == NULL)
+        return;
+    if (r->resp != NULL)
+        smtpstatus__v1__response__free_unpacked(r->resp, NULL);
+    free(r->codes);
+    free(r->code_at);
+    free(r);
+}
+
+static int
+error_of(const Smtpstatus__V1__Error *e)
+{
+    switch (e->code) {
+    case SMTPSTATUS__V1__ERROR__CODE__INVALID_ARGUMENT:
+        return SMTPSTATUS_EINVAL;
+    case SMTPSTATUS__V1__ERROR__CODE__NOT_FOUND:
+        return SMTPSTATUS_ENOTFOUND;
+    case SMTPSTATUS__V1__ERROR__CODE__PERMISSION_DENIED:
+        return SMTPSTATUS_EPERM;
+    case SMTPSTATUS__V1__ERROR__CODE__RELOAD_FAILED:
+        return SMTPSTATUS_ERELOAD;
+    case SMTPSTATUS__V1__ERROR__CODE__BUSY:
+        return SMTPSTATUS_EBUSY;
+    default:
+        return SMTPSTATUS_EDAEMON;
+    }
+}
+
+/* The entries of a lookup-shaped answer, or NULL. */
+static const Smtpstatus__V1__LookupResponse *
+entries_of(const smtpstatus_result *r)
+{
+    switch (r->resp->result_case) {
+    case SMTPSTATUS__V1__RESPONSE__RESULT_LOOKUP:
+        return r->resp->lookup;
+    case SMTPSTATUS__V1__RESPONSE__RESULT_SEARCH:
+        return r->resp->search;
+    case SMTPSTATUS__V1__RESPONSE__RESULT_LIST:
+        return r->resp->list;
+    default:
+        return NULL;
+    }
+}
+
+/* Converts the entries' basic codes to uint16_t once, so entries can point at them. */
+static int
+convert_codes(smtpstatus_result *r)
+{
+    const Smtpstatus__V1__LookupResponse *l = entries_of(r);
+    if (l == NULL)
+        return 0;
+    size_t total = 0;
+    for (size_t i = 0; i < l->n_entries; i++)
+        total += l->entries[i]->n_basic_codes;
+    r->codes = calloc(total ? total : 1, sizeof *r->codes);
+    r->code_at = calloc(l->n_entries ? l->n_entries : 1, sizeof *r->code_at);
+    if (r->codes == NULL || r->code_at == NULL)
+        return SMTPSTATUS_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < l->n_entries; i++) {
+        r->code_at[i] = k;
+        for (size_t j = 0; j < l->entries[i]->n_basic_codes; j++) {
+            uint32_t v = l->entries[i]->basic_codes[j];
+            if (v > 999)
+                return SMTPSTATUS_EPROTO;
+            r->codes[k++] = (uint16_t)v;
+        }
+    }
+    return 0;
+}
+
+/* Runs a call and wraps its answer; `want` is the result case a success must have. */
+static int
+run(smtpstatus *h, Request *req, Smtpstatus__V1__Response__ResultCase want,
+    smtpstatus_result **out)
+{
+    if (h == NULL || out == NULL)
+        return SMTPSTATUS_EINVAL;
+    *out = NULL;
+    Response *resp;
+    int rc = call(h, req, &resp);
+    if (rc != 0)
+        return rc;
+    smtpstatus_result *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        smtpstatus__v1__response__free_unpacked(resp, NULL);
+        return SMTPSTATUS_ENOMEM;
+    }
+    r->resp = resp;
+    if (resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_ERROR) {
+        *out = r;
+        return error_of(resp->error);
+    }
+    if (resp->result_case != want || (rc = convert_codes(r)) != 0) {
+        smtpstatus_result_free(r);
+        return rc != 0 ? rc : SMTPSTATUS_EPROTO;
+    }
+    *out = r;
+    return 0;
+}
+
+const char *
+smtpstatus_result_message(const smtpstatus_result *r)
+{
+    return r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_ERROR ? r->resp->error->message
+                                                                           : "";
+}
+
+const char *
+smtpstatus_result_problem(const smtpstatus_result *r, size_t i)
+{
+    if (r->resp->result_case != SMTPSTATUS__V1__RESPONSE__RESULT_ERROR ||
+        i >= r->resp->error->n_problems)
+        return NULL;
+    return r->resp->error->problems[i];
+}
+
+/* ---- the calls ------------------------------------------------------------------------------ */
+
+int
+smtpstatus_lookup(smtpstatus *h, const char *const *codes, size_t n, smtpstatus_result **out)
+{
+    Smtpstatus__V1__LookupRequest lr = SMTPSTATUS__V1__LOOKUP_REQUEST__INIT;
+    Request req = SMTPSTATUS__V1__REQUEST__INIT;
+    if (codes == NULL && n > 0)
+        return SMTPSTATUS_EINVAL;
+    lr.n_codes = n;
+    lr.codes = (char **)codes;
+    req.op_case = SMTPSTATUS__V1__REQUEST__OP_LOOKUP;
+    req.lookup = &lr;
+    return run(h, &req, SMTPSTATUS__V1__RESPONSE__RESULT_LOOKUP, out);
+}
+
+int
+smtpstatus_search(smtpstatus *h, const char *query, unsigned limit, smtpstatus_result **out)
+{
+    Smtpstatus__V1__SearchRequest sr = SMTPSTATUS__V1__SEARCH_REQUEST__INIT;
+    Request req = SMTPSTATUS__V1__REQUEST__INIT;
+    if (query == NULL)
+        return SMTPSTATUS_EINVAL;
+    sr.query = (char *)query;
+    sr.limit = limit;
+    req.op_case = SMTPSTATUS__V1__REQUEST__OP_SEARCH;
+    req.search = &sr;
+    return run(h, &req, SMTPSTATUS__V1__RESPONSE__RESULT_SEARCH, out);
+}
+
+int
+smtpstatus_list(smtpstatus *h, int subject, smtpstatus_result **out)
+{
+    Smtpstatus__V1__ListRequest lr = SMTPSTATUS__V1__LIST_REQUEST__INIT;
+    Request req = SMTPSTATUS__V1__REQUEST__INIT;
+    lr.has_subject = subject >= 0;
+    lr.subject = subject >= 0 ? (uint32_t)subject : 0;
+    req.op_case = SMTPSTATUS__V1__REQUEST__OP_LIST;
+    req.list = &lr;
+    return run(h, &req, SMTPSTATUS__V1__RESPONSE__RESULT_LIST, out);
+}
+
+int
+smtpstatus_lookup_basic_remote(smtpstatus *h, uint16_t basic, smtpstatus_result **out)
+{
+    Smtpstatus__V1__BasicRequest br = SMTPSTATUS__V1__BASIC_REQUEST__INIT;
+    Request req = SMTPSTATUS__V1__REQUEST__INIT;
+    br.basic = basic;
+    req.op_case = SMTPSTATUS__V1__REQUEST__OP_BASIC;
+    req.basic = &br;
+    return run(h, &req, SMTPSTATUS__V1__RESPONSE__RESULT_BASIC, out);
+}
+
+int
+smtpstatus_registry_info_get(smtpstatus *h, smtpstatus_result **out)
+{
+    Smtpstatus__V1__RegistryInfoRequest ir = SMTPSTATUS__V1__REGISTRY_INFO_REQUEST__INIT;
+    Request req = SMTPSTATUS__V1__REQUEST__INIT;
+    req.op_case = SMTPSTATUS__V1__REQUEST__OP_REGISTRY_INFO;
+    req.registry_info = &ir;
+    return run(h, &req, SMTPSTATUS__V1__RESPONSE__RESULT_REGISTRY_INFO, out);
+}
+
+int
+smtpstatus_reload(smtpstatus *h, const char *dir, smtpstatus_result **out)
+{
+    Smtpstatus__V1__ReloadRequest rr = SMTPSTATUS__V1__RELOAD_REQUEST__INIT;
+    Request req = SMTPSTATUS__V1__REQUEST__INIT;
+    rr.directory = (char *)(dir != NULL ? dir : "");
+    req.op_case = SMTPSTATUS__V1__REQUEST__OP_RELOAD;
+    req.reload = &rr;
+    return run(h, &req, SMTPSTATUS__V1__RESPONSE__RESULT_RELOAD, out);
+}
+
+int
+smtpstatus_stats(smtpstatus *h, smtpstatus_result **out)
+{
+    Smtpstatus__V1__StatsRequest sr = SMTPSTATUS__V1__STATS_REQUEST__INIT;
+    Request req = SMTPSTATUS__V1__REQUEST__INIT;
+    req.op_case = SMTPSTATUS__V1__REQUEST__OP_STATS;
+    req.stats = &sr;
+    return run(h, &req, SMTPSTATUS__V1__RESPONSE__RESULT_STATS, out);
+}
+
+/* ---- accessors ------------------------------------------------------------------------------ */
+
+size_t
+smtpstatus_result_entry_count(const smtpstatus_result *r)
+{
+    const Smtpstatus__V1__LookupResponse *l = entries_of(r);
+    return l != NULL ? l->n_entries : 0;
+}
+
+/* A class or subject part from the wire, which carries title and description only. */
+static void
+fill_part(const Smtpstatus__V1__Part *p, smtpstatus_part *out)
+{
+    memset(out, 0, sizeof *out);
+    if (p == NULL)
+        return;
+    out->title = p->title;
+    out->description = p->description;
+    out->reference = "";
+    out->submitter = "";
+    out->change_controller = "";
+}
+
+int
+smtpstatus_result_entry(const smtpstatus_result *r, size_t i, smtpstatus_entry *out,
+                        const char **why)
+{
+    const Smtpstatus__V1__LookupResponse *l = entries_of(r);
+    if (l == NULL || i >= l->n_entries)
+        return SMTPSTATUS_EINVAL;
+    const Smtpstatus__V1__Entry *e = l->entries[i];
+    memset(out, 0, sizeof *out);
+    if (why != NULL)
+        *why = NULL;
+    if (e->error[0] != '\0') {
+        if (why != NULL)
+            *why = e->error;
+        return SMTPSTATUS_EINVAL;
+    }
+    if (smtpstatus_code_parse(e->code, strlen(e->code), SMTPSTATUS_PARSE_ALLOW_X, &out->code,
+                              NULL) != 0)
+        return SMTPSTATUS_EINVAL;
+    fill_part(e->class_, &out->cls);
+    fill_part(e->subject, &out->subject);
+    out->subject_registered = e->subject != NULL;
+    out->registered = e->registered;
+    if (!e->registered)
+        return 0;
+    out->title = e->title;
+    out->description = e->description;
+    out->reference = e->reference;
+    out->submitter = e->submitter;
+    out->change_controller = e->change_controller;
+    out->basic_codes_raw = e->basic_codes_raw;
+    out->basic_codes = r->codes + r->code_at[i];
+    out->basic_code_count = (uint32_t)e->n_basic_codes;
+    for (size_t k = 0; k < e->n_basic_classes; k++) {
+        const char *w = e->basic_classes[k];
+        if (w[0] >= '2' && w[0] <= '5')
+            out->basic_classes |= 1u << (w[0] - '0');
+    }
+    out->assoc_flags = e->basic_any ? SMTPSTATUS_ASSOC_ANY : 0;
+    return 0;
+}
+
+int
+smtpstatus_result_basic(const smtpstatus_result *r, smtpstatus_basic_answer *out)
+{
+    if (r->resp->result_case != SMTPSTATUS__V1__RESPONSE__RESULT_BASIC)
+        return SMTPSTATUS_EINVAL;
+    const Smtpstatus__V1__BasicResponse *b = r->resp->basic;
+    out->code = (uint16_t)b->basic;
+    out->standard = b->standard;
+    out->text = b->text;
+    out->reference = b->reference;
+    out->assoc_count = b->n_associations;
+    return 0;
+}
+
+int
+smtpstatus_result_basic_assoc(const smtpstatus_result *r, size_t i, smtpstatus_code *code,
+                              smtpstatus_match *match, const char **title)
+{
+    if (r->resp->result_case != SMTPSTATUS__V1__RESPONSE__RESULT_BASIC ||
+        i >= r->resp->basic->n_associations)
+        return SMTPSTATUS_EINVAL;
+    const Smtpstatus__V1__BasicAssociation *a = r->resp->basic->associations[i];
+    if (smtpstatus_code_parse(a->code, strlen(a->code), SMTPSTATUS_PARSE_ALLOW_X, code, NULL) != 0)
+        return SMTPSTATUS_EPROTO;
+    *match = strcmp(a->match, "exact") == 0      ? SMTPSTATUS_MATCH_EXACT
+             : strcmp(a->match, "wildcard") == 0 ? SMTPSTATUS_MATCH_WILDCARD
+                                                 : SMTPSTATUS_MATCH_ANY;
+    *title = a->title;
+    return 0;
+}
+
+int
+smtpstatus_result_registry(const smtpstatus_result *r, smtpstatus_registry_info *out)
+{
+    const Smtpstatus__V1__RegistryInfo *info =
+        r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_REGISTRY_INFO ? r->resp->registry_info
+        : r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_RELOAD     ? r->resp->reload->registry
+                                                                               : NULL;
+    if (info == NULL)
+        return SMTPSTATUS_EINVAL;
+    memset(out, 0, sizeof *out);
+    out->generation = info->generation;
+    out->source = info->source;
+    out->loaded_at = info->loaded_at;
+    out->digest = info->digest;
+    out->class_count = info->classes;
+    out->subject_count = info->subjects;
+    out->code_count = info->codes;
+    out->basic_count = info->basic_codes;
+    const Smtpstatus__V1__CodeDiff *d = info->last_diff;
+    if (r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_RELOAD && r->resp->reload->diff)
+        d = r->resp->reload->diff;
+    if (d != NULL) {
+        out->added = (const char *const *)d->added;
+        out->added_count = d->n_added;
+        out->removed = (const char *const *)d->removed;
+        out->removed_count = d->n_removed;
+        out->changed = (const char *const *)d->changed;
+        out->changed_count = d->n_changed;
+    }
+    out->warnings = (const char *const *)info->warnings;
+    out->warning_count = info->n_warnings;
+    return 0;
+}
+
+int
+smtpstatus_result_counter(const smtpstatus_result *r, size_t i, const char **group,
+                          const char **name, uint64_t *value)
+{
+    if (r->resp->result_case != SMTPSTATUS__V1__RESPONSE__RESULT_STATS)
+        return SMTPSTATUS_EINVAL;
+    const Smtpstatus__V1__StatsResponse *s = r->resp->stats;
+    if (i < s->n_requests) {
+        *group = "requests";
+        *name = s->requests[i]->name;
+        *value = s->requests[i]->value;
+        return 0;
+    }
+    i -= s->n_requests;
+    if (i < s->n_errors) {
+        *group = "errors";
+        *name = s->errors[i]->name;
+        *value = s->errors[i]->value;
+        return 0;
+    }
+    i -= s->n_errors;
+    const struct {
+        const char *name;
+        uint64_t value;
+    } daemon[] = {{"connections_open", s->connections_open},
+                  {"connections_total", s->connections_total},
+                  {"reloads_ok", s->reloads_ok},
+                  {"reloads_failed", s->reloads_failed},
+                  {"generation", s->generation},
+                  {"uptime_seconds", s->uptime_seconds}};
+    if (i >= sizeof daemon / sizeof daemon[0])
+        return SMTPSTATUS_EINVAL;
+    *group = "daemon";
+    *name = daemon[i].name;
+    *value = daemon[i].value;
+    return 0;
+}
