@@ -1,0 +1,308 @@
+/*
+ * The C client (rpc_client.c) against the real daemon, started in a temporary run directory
+ * and waited for through its "ready" line: every call, a handle shared by threads, a reload and
+ * a refused one, a daemon restart that the handle rides through, no daemon at all, and a server
+ * that never answers (the call times out).
+ */
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtpstatus.h"
+
+struct daemon {
+    pid_t pid;
+    char dir[256];
+    char rundir[300];
+};
+
+/* Starts smtpstatusd in the foreground and waits (at most 20 s) for its ready line. */
+static void
+daemon_start(struct daemon *d, const char *dir, const char *registry)
+{
+    snprintf(d->dir, sizeof d->dir, "%s", dir);
+    snprintf(d->rundir, sizeof d->rundir, "%s/run", dir);
+    char statedir[300];
+    snprintf(statedir, sizeof statedir, "%s/state", dir);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    d->pid = fork();
+    assert_true(d->pid >= 0);
+    if (d->pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        if (registry != NULL)
+            execl(SMTPSTATUSD_PATH, "smtpstatusd", "--foreground", "--rundir", d->rundir,
+                  "--statedir", statedir, "--registry", registry, (char *)NULL);
+        else
+            execl(SMTPSTATUSD_PATH, "smtpstatusd", "--foreground", "--rundir", d->rundir,
+                  "--statedir", statedir, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    char log[8192] = "";
+    size_t n = 0;
+    time_t deadline = time(NULL) + 20;
+    while (strstr(log, "info: ready:") == NULL) {
+        struct pollfd pf = {p[0], POLLIN, 0};
+        if (time(NULL) > deadline || poll(&pf, 1, 1000) < 0)
+            fail_msg("the daemon did not become ready: %s", log);
+        if (!(pf.revents & (POLLIN | POLLHUP)))
+            continue;
+        ssize_t got = read(p[0], log + n, sizeof log - 1 - n);
+        if (got <= 0)
+            fail_msg("the daemon exited before it was ready: %s", log);
+        n += (size_t)got;
+        log[n] = '\0';
+    }
+    /* Keep draining its log so it never blocks on a full pipe. */
+    if (fork() == 0) {
+        char sink[4096];
+        while (read(p[0], sink, sizeof sink) > 0)
+            ;
+        _exit(0);
+    }
+    close(p[0]);
+}
+
+static void
+daemon_stop(struct daemon *d)
+{
+    int status;
+    kill(d->pid, SIGTERM);
+    assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static smtpstatus *
+open_handle(const char *rundir, unsigned timeout_ms)
+{
+    smtpstatus_options o = {rundir, timeout_ms};
+    smtpstatus *h;
+    assert_int_equal(smtpstatus_open(&o, &h), 0);
+    return h;
+}
+
+static void
+test_every_call(void **state)
+{
+    (void)state;
+    const char *tmp = testutil_tempdir();
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", tmp);
+    struct daemon d;
+    daemon_start(&d, dir, NULL);
+    smtpstatus *h = open_handle(d.rundir, 5000);
+    smtpstatus_result *r;
+
+    const char *codes[] = {"5.1.1", "X.7.26", "5.7.708", "6.1.1"};
+    assert_int_equal(smtpstatus_lookup(h, codes, 4, &r), 0);
+    assert_int_equal(smtpstatus_result_entry_count(r), 4);
+    smtpstatus_entry e;
+    const char *why;
+    assert_int_equal(smtpstatus_result_entry(r, 0, &e, &why), 0);
+    assert_true(e.registered);
+    assert_string_equal(e.title, "Bad destination mailbox address");
+    assert_string_equal(e.cls.title, "Permanent Failure");
+    assert_string_equal(e.subject.title, "Addressing Status");
+    assert_int_equal(e.basic_code_count, 2);
+    assert_int_equal(e.basic_codes[0], 451);
+    assert_int_equal(e.basic_codes[1], 550);
+    assert_int_equal(smtpstatus_result_entry(r, 1, &e, NULL), 0);
+    assert_int_equal(e.code.cls, 0);
+    assert_string_equal(e.title, "Multiple authentication checks failed");
+    assert_int_equal(smtpstatus_result_entry(r, 2, &e, NULL), 0);
+    assert_false(e.registered);
+    assert_true(e.subject_registered);
+    assert_int_equal(smtpstatus_result_entry(r, 3, &e, &why), SMTPSTATUS_EINVAL);
+    assert_non_null(strstr(why, "class must be 2, 4 or 5"));
+    assert_int_equal(smtpstatus_result_entry(r, 4, &e, NULL), SMTPSTATUS_EINVAL);
+    smtpstatus_result_free(r);
+
+    assert_int_equal(smtpstatus_search(h, "mailbox full", 0, &r), 0);
+    assert_true(smtpstatus_result_entry_count(r) >= 1);
+    assert_int_equal(smtpstatus_result_entry(r, 0, &e, NULL), 0);
+    assert_int_equal(e.code.subject, 2);
+    assert_int_equal(e.code.detail, 2);
+    smtpstatus_result_free(r);
+
+    assert_int_equal(smtpstatus_list(h, 7, &r), 0);
+    assert_int_equal(smtpstatus_result_entry_count(r), 31);
+    smtpstatus_result_free(r);
+    assert_int_equal(smtpstatus_list(h, -1, &r), 0);
+    assert_int_equal(smtpstatus_result_entry_count(r), 81);
+    smtpstatus_result_free(r);
+
+    assert_int_equal(smtpstatus_lookup_basic_remote(h, 550, &r), 0);
+    smtpstatus_basic_answer b;
+    assert_int_equal(smtpstatus_result_basic(r, &b), 0);
+    assert_true(b.standard);
+    assert_true(b.assoc_count > 10);
+    smtpstatus_code c;
+    smtpstatus_match m;
+    const char *title;
+    assert_int_equal(smtpstatus_result_basic_assoc(r, 0, &c, &m, &title), 0);
+    assert_int_equal(m, SMTPSTATUS_MATCH_EXACT);
+    smtpstatus_result_free(r);
+    assert_int_equal(smtpstatus_lookup_basic_remote(h, 559, &r), SMTPSTATUS_ENOTFOUND);
+    assert_non_null(strstr(smtpstatus_result_message(r), "559"));
+    smtpstatus_result_free(r);
+
+    assert_int_equal(smtpstatus_registry_info_get(h, &r), 0);
+    smtpstatus_registry_info info;
+    assert_int_equal(smtpstatus_result_registry(r, &info), 0);
+    assert_int_equal(info.generation, 1);
+    assert_string_equal(info.source, "embedded");
+    assert_int_equal(info.code_count, 81);
+    assert_int_equal(strlen(info.digest), 16);
+    smtpstatus_result_free(r);
+
+    /* This test runs as root in CI: it may reload. A broken directory changes nothing. */
+    if (geteuid() == 0) {
+        assert_int_equal(smtpstatus_reload(h, "/nonexistent", &r), SMTPSTATUS_ERELOAD);
+        assert_non_null(smtpstatus_result_problem(r, 0));
+        assert_non_null(strstr(smtpstatus_result_problem(r, 0), "cannot open"));
+        assert_null(smtpstatus_result_problem(r, 3));
+        smtpstatus_result_free(r);
+        assert_int_equal(smtpstatus_reload(h, testutil_project_data(), &r), 0);
+        assert_int_equal(smtpstatus_result_registry(r, &info), 0);
+        assert_int_equal(info.generation, 2);
+        assert_string_equal(info.source, testutil_project_data());
+        assert_int_equal(info.added_count + info.removed_count + info.changed_count, 0);
+        smtpstatus_result_free(r);
+    }
+
+    assert_int_equal(smtpstatus_stats(h, &r), 0);
+    const char *group, *name;
+    uint64_t value;
+    int found = 0;
+    for (size_t i = 0; smtpstatus_result_counter(r, i, &group, &name, &value) == 0; i++)
+        if (strcmp(group, "requests") == 0 && strcmp(name, "lookup") == 0)
+            found = value == 1;
+    assert_true(found);
+    smtpstatus_result_free(r);
+
+    smtpstatus_close(h);
+    daemon_stop(&d);
+    testutil_rmtree(dir);
+}
+
+struct thread_arg {
+    smtpstatus *h;
+    int failures;
+};
+
+static void *
+lookups(void *p)
+{
+    struct thread_arg *a = p;
+    const char *codes[] = {"4.2.2"};
+    for (int i = 0; i < 300; i++) {
+        smtpstatus_result *r;
+        smtpstatus_entry e;
+        if (smtpstatus_lookup(a->h, codes, 1, &r) != 0 ||
+            smtpstatus_result_entry(r, 0, &e, NULL) != 0 || strcmp(e.title, "Mailbox full") != 0)
+            a->failures++;
+        smtpstatus_result_free(r);
+    }
+    return NULL;
+}
+
+/* One handle, four threads, and a daemon restart in between: calls never fail. */
+static void
+test_threads_and_restart(void **state)
+{
+    (void)state;
+    const char *tmp = testutil_tempdir();
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", tmp);
+    struct daemon d;
+    daemon_start(&d, dir, NULL);
+    smtpstatus *h = open_handle(d.rundir, 5000);
+    pthread_t t[4];
+    struct thread_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (struct thread_arg){h, 0};
+        pthread_create(&t[i], NULL, lookups, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].failures, 0);
+    }
+
+    daemon_stop(&d);
+    smtpstatus_result *r;
+    assert_int_equal(smtpstatus_registry_info_get(h, &r), SMTPSTATUS_EUNAVAILABLE);
+    assert_null(r);
+    daemon_start(&d, dir, NULL);
+    /* The handle's connection is dead; the next call reconnects without the caller noticing. */
+    assert_int_equal(smtpstatus_registry_info_get(h, &r), 0);
+    smtpstatus_result_free(r);
+    smtpstatus_close(h);
+    daemon_stop(&d);
+    testutil_rmtree(dir);
+}
+
+/* A socket that accepts and never answers: the call gives up at its timeout. */
+static void
+test_timeout(void **state)
+{
+    (void)state;
+    const char *tmp = testutil_tempdir();
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", tmp);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/smtpstatusd.sock", dir);
+    assert_true(n > 0 && (size_t)n < sizeof sa.sun_path);
+    int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(ls, 4), 0);
+    smtpstatus *h = open_handle(dir, 300);
+    smtpstatus_result *r;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(smtpstatus_stats(h, &r), SMTPSTATUS_ETIMEOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(s >= 0.25 && s < 5);
+    smtpstatus_close(h);
+    close(ls);
+
+    /* No socket at all. */
+    unlink(sa.sun_path);
+    h = open_handle(dir, 300);
+    assert_int_equal(smtpstatus_stats(h, &r), SMTPSTATUS_EUNAVAILABLE);
+    smtpstatus_close(h);
+
+    /* A run directory too long for a socket path. */
+    char longdir[200];
+    memset(longdir, 'a', sizeof longdir - 1);
+    longdir[sizeof longdir - 1] = '\0';
+    smtpstatus_options o = {longdir, 0};
+    assert_int_equal(smtpstatus_open(&o, &h), SMTPSTATUS_ENOSPC);
+    testutil_rmtree(dir);
+}
+
+int
+main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_call),
+        cmocka_unit_test(test_threads_and_restart),
+        cmocka_unit_test(test_timeout),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
