@@ -35,6 +35,8 @@ output_configure(int json, int pretty)
 static void
 vwarnx(const char *fmt, va_list ap)
 {
+    /* Keep answers and messages in the order they were made when both go to one file. */
+    fflush(stdout);
     fputs("smtpstatus: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);

@@ -491,6 +491,28 @@ int smtpstatus_result_basic(const smtpstatus_result *r, smtpstatus_basic_answer 
 int smtpstatus_result_basic_assoc(const smtpstatus_result *r, size_t i, smtpstatus_code *code,
                                   smtpstatus_match *match, const char **title);
 
+/* Renders through the daemon, with the registry it serves. Arguments as smtpstatus_render(),
+ * but the enhanced code is text ("5.1.1", "X.1.1"; NULL or "" for none) and text NULL means the
+ * default text. */
+int smtpstatus_render_remote(smtpstatus *h, uint16_t basic, const char *enhanced,
+                             const char *text, const smtpstatus_render_options *opt,
+                             smtpstatus_result **out);
+
+/* The output of a render answer (CRLF line ends), its lines without CRLF, and its warnings
+ * (names such as "not_associated"). Line i and warning i are NULL past the last. */
+const char *smtpstatus_result_render_output(const smtpstatus_result *r);
+const char *smtpstatus_result_render_line(const smtpstatus_result *r, size_t i);
+const char *smtpstatus_result_render_warning(const smtpstatus_result *r, size_t i);
+
+/* Classifies a reply through the daemon, with the registry it serves. */
+int smtpstatus_classify_remote(smtpstatus *h, const char *reply, size_t len,
+                               smtpstatus_result **out);
+
+/* A classify answer as a smtpstatus_classification (text_len set, entry filled when an enhanced
+ * code was found) and its text in *text. */
+int smtpstatus_result_classification(const smtpstatus_result *r, smtpstatus_classification *out,
+                                     const char **text);
+
 /* What the daemon serves. */
 typedef struct smtpstatus_registry_info {
     uint64_t generation;

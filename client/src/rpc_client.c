@@ -25,7 +25,8 @@
 #include "smtpstatus.pb-c.h"
 
 #define DEFAULT_TIMEOUT_MS 5000u
-#define ANSWER_LIMIT (16u << 20) /* the largest answer a client accepts (a full list is ~60 KiB) */
+#define ANSWER_LIMIT       (16u << 20) /* the largest answer a client accepts (a full list is ~60 KiB) \
+                                        */
 
 typedef Smtpstatus__V1__Response Response;
 typedef Smtpstatus__V1__Request Request;
@@ -362,8 +363,7 @@ convert_codes(smtpstatus_result *r)
 
 /* Runs a call and wraps its answer; `want` is the result case a success must have. */
 static int
-run(smtpstatus *h, Request *req, Smtpstatus__V1__Response__ResultCase want,
-    smtpstatus_result **out)
+run(smtpstatus *h, Request *req, Smtpstatus__V1__Response__ResultCase want, smtpstatus_result **out)
 {
     if (h == NULL || out == NULL)
         return SMTPSTATUS_EINVAL;
@@ -394,7 +394,7 @@ const char *
 smtpstatus_result_message(const smtpstatus_result *r)
 {
     return r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_ERROR ? r->resp->error->message
-                                                                           : "";
+                                                                          : "";
 }
 
 const char *
@@ -488,6 +488,40 @@ smtpstatus_stats(smtpstatus *h, smtpstatus_result **out)
     req.op_case = SMTPSTATUS__V1__REQUEST__OP_STATS;
     req.stats = &sr;
     return run(h, &req, SMTPSTATUS__V1__RESPONSE__RESULT_STATS, out);
+}
+
+int
+smtpstatus_render_remote(smtpstatus *h, uint16_t basic, const char *enhanced, const char *text,
+                         const smtpstatus_render_options *opt, smtpstatus_result **out)
+{
+    Smtpstatus__V1__RenderRequest rr = SMTPSTATUS__V1__RENDER_REQUEST__INIT;
+    Request req = SMTPSTATUS__V1__REQUEST__INIT;
+    rr.basic = basic;
+    rr.enhanced = (char *)(enhanced != NULL ? enhanced : "");
+    rr.use_default_text = text == NULL;
+    rr.text = (char *)(text != NULL ? text : "");
+    if (opt != NULL) {
+        rr.width = opt->width;
+        rr.smtputf8 = opt->smtputf8 != 0;
+        rr.dsn = opt->form == SMTPSTATUS_FORM_DSN;
+    }
+    req.op_case = SMTPSTATUS__V1__REQUEST__OP_RENDER;
+    req.render = &rr;
+    return run(h, &req, SMTPSTATUS__V1__RESPONSE__RESULT_RENDER, out);
+}
+
+int
+smtpstatus_classify_remote(smtpstatus *h, const char *reply, size_t len, smtpstatus_result **out)
+{
+    Smtpstatus__V1__ClassifyRequest cr = SMTPSTATUS__V1__CLASSIFY_REQUEST__INIT;
+    Request req = SMTPSTATUS__V1__REQUEST__INIT;
+    if (reply == NULL && len > 0)
+        return SMTPSTATUS_EINVAL;
+    cr.reply.data = (uint8_t *)reply;
+    cr.reply.len = len;
+    req.op_case = SMTPSTATUS__V1__REQUEST__OP_CLASSIFY;
+    req.classify = &cr;
+    return run(h, &req, SMTPSTATUS__V1__RESPONSE__RESULT_CLASSIFY, out);
 }
 
 /* ---- accessors ------------------------------------------------------------------------------ */
@@ -590,9 +624,11 @@ int
 smtpstatus_result_registry(const smtpstatus_result *r, smtpstatus_registry_info *out)
 {
     const Smtpstatus__V1__RegistryInfo *info =
-        r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_REGISTRY_INFO ? r->resp->registry_info
-        : r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_RELOAD     ? r->resp->reload->registry
-                                                                               : NULL;
+        r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_REGISTRY_INFO
+            ? r->resp->registry_info
+        : r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_RELOAD
+            ? r->resp->reload->registry
+            : NULL;
     if (info == NULL)
         return SMTPSTATUS_EINVAL;
     memset(out, 0, sizeof *out);
@@ -655,5 +691,72 @@ smtpstatus_result_counter(const smtpstatus_result *r, size_t i, const char **gro
     *group = "daemon";
     *name = daemon[i].name;
     *value = daemon[i].value;
+    return 0;
+}
+
+const char *
+smtpstatus_result_render_output(const smtpstatus_result *r)
+{
+    return r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_RENDER ? r->resp->render->reply
+                                                                           : NULL;
+}
+
+const char *
+smtpstatus_result_render_line(const smtpstatus_result *r, size_t i)
+{
+    if (r->resp->result_case != SMTPSTATUS__V1__RESPONSE__RESULT_RENDER ||
+        i >= r->resp->render->n_lines)
+        return NULL;
+    return r->resp->render->lines[i];
+}
+
+const char *
+smtpstatus_result_render_warning(const smtpstatus_result *r, size_t i)
+{
+    if (r->resp->result_case != SMTPSTATUS__V1__RESPONSE__RESULT_RENDER ||
+        i >= r->resp->render->n_warnings)
+        return NULL;
+    return r->resp->render->warnings[i];
+}
+
+int
+smtpstatus_result_classification(const smtpstatus_result *r, smtpstatus_classification *out,
+                                 const char **text)
+{
+    if (r->resp->result_case != SMTPSTATUS__V1__RESPONSE__RESULT_CLASSIFY)
+        return SMTPSTATUS_EINVAL;
+    const Smtpstatus__V1__ClassifyResponse *c = r->resp->classify;
+    memset(out, 0, sizeof *out);
+    out->basic = c->basic <= 999 ? (uint16_t)c->basic : 0;
+    out->has_enhanced =
+        c->enhanced[0] != '\0' &&
+        smtpstatus_code_parse(c->enhanced, strlen(c->enhanced), 0, &out->enhanced, NULL) == 0;
+    static const smtpstatus_kind kinds[] = {SMTPSTATUS_KIND_SUCCESS, SMTPSTATUS_KIND_INTERMEDIATE,
+                                            SMTPSTATUS_KIND_TRANSIENT, SMTPSTATUS_KIND_PERMANENT};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        if (strcmp(c->kind, smtpstatus_kind_name(kinds[k])) == 0)
+            out->kind = kinds[k];
+    out->retry = c->retry;
+    for (size_t i = 0; i < c->n_problems; i++)
+        for (unsigned bit = 1; bit != 0; bit <<= 1)
+            if (smtpstatus_problem_name(bit) != NULL &&
+                strcmp(smtpstatus_problem_name(bit), c->problems[i]) == 0)
+                out->problems |= bit;
+    out->text_len = strlen(c->text);
+    if (text != NULL)
+        *text = c->text;
+    if (out->has_enhanced && c->entry != NULL) {
+        /* What a classification needs of the entry: its parts and, if registered, its text. */
+        out->entry.code = out->enhanced;
+        out->entry.registered = c->entry->registered;
+        fill_part(c->entry->class_, &out->entry.cls);
+        fill_part(c->entry->subject, &out->entry.subject);
+        out->entry.subject_registered = c->entry->subject != NULL;
+        if (c->entry->registered) {
+            out->entry.title = c->entry->title;
+            out->entry.description = c->entry->description;
+            out->entry.reference = c->entry->reference;
+        }
+    }
     return 0;
 }

@@ -160,6 +160,44 @@ test_every_call(void **state)
     assert_non_null(strstr(smtpstatus_result_message(r), "559"));
     smtpstatus_result_free(r);
 
+    smtpstatus_render_options ro = {40, 0, SMTPSTATUS_FORM_REPLY};
+    assert_int_equal(smtpstatus_render_remote(h, 550, "X.1.1",
+                                              "No such user here, check the address and try "
+                                              "again",
+                                              &ro, &r),
+                     0);
+    assert_string_equal(smtpstatus_result_render_line(r, 0),
+                        "550-5.1.1 No such user here, check the");
+    assert_string_equal(smtpstatus_result_render_line(r, 1), "550 5.1.1 address and try again");
+    assert_null(smtpstatus_result_render_line(r, 2));
+    assert_null(smtpstatus_result_render_warning(r, 0));
+    assert_non_null(strstr(smtpstatus_result_render_output(r), "\r\n550 5.1.1 address"));
+    smtpstatus_result_free(r);
+    assert_int_equal(smtpstatus_render_remote(h, 550, "4.2.2", "x", NULL, &r), SMTPSTATUS_EINVAL);
+    assert_non_null(strstr(smtpstatus_result_message(r), "class"));
+    smtpstatus_result_free(r);
+
+    static const char reply[] = "452-4.2.2 Mailbox full\r\n452 4.2.2 try later\r\n";
+    assert_int_equal(smtpstatus_classify_remote(h, reply, sizeof reply - 1, &r), 0);
+    smtpstatus_classification cl;
+    const char *text;
+    assert_int_equal(smtpstatus_result_classification(r, &cl, &text), 0);
+    assert_int_equal(cl.basic, 452);
+    assert_true(cl.has_enhanced);
+    assert_int_equal(cl.enhanced.subject, 2);
+    assert_int_equal(cl.kind, SMTPSTATUS_KIND_TRANSIENT);
+    assert_true(cl.retry);
+    assert_int_equal(cl.problems, 0);
+    assert_string_equal(text, "Mailbox full\ntry later");
+    assert_true(cl.entry.registered);
+    assert_string_equal(cl.entry.title, "Mailbox full");
+    smtpstatus_result_free(r);
+    static const char bad[] = "550 4.2.2 x\r\n";
+    assert_int_equal(smtpstatus_classify_remote(h, bad, sizeof bad - 1, &r), 0);
+    assert_int_equal(smtpstatus_result_classification(r, &cl, NULL), 0);
+    assert_int_equal(cl.problems, SMTPSTATUS_PROBLEM_CLASS_MISMATCH);
+    smtpstatus_result_free(r);
+
     assert_int_equal(smtpstatus_registry_info_get(h, &r), 0);
     smtpstatus_registry_info info;
     assert_int_equal(smtpstatus_result_registry(r, &info), 0);
