@@ -301,8 +301,9 @@ on_connection(uv_stream_t *listener, int status)
 {
     struct rpc_server *srv = listener->data;
     if (status < 0) {
-        /* EMFILE and the like: libuv has already dropped the pending connection. Say so at
-         * most once a minute and keep serving the connections already open. */
+        /* Out of descriptors: libuv accepts and closes the pending connections with a
+         * descriptor it keeps in reserve, and reports here only when even that fails. Either
+         * way the connections already open go on being served. Say so at most once a minute. */
         uint64_t now = (uint64_t)time(NULL);
         if (now - srv->emfile_logged_at >= 60) {
             log_warnx("cannot accept a connection: %s (open: %llu)", uv_strerror(status),

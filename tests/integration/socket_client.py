@@ -174,8 +174,12 @@ def code_name(code):
 class Daemon:
     """The real smtpstatusd in `root`: run/ and state/ under it unless given."""
 
-    def __init__(self, root, registry=None, statedir=None, idle_timeout=30):
+    def __init__(self, root, registry=None, statedir=None, idle_timeout=30, extra=(), prefix=(),
+                 env=None):
         self.root = root
+        self.extra = list(extra)
+        self.prefix = list(prefix)
+        self.env = env
         self.rundir = os.path.join(root, "run")
         self.statedir = statedir or os.path.join(root, "state")
         self.registry = registry
@@ -188,10 +192,11 @@ class Daemon:
                 self.statedir, "--idle-timeout", str(self.idle_timeout)]
         if self.registry is not None:
             argv += ["--registry", self.registry]
+        argv = self.prefix + argv + self.extra
         self.lines = []
         self.lines_q = queue.Queue()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, env=self.env)
         # Read stderr all the time, so the daemon never blocks on a full pipe.
         self.reader = threading.Thread(target=self._read_stderr, daemon=True)
         self.reader.start()
@@ -739,9 +744,113 @@ def scenario_sighup(root):
         stop_cleanly(d, "SIGHUP")
 
 
+def scenario_dribbler(root):
+    """A client that sends a frame a byte at a time is closed by the idle timeout too."""
+    with Daemon(root, idle_timeout=1) as d:
+        body = request(1, hello=pb.HelloRequest(client="x" * 60)).SerializeToString()
+        data = varint(len(body)) + body
+        slow = d.connect()
+        t0 = time.monotonic()
+        closed = False
+        try:
+            for b in data:
+                slow.send_raw(bytes([b]))
+                time.sleep(0.1)
+                if time.monotonic() - t0 > 4:
+                    break
+        except OSError:
+            closed = True
+        closed = closed or slow.eof_within(4.0)
+        took = time.monotonic() - t0
+        slow.close()
+        check("a byte-at-a-time client is closed by a 1 s idle timeout (%.1fs)" % took,
+              closed and took < 5.0, "closed=%s" % closed)
+        hello_ok(d, "after the dribbler")
+        stop_cleanly(d, "dribbler")
+
+
+def scenario_connection_cap(root):
+    with Daemon(root, extra=["--max-connections", "3"]) as d:
+        conns = [d.connect() for _ in range(3)]
+        try:
+            for i, c in enumerate(conns):
+                r = c.call(request(i + 1, hello=pb.HelloRequest(client="cap")))
+                check("connection %d of 3 is served" % (i + 1), r.WhichOneof("result") == "hello")
+            extra = d.connect()
+            check("a fourth connection over --max-connections 3 is closed",
+                  extra.eof_within(5.0))
+            extra.close()
+            r = conns[0].call(request(9, hello=pb.HelloRequest(client="cap")))
+            check("the first three are still served at the cap", r.WhichOneof("result") == "hello")
+        finally:
+            for c in conns:
+                c.close()
+        hello_ok(d, "after the capped clients left")
+        stop_cleanly(d, "connection cap")
+
+
+def scenario_out_of_descriptors(root):
+    """EMFILE on accept: the daemon keeps serving the connections it has."""
+    if shutil.which("prlimit") is None:
+        print("SKIP: prlimit (util-linux) is not installed; cannot limit the daemon's files")
+        return
+    with Daemon(root, prefix=["prlimit", "--nofile=20:20"]) as d:
+        conns, refused = [], 0
+        try:
+            for _ in range(40):
+                c = d.connect()
+                try:
+                    r = c.call(request(1, hello=pb.HelloRequest(client="fd")))
+                    if r.WhichOneof("result") == "hello":
+                        conns.append(c)
+                        continue
+                except (OSError, EOFError, RuntimeError):
+                    pass
+                refused += 1
+                c.close()
+            check("with 20 descriptors some connections are refused (%d served, %d refused)"
+                  % (len(conns), refused), refused > 0 and len(conns) > 0)
+            r = conns[0].call(request(2, hello=pb.HelloRequest(client="fd")))
+            check("a connection opened before EMFILE is still served",
+                  r.WhichOneof("result") == "hello")
+            for c in conns[:4]:
+                c.close()
+            conns = conns[4:]
+            ok = poll(lambda: hello_ok_quiet(d))
+            check("after clients leave, new connections are accepted again", ok)
+        finally:
+            for c in conns:
+                c.close()
+        stop_cleanly(d, "out of descriptors")
+
+
+def hello_ok_quiet(d):
+    try:
+        return d.call(request(1, hello=pb.HelloRequest(client="q"))).WhichOneof("result") == "hello"
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def scenario_systemd_notify(root):
+    os.makedirs(root, exist_ok=True)
+    path = os.path.join(root, "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(IO_TIMEOUT)
+    env = dict(os.environ, NOTIFY_SOCKET=path)
+    try:
+        with Daemon(root, env=env) as d:
+            msg = sock.recv(256)
+            check("READY=1 reaches NOTIFY_SOCKET once the daemon is ready", msg == b"READY=1", msg)
+            stop_cleanly(d, "systemd notify")
+    finally:
+        sock.close()
+
+
 SCENARIOS = [scenario_every_operation, scenario_pipelining, scenario_bad_input,
              scenario_idle_timeout, scenario_reload_permission, scenario_reload_diff,
-             scenario_bad_csv_reload, scenario_sighup]
+             scenario_bad_csv_reload, scenario_sighup, scenario_dribbler,
+             scenario_connection_cap, scenario_out_of_descriptors, scenario_systemd_notify]
 
 
 def on_alarm(signum, frame_):

@@ -9,6 +9,11 @@ set -uo pipefail
 : "${BUILD_DIR:?}"
 S=$BUILD_DIR/smtpstatus
 PY=/usr/bin/python3
+if [ ! -x "$S" ]; then
+  echo "FAIL: $S is missing: build the smtpstatus target first"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 
 tmp=$(mktemp -d)
 listener_pid=
@@ -23,6 +28,13 @@ export SMTPSTATUS_RUNDIR=$tmp/empty
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok: $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# check NAME COMMAND...: passes when COMMAND succeeds.
+check() {
+  local name=$1
+  shift
+  if "$@"; then ok "$name"; else bad "$name"; fi
+}
 
 # feed FILE COMMAND...: runs COMMAND with FILE on standard input.
 feed() { local f=$1; shift; "$@" <"$f"; }
@@ -131,10 +143,8 @@ expect "-V" 0 '^smtpstatus [0-9]+\.[0-9]+\.[0-9]+$' '' -- "$S" -V
 expect "lookup 5.1.1" 0 \
   '^5\.1\.1  Bad destination mailbox address  \(Permanent Failure / Addressing Status\)$' '' \
   -- "$S" --offline lookup 5.1.1
-grep -Eq '^    The recipient.s mailbox does not exist' "$tmp/out" \
-  && ok "lookup: description indented" || bad "lookup: description not indented"
-grep -Eq '^    Basic codes: 451, 550$' "$tmp/out" \
-  && ok "lookup: basic codes" || bad "lookup: basic codes line"
+check "lookup: description indented" grep -Eq '^    The recipient.s mailbox does not exist' "$tmp/out"
+check "lookup: basic codes" grep -Eq '^    Basic codes: 451, 550$' "$tmp/out"
 expect_json "lookup 5.1.1 --json" 0 '
 len(objs) == 1 and d["code"] == "5.1.1" and d["registered"] is True
 and d["class"]["code"] == "5.XXX.XXX" and d["class"]["title"] == "Permanent Failure"
@@ -154,8 +164,7 @@ expect "lookup class-free X.1.1" 0 '^X\.1\.1  Bad destination mailbox address  \
 expect "lookup unregistered 5.7.708" 1 \
   '^5\.7\.708  \(not registered\)  \(Permanent Failure / Security or Policy Status\)$' '' \
   -- "$S" --offline lookup 5.7.708
-grep -q 'X.7.XXX Security or Policy Status: ' "$tmp/out" \
-  && ok "unregistered: subject meaning shown" || bad "unregistered: subject meaning missing"
+check "unregistered: subject meaning shown" grep -q 'X.7.XXX Security or Policy Status: ' "$tmp/out"
 expect_json "lookup unregistered --json" 1 '
 d["code"] == "5.7.708" and d["registered"] is False and d["title"] is None
 and d["class"]["title"] == "Permanent Failure" and d["subject"]["code"] == "X.7.XXX"
@@ -167,13 +176,14 @@ d["registered"] is False and d["subject"] is None and d["class"]["code"] == "5.X
 # Malformed codes: a precise error naming the bad part, with a caret; exit 1.
 expect "malformed detail" 1 '' '"5\.1\.x" is not an enhanced status code: detail must be 1 to 3 digits' \
   -- "$S" --offline lookup 5.1.x
-grep -qx '        ^' "$tmp/err" && ok "malformed: caret under the x" || bad "malformed: caret misplaced"
+check "malformed: caret under the x" grep -qx '        ^' "$tmp/err"
 expect "malformed class" 1 '' 'class must be 2, 4 or 5' -- "$S" --offline lookup 6.1.1
 expect "malformed subject" 1 '' 'subject must be 1 to 3 digits' -- "$S" --offline lookup 5.1234.1
 expect "malformed trailing" 1 '' 'unexpected characters after the code' \
   -- "$S" --offline lookup 5.1.1x
 expect "malformed missing dot" 1 '' "expected '\.' between class, subject and detail" \
   -- "$S" --offline lookup 4.1
+# shellcheck disable=SC2016 # the backquotes are literal
 expect "basic code given to lookup: hint" 1 '' 'try `smtpstatus basic 550`' \
   -- "$S" --offline lookup 550
 expect_json "malformed --json" 1 '
@@ -188,9 +198,8 @@ and objs[0]["registered"] and objs[2]["registered"]' \
 expect "basic 550" 0 \
   '^550  Requested action not taken: mailbox unavailable  \(RFC 5321 4\.2\.3\)$' '' \
   -- "$S" --offline basic 550
-grep -Eq '^ +X\.1\.1 +exact +Bad destination mailbox address$' "$tmp/out" \
-  && ok "basic 550: exact X.1.1" || bad "basic 550: no exact X.1.1"
-grep -Eq '^ +X\.0\.0 +any +' "$tmp/out" && ok "basic 550: any X.0.0" || bad "basic 550: no any"
+check "basic 550: exact X.1.1" grep -Eq '^ +X\.1\.1 +exact +Bad destination mailbox address$' "$tmp/out"
+check "basic 550: any X.0.0" grep -Eq '^ +X\.0\.0 +any +' "$tmp/out"
 expect_json "basic 550 --json" 0 '
 d["basic"] == 550 and d["standard"] is True and d["reference"] == "RFC 5321 4.2.3"
 and d["text"] == "Requested action not taken: mailbox unavailable"
@@ -271,7 +280,7 @@ expect "render: width too small" 1 '' 'cannot render with --width 3' \
 # ---- classify ---------------------------------------------------------------------------------
 expect "classify for people" 0 '^550 5\.1\.1  permanent failure: do not retry$' '' \
   -- "$S" --offline classify "550 5.1.1 User unknown"
-grep -q '^    Text: User unknown$' "$tmp/out" && ok "classify: text shown" || bad "classify: text"
+check "classify: text shown" grep -q '^    Text: User unknown$' "$tmp/out"
 expect_json "classify --json" 0 '
 d["basic"] == 550 and d["enhanced"] == "5.1.1" and d["kind"] == "permanent"
 and d["retry"] is False and d["subject"] == "Addressing Status" and d["registered"] is True
@@ -314,7 +323,7 @@ expect "classify: no code for people" 1 '^unknown' 'no reply code found' \
 # ---- info -------------------------------------------------------------------------------------
 expect "info --offline" 0 '^Source: +embedded$' '' -- "$S" --offline info
 for f in 'Generation: +[0-9]+' 'Digest: +[0-9a-f]{16}$' 'Contents: +3 classes, [0-9]+ subjects, [0-9]+ codes'; do
-  grep -Eq "^$f" "$tmp/out" && ok "info shows /$f/" || bad "info lacks /$f/"
+  check "info shows /$f/" grep -Eq "^$f" "$tmp/out"
 done
 expect_json "info --json" 0 '
 d["source"] == "embedded" and isinstance(d["generation"], int) and re.fullmatch("[0-9a-f]{16}", d["digest"])
@@ -345,7 +354,8 @@ fi
 # ---- usage errors: exit 2 ---------------------------------------------------------------------
 expect "no command" 2 '' '^usage: smtpstatus' -- "$S"
 expect "unknown command" 2 '' "unknown command 'frobnicate'" -- "$S" frobnicate
-expect "unknown option" 2 '' "unknown option '--bogus'.*|Try 'smtpstatus --help'" -- "$S" lookup 5.1.1 --bogus
+expect "unknown option" 2 '' "unknown option '--bogus'" -- "$S" lookup 5.1.1 --bogus
+check "usage error: help hint" grep -q "^Try 'smtpstatus --help'" "$tmp/err"
 expect "lookup without codes" 2 '' 'lookup needs more arguments' -- "$S" --offline lookup
 expect "basic without a code" 2 '' 'basic needs more arguments' -- "$S" --offline basic
 expect "basic with two codes" 2 '' 'basic: too many arguments' -- "$S" --offline basic 550 551
@@ -367,6 +377,7 @@ for cmd in "lookup 5.1.1" "basic 550" "search mailbox" "render 550 5.1.1" "class
     "no daemon answers at $tmp/empty/smtpstatusd\.sock: No such file or directory" \
     -- "$S" --rundir "$tmp/empty" $cmd
 done
+# shellcheck disable=SC2016 # the backquotes are literal
 expect "no daemon: the hint" 3 '' 'start it with `smtpstatusd`.*or use --offline' \
   -- "$S" --rundir "$tmp/empty" lookup 5.1.1
 expect "no daemon: the default run directory ($SMTPSTATUS_RUNDIR)" 3 '' \
@@ -383,6 +394,7 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(sys.argv[1]); s.listen(16)
 print("ready", flush=True)
 sys.stdin.read()' "$tmp/live/smtpstatusd.sock"; }
+# shellcheck disable=SC2153 # coproc sets LISTENER_PID
 listener_pid=$LISTENER_PID
 if read -r line <&"${LISTENER[0]}" && [ "$line" = ready ]; then
   for cmd in "lookup 5.1.1" "info" "reload" "stats"; do
