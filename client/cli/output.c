@@ -20,7 +20,7 @@
 #include "output.h"
 
 #define LINE_WIDTH 76 /* columns of human output, indentation included */
-#define INDENT 4
+#define INDENT     4
 
 static int json_mode;
 static size_t json_flags = JSON_COMPACT | JSON_PRESERVE_ORDER;
@@ -308,8 +308,8 @@ output_entry(const smtpstatus_image *img, const smtpstatus_entry *e)
     printf("%*s%s is not in the registry; its class and subject say:\n", INDENT, "",
            code_str(e->code, code));
     char *line = NULL;
-    if (e->code.cls != 0 && asprintf(&line, "%u.XXX.XXX %s: %s", e->code.cls, e->cls.title,
-                                     e->cls.description) >= 0) {
+    if (e->code.cls != 0 &&
+        asprintf(&line, "%u.XXX.XXX %s: %s", e->code.cls, e->cls.title, e->cls.description) >= 0) {
         print_wrapped(INDENT, line);
         free(line);
     }
@@ -509,7 +509,7 @@ output_classification(const smtpstatus_image *img, const smtpstatus_classificati
         jset(o, "retry", json_boolean(c->retry));
         jset(o, "subject",
              c->has_enhanced && c->entry.subject_registered ? jstr(c->entry.subject.title)
-                                                           : json_null());
+                                                            : json_null());
         jset(o, "registered", json_boolean(c->has_enhanced && c->entry.registered));
         json_t *problems = json_array();
         for (unsigned bit = 1; bit != 0; bit <<= 1)
@@ -525,8 +525,7 @@ output_classification(const smtpstatus_image *img, const smtpstatus_classificati
     /* "550 5.1.1  permanent failure: do not retry", with whichever codes were found. */
     if (c->basic != 0)
         printf("%u%s", c->basic, c->has_enhanced ? " " : "");
-    printf("%s%s%s\n", code, c->basic != 0 || c->has_enhanced ? "  " : "",
-           kind_phrase(c->kind));
+    printf("%s%s%s\n", code, c->basic != 0 || c->has_enhanced ? "  " : "", kind_phrase(c->kind));
     if (c->has_enhanced) {
         printf("%*s", INDENT, "");
         print_headline(&c->entry);
@@ -580,8 +579,7 @@ output_info(const smtpstatus_image_summary *s)
     printf("Built:       %s\n", built);
     printf("Digest:      %s\n", digest);
     printf("Checksum:    %s\n", checksum);
-    printf("Image:       %llu bytes, format version %u\n", (unsigned long long)s->size,
-           s->version);
+    printf("Image:       %llu bytes, format version %u\n", (unsigned long long)s->size, s->version);
     printf("Contents:    %u classes, %u subjects, %u codes, %u basic codes\n", s->class_count,
            s->subject_count, s->code_count, s->basic_count);
 }

@@ -44,8 +44,8 @@ void output_entry(const smtpstatus_image *img, const smtpstatus_entry *e);
 void output_basic(const smtpstatus_image *img, const smtpstatus_basic *b);
 
 /* The answer to a search: entries[0..n), in code order. `query` is the words as given. */
-void output_search(const smtpstatus_image *img, const char *query,
-                   const smtpstatus_entry *entries, size_t n);
+void output_search(const smtpstatus_image *img, const char *query, const smtpstatus_entry *entries,
+                   size_t n);
 
 /*
  * A rendered reply or DSN fields: reply[0..len) with CRLF line ends, as smtpstatus_render()

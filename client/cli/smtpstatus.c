@@ -36,7 +36,7 @@ enum {
     EXIT_UNAVAILABLE = 3
 };
 
-#define STDIN_MAX (16u << 20) /* the most "-" reads from standard input */
+#define STDIN_MAX   (16u << 20) /* the most "-" reads from standard input */
 #define SOCKET_NAME "smtpstatusd.sock"
 
 struct options {
@@ -451,8 +451,8 @@ cmd_render(const struct options *opt, struct source *src)
     int rc = smtpstatus_render(src->img, basic, enhanced, text, text_len, &ro, buf, sizeof small,
                                &len, &warnings);
     if (rc == SMTPSTATUS_ENOSPC && (buf = malloc(len + 1)) != NULL)
-        rc = smtpstatus_render(src->img, basic, enhanced, text, text_len, &ro, buf, len + 1,
-                               &len, &warnings);
+        rc = smtpstatus_render(src->img, basic, enhanced, text, text_len, &ro, buf, len + 1, &len,
+                               &warnings);
     int status = EXIT_ANSWERED;
     if (buf == NULL) {
         output_error(NULL, NULL, "out of memory");
