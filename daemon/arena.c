@@ -69,10 +69,26 @@ arena_printf(struct arena *a, const char *fmt, ...)
 void
 arena_reset(struct arena *a)
 {
+    struct arena_chunk *keep = NULL;
     while (a->chunks != NULL) {
         struct arena_chunk *next = a->chunks->next;
-        free(a->chunks);
+        if (keep == NULL && a->chunks->size == CHUNK_MIN) {
+            keep = a->chunks;
+            keep->used = 0;
+            keep->next = NULL;
+        } else {
+            free(a->chunks);
+        }
         a->chunks = next;
     }
+    a->chunks = keep;
     a->failed = 0;
+}
+
+void
+arena_free(struct arena *a)
+{
+    arena_reset(a);
+    free(a->chunks);
+    a->chunks = NULL;
 }

@@ -25,7 +25,11 @@ char *arena_strndup(struct arena *a, const char *s, size_t n);
 /* Formats into the arena, as snprintf would; NULL on ENOMEM. */
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Frees everything allocated from the arena; the arena stays usable. */
+/* Frees everything allocated from the arena; the arena stays usable, and keeps one chunk so
+ * that the next response allocates nothing from the system. */
 void arena_reset(struct arena *a);
+
+/* Frees everything, the kept chunk too. */
+void arena_free(struct arena *a);
 
 #endif

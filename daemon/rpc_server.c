@@ -31,6 +31,8 @@ struct rpc_conn {
     struct peer peer;
     unsigned char *buf; /* received bytes not yet answered */
     size_t len, cap;
+    unsigned char *out; /* answers packed but not yet handed to uv_write() */
+    size_t out_len, out_cap;
     int open_handles;   /* pipe and timer; the connection is freed when both have closed */
     int closing;        /* no more reading or answering */
     int draining;       /* closing once the queued answers are written */
@@ -38,11 +40,6 @@ struct rpc_conn {
     int throttled;      /* paused until the client reads its answers */
     uint64_t reload_id;
     struct rpc_conn *prev, *next;
-};
-
-struct write_req {
-    uv_write_t req;
-    unsigned char data[];
 };
 
 static void process(struct rpc_conn *c);
@@ -58,6 +55,7 @@ on_handle_closed(uv_handle_t *h)
     if (--c->open_handles > 0)
         return;
     free(c->buf);
+    free(c->out);
     free(c);
 }
 
@@ -103,11 +101,20 @@ conn_close_after_writes(struct rpc_conn *c)
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
+/* The answers to the requests of one read go out in one write: a pipelining client then
+ * costs one system call per batch, not one per request. */
+struct write_req {
+    uv_write_t req;
+    unsigned char *data; /* owned: the batch of frames */
+};
+
 static void
 on_write(uv_write_t *req, int status)
 {
+    struct write_req *w = (struct write_req *)req;
     struct rpc_conn *c = req->data;
-    free(req);
+    free(w->data);
+    free(w);
     if (status < 0 || c->closing || c->draining)
         return;
     if (c->throttled &&
@@ -117,23 +124,25 @@ on_write(uv_write_t *req, int status)
     }
 }
 
-/* Packs and queues one response. Returns 0, or -1 after closing the connection. */
+/* Writes the answers queued so far. Returns 0, or -1 after closing the connection. */
 static int
-send_response(struct rpc_conn *c, const Smtpstatus__V1__Response *resp)
+flush_answers(struct rpc_conn *c)
 {
-    size_t n = smtpstatus__v1__response__get_packed_size(resp);
-    struct write_req *w = malloc(sizeof *w + SMTPSTATUS_FRAME_HEADER_MAX + n);
+    if (c->out_len == 0 || c->closing)
+        return 0;
+    struct write_req *w = malloc(sizeof *w);
     if (w == NULL) {
         log_error("out of memory answering a client; closing its connection");
         conn_close(c);
         return -1;
     }
-    size_t h = smtpstatus__frame_put_header(w->data, n);
-    smtpstatus__v1__response__pack(resp, w->data + h);
-    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)(h + n));
+    w->data = c->out;
     w->req.data = c;
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_write);
-    if (rc != 0) {
+    uv_buf_t b = uv_buf_init((char *)c->out, (unsigned)c->out_len);
+    c->out = NULL;
+    c->out_len = c->out_cap = 0;
+    if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_write) != 0) {
+        free(w->data);
         free(w);
         conn_close(c);
         return -1;
@@ -141,6 +150,32 @@ send_response(struct rpc_conn *c, const Smtpstatus__V1__Response *resp)
     if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > WRITE_QUEUE_LIMIT)
         c->throttled = 1;
     return 0;
+}
+
+/* Packs one answer after those already queued. Returns 0, or -1 after closing. */
+static int
+queue_answer(struct rpc_conn *c, const Smtpstatus__V1__Response *resp)
+{
+    size_t n = smtpstatus__v1__response__get_packed_size(resp);
+    size_t need = c->out_len + SMTPSTATUS_FRAME_HEADER_MAX + n;
+    if (need > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        unsigned char *grown = realloc(c->out, cap);
+        if (grown == NULL) {
+            log_error("out of memory answering a client; closing its connection");
+            conn_close(c);
+            return -1;
+        }
+        c->out = grown;
+        c->out_cap = cap;
+    }
+    size_t h = smtpstatus__frame_put_header(c->out + c->out_len, n);
+    smtpstatus__v1__response__pack(resp, c->out + c->out_len + h);
+    c->out_len += h + n;
+    /* A long pipeline is written in pieces, so that throttling can step in. */
+    return c->out_len >= WRITE_QUEUE_LIMIT / 4 ? flush_answers(c) : 0;
 }
 
 /* Answers with an Error and closes once it is written: the stream cannot be trusted now. */
@@ -152,7 +187,7 @@ fail_connection(struct rpc_conn *c, Smtpstatus__V1__Error__Code code, const char
     log_warnx("client pid %ld uid %ld: %s; closing the connection", (long)c->peer.pid,
               (long)c->peer.uid, why);
     service_error(c->srv->svc, 0, code, why, &a, &resp);
-    if (send_response(c, &resp) == 0)
+    if (queue_answer(c, &resp) == 0 && flush_answers(c) == 0)
         conn_close_after_writes(c);
     arena_reset(&a);
 }
@@ -193,9 +228,9 @@ process(struct rpc_conn *c)
                             "malformed frame: the bytes are not a smtpstatus.v1.Request");
             return;
         }
-        struct arena a = {0};
+        struct arena *a = &srv->arena;
         Smtpstatus__V1__Response resp;
-        enum service_result r = service_handle(srv->svc, req, &c->peer, &a, &resp);
+        enum service_result r = service_handle(srv->svc, req, &c->peer, a, &resp);
         if (r == SERVICE_RELOAD) {
             const char *dir = req->reload->directory[0] != '\0' ? req->reload->directory : NULL;
             c->reload_id = req->id;
@@ -207,15 +242,17 @@ process(struct rpc_conn *c)
                 srv->waiter = NULL;
                 c->waiting_reload = 0;
                 service_error(srv->svc, req->id, SMTPSTATUS__V1__ERROR__CODE__INTERNAL,
-                              "the reload could not be started", &a, &resp);
-                send_response(c, &resp);
+                              "the reload could not be started", a, &resp);
+                queue_answer(c, &resp);
             }
         } else {
-            send_response(c, &resp);
+            queue_answer(c, &resp);
         }
-        arena_reset(&a);
+        arena_reset(a);
         smtpstatus__v1__request__free_unpacked(req, NULL);
     }
+    if (flush_answers(c) != 0)
+        return;
     if (off > 0 && !c->closing) {
         memmove(c->buf, c->buf + off, c->len - off);
         c->len -= off;
@@ -387,6 +424,7 @@ rpc_server_stop(struct rpc_server *srv)
     srv->listening = 0;
     while (srv->conns != NULL)
         conn_close(srv->conns);
+    arena_free(&srv->arena);
     uv_close((uv_handle_t *)&srv->listener, NULL);
     unlink(srv->opt.path);
 }
@@ -403,9 +441,9 @@ rpc_server_reload_done(struct rpc_server *srv, struct rpc_conn *waiter, int ok,
     struct arena a = {0};
     Smtpstatus__V1__Response resp;
     service_reload_response(srv->svc, c->reload_id, ok, d, &a, &resp);
-    int sent = send_response(c, &resp);
+    int queued = queue_answer(c, &resp);
     arena_reset(&a);
-    if (sent != 0)
+    if (queued != 0)
         return;
     c->waiting_reload = 0;
     process(c);

@@ -41,6 +41,7 @@ struct rpc_server {
     uint64_t emfile_logged_at;
     int listening;
     int socket_fd;            /* a listening socket handed over by systemd, or -1 */
+    struct arena arena;       /* for the response being built; reset after each */
 };
 
 /*
