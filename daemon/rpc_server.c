@@ -189,7 +189,7 @@ fail_connection(struct rpc_conn *c, Smtpstatus__V1__Error__Code code, const char
     service_error(c->srv->svc, 0, code, why, &a, &resp);
     if (queue_answer(c, &resp) == 0 && flush_answers(c) == 0)
         conn_close_after_writes(c);
-    arena_reset(&a);
+    arena_free(&a);
 }
 
 /* ---- reading and answering ------------------------------------------------------------------ */
@@ -442,7 +442,7 @@ rpc_server_reload_done(struct rpc_server *srv, struct rpc_conn *waiter, int ok,
     Smtpstatus__V1__Response resp;
     service_reload_response(srv->svc, c->reload_id, ok, d, &a, &resp);
     int queued = queue_answer(c, &resp);
-    arena_reset(&a);
+    arena_free(&a);
     if (queued != 0)
         return;
     c->waiting_reload = 0;

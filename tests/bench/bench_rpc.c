@@ -237,6 +237,8 @@ static void
 child_start(struct child *ch, char *const argv[], int to_pipe_stdout, const char *needle)
 {
     int p[2];
+    char msg[PATH_MAX + 32]; /* formatted now: after fork, only async-signal-safe calls */
+    int msg_len = snprintf(msg, sizeof msg, "cannot run %s\n", argv[0]);
     if (pipe2(p, O_CLOEXEC) != 0)
         fail("pipe: %s", strerror(errno));
     pid_t pid = fork();
@@ -250,8 +252,7 @@ child_start(struct child *ch, char *const argv[], int to_pipe_stdout, const char
         dup2(to_pipe_stdout ? p[1] : null, 1);
         dup2(p[1], 2);
         execv(argv[0], argv);
-        static const char msg[] = "exec failed\n";
-        if (write(2, msg, sizeof msg - 1) < 0)
+        if (msg_len > 0 && write(2, msg, (size_t)msg_len) < 0)
             _exit(127);
         _exit(127);
     }
@@ -1029,6 +1030,11 @@ main(int argc, char **argv)
             "redis_ns_per_op; best of %d samples\n",
             LOOKUP_CODE, DEPTH, CONNS, DEPTH, ROUNDS);
 
+    double load;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (getloadavg(&load, 1) == 1 && load > 0.5)
+        fprintf(stderr, "bench_rpc: note: the load average is %.2f on %ld CPUs; other work adds "
+                        "noise to these numbers\n", load, cpus);
     started_ns = now_ns();
     signal(SIGPIPE, SIG_IGN);
     signal(SIGALRM, on_watchdog);

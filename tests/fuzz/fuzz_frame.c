@@ -58,7 +58,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         smtpstatus__v1__response__free_unpacked(back, NULL);
         free(out);
-        arena_reset(&a);
+        arena_free(&a);
         smtpstatus__v1__request__free_unpacked(req, NULL);
     }
     free(buf);

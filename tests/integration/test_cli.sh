@@ -3,11 +3,15 @@
 # into the library), for people and as JSON (checked field by field with Python's json), options
 # before and after the subcommand, "-" for standard input, and every exit status: 0 answered,
 # 1 not found or invalid input, 2 usage error, 3 daemon unavailable (a temp run directory with
-# no daemon, and one where a bare listener stands in for a daemon the CLI cannot talk to yet).
-# ctest sets BUILD_DIR; the binary is $BUILD_DIR/smtpstatus.
+# no daemon, a listener that never answers, one that hangs up). Then every subcommand against
+# the real daemon, started in a temp run directory: each answer equals the --offline one,
+# reload (a diff, a broken registry, a user who may not), stats, and exit 3 once it is gone.
+# ctest sets BUILD_DIR (the CLI is $BUILD_DIR/smtpstatus, the daemon $BUILD_DIR/smtpstatusd)
+# and PROJECT_DATA_DIR (the registry data the reload tests start from).
 set -uo pipefail
 : "${BUILD_DIR:?}"
 S=$BUILD_DIR/smtpstatus
+D=$BUILD_DIR/smtpstatusd
 PY=/usr/bin/python3
 if [ ! -x "$S" ]; then
   echo "FAIL: $S is missing: build the smtpstatus target first"
@@ -16,9 +20,10 @@ if [ ! -x "$S" ]; then
 fi
 
 tmp=$(mktemp -d)
-listener_pid=
+listener_pid='' daemon_pid=''
 cleanup() {
   [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null && wait "$listener_pid" 2>/dev/null
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -38,6 +43,9 @@ check() {
 
 # feed FILE COMMAND...: runs COMMAND with FILE on standard input.
 feed() { local f=$1; shift; "$@" <"$f"; }
+
+# in_dir DIR COMMAND...: runs COMMAND in DIR.
+in_dir() { (cd "$1" && shift && exec "$@"); }
 
 # run WANT_RC -- COMMAND...: runs COMMAND (stdin /dev/null unless it uses feed) into $tmp/out and
 # $tmp/err; returns 0 when it exited WANT_RC and no sanitizer spoke, else prints why.
@@ -131,7 +139,7 @@ same() {
 # ---- help, version ----------------------------------------------------------------------------
 expect "help" 0 '^usage: smtpstatus ' '' -- "$S" --help
 for word in 'lookup CODE' 'basic NNN' 'search WORDS' 'render BASIC' 'classify \[REPLY' 'info' \
-  'reload \[DIR\]' 'stats' '--json' '--pretty' '--offline' '--rundir DIR' '--width N' \
+  'reload \[DIR\]' 'stats' '--json' '--pretty' '--offline' '--rundir DIR' '--timeout MS' '--width N' \
   '--smtputf8' '--dsn' '^  0  ' '^  1  ' '^  2  ' '^  3  daemon unavailable'; do
   grep -Eq -- "$word" "$tmp/out" || bad "help lacks /$word/"
 done
@@ -385,30 +393,285 @@ expect "no daemon: the default run directory ($SMTPSTATUS_RUNDIR)" 3 '' \
 expect "no daemon: --json changes nothing" 3 '' 'no daemon answers' \
   -- "$S" --json --rundir "$tmp/empty" lookup 5.1.1
 
-# Something listens on the socket, but the CLI has no daemon client yet. The listener prints
-# "ready" once it listens; the test waits for that line, never for time.
-mkdir "$tmp/live"
-coproc LISTENER { exec "$PY" -c '
+# ---- against the real daemon -------------------------------------------------------------------
+# The daemon serves the embedded registry from a temp run directory; it is ready once it logs
+# "ready: listening on", which the test reads from its stderr (with a bounded timeout, never a
+# sleep). Every answer must equal the --offline one, but for what the socket API does not
+# carry (json_mask below).
+R=$tmp/d/run
+mkdir -p "$tmp/d"
+daemon_ready=0
+if [ -x "$D" ]; then
+  # shellcheck disable=SC2069 # on purpose: its log into the pipe, its stdout away
+  coproc DAEMON { exec "$D" --foreground --rundir "$R" --statedir "$tmp/d/state" 2>&1 >/dev/null; }
+  # shellcheck disable=SC2153 # coproc sets DAEMON_PID
+  daemon_pid=$DAEMON_PID
+  # bash closes a coproc's fds when it reaps the child: keep a copy of the read end.
+  exec {daemon_fd}<&"${DAEMON[0]}"
+  while IFS= read -r -t 20 line <&"$daemon_fd"; do
+    echo "$line" >>"$tmp/daemon.log"
+    case $line in *"ready: listening on $R/smtpstatusd.sock"*) daemon_ready=1; break ;; esac
+  done
+  # Keep draining its log, so that it never blocks on a full pipe.
+  cat <&"$daemon_fd" >>"$tmp/daemon.log" &
+  exec {daemon_fd}<&-
+fi
+if [ "$daemon_ready" -eq 1 ]; then
+  ok "daemon: ready"
+else
+  bad "daemon: $D did not become ready"; sed 's/^/  | /' "$tmp/daemon.log" 2>/dev/null
+fi
+
+# json_mask FILE: rewrites FILE's JSON objects (one a line) without the fields the socket API
+# does not carry, so that an --offline answer and the daemon's can be compared:
+# - a class or subject part's "reference" (proto Part has code, title, description only);
+# - a basic code's "sample_text" (proto BasicResponse has none);
+# - in a classification's "entry", the fields smtpstatus_result_classification() drops although
+#   the daemon sends them: submitter, change_controller and the basic code associations.
+json_mask() {
+  "$PY" -c '
+import json, sys
+def walk(o):
+    if isinstance(o, list):
+        for x in o: walk(x)
+    if not isinstance(o, dict):
+        return
+    for k in ("class", "subject"):
+        if isinstance(o.get(k), dict):
+            o[k].pop("reference", None)
+    o.pop("sample_text", None)
+    if "kind" in o and isinstance(o.get("entry"), dict):
+        for k in ("submitter", "change_controller", "basic_codes", "basic_classes",
+                  "basic_any", "basic_codes_raw"):
+            o["entry"].pop(k, None)
+    for v in o.values(): walk(v)
+out = []
+for l in open(sys.argv[1], encoding="utf-8").read().split("\n"):
+    if l:
+        o = json.loads(l); walk(o); out.append(json.dumps(o, sort_keys=True))
+open(sys.argv[1], "w", encoding="utf-8").write("".join(x + "\n" for x in out))
+' "$1"
+}
+
+# vs_offline NAME [--json] ARGS...: the CLI asked with --offline and asked of the daemon exits
+# alike and prints the same stdout (JSON compared through json_mask) and stderr. Standard input
+# is $IN (default /dev/null).
+vs_offline() {
+  local name=$1
+  shift
+  "$S" --offline "$@" <"${IN:-/dev/null}" >"$tmp/a.out" 2>"$tmp/a.err"; local ra=$?
+  "$S" --rundir "$R" "$@" <"${IN:-/dev/null}" >"$tmp/b.out" 2>"$tmp/b.err"; local rb=$?
+  if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$tmp/a.err" "$tmp/b.err"; then
+    bad "$name: sanitizer report"; sed 's/^/  | /' "$tmp/b.err"; return
+  fi
+  if [ "$1" = --json ] && ! { json_mask "$tmp/a.out" && json_mask "$tmp/b.out"; }; then
+    bad "$name: not JSON"; sed 's/^/  | /' "$tmp/a.out" "$tmp/b.out"; return
+  fi
+  if [ "$ra" -eq "$rb" ] && cmp -s "$tmp/a.out" "$tmp/b.out" && cmp -s "$tmp/a.err" "$tmp/b.err" \
+    && { [ -s "$tmp/a.out" ] || [ -s "$tmp/a.err" ]; }; then
+    ok "$name"
+  else
+    bad "$name: exit $ra offline, $rb from the daemon"
+    diff "$tmp/a.out" "$tmp/b.out" | sed 's/^/  | /'
+    diff "$tmp/a.err" "$tmp/b.err" | sed 's/^/  | /'
+  fi
+}
+
+# both NAME ARGS...: vs_offline for people and as JSON.
+both() {
+  local name=$1
+  shift
+  vs_offline "daemon = offline: $name" "$@"
+  vs_offline "daemon = offline: $name --json" --json "$@"
+}
+
+if [ "$daemon_ready" -eq 1 ]; then
+  both "lookup" lookup 5.1.1 X.2.2 4.7.0
+  both "lookup class-free" lookup x.1.1
+  both "lookup unregistered" lookup 5.7.708
+  both "lookup unknown subject" lookup 5.9.1
+  both "lookup: a bad code in the batch" lookup 5.1.1 5.1.x X.2.2 6.1.1
+  both "lookup a basic code: hint" lookup 550
+  both "basic" basic 550
+  both "basic with no association" basic 259
+  both "basic 3yz" basic 354
+  both "basic invalid" basic 650
+  both "search" search mailbox full
+  both "search case-insensitive" search MAILBOX Full
+  both "search many" search mailbox
+  both "search no match" search zzqqxx
+  both "render" render 550 5.1.1
+  both "render no enhanced code" render 250 OK
+  both "render empty enhanced code" render 250 "" 
+  both "render class-free with text" render 550 X.1.1 "No such user here"
+  both "render --width" --width 40 render 550 5.1.1 "$long"
+  both "render warning" render 452 4.2.2 "Mailbox full"
+  both "render --dsn" render --dsn 550 5.1.1
+  both "render class mismatch" render 450 5.1.1
+  both "render 3yz with a code" render 354 5.0.0
+  both "render malformed code" render 550 5.1.x
+  both "render bad basic" render 650
+  both "render UTF-8 without --smtputf8" render 550 5.1.1 'Boîte inconnue'
+  both "render UTF-8 with --smtputf8" render 550 5.1.1 'Boîte inconnue' --smtputf8
+  both "render width too small" render 550 5.1.1 --width 3
+  IN=$tmp/text2 both "render stdin" render 552 5.2.2 -
+  printf 'a\0b\tc\001d\n' >"$tmp/nul"
+  IN=$tmp/nul both "render NUL and controls from stdin" render 550 5.1.1 -
+  both "classify" classify "550 5.1.1 User unknown"
+  both "classify transient" classify "421 4.7.0 Try again later"
+  both "classify success" classify "250 OK"
+  both "classify class mismatch" classify "450 5.1.1 Mailbox busy"
+  both "classify unregistered" classify "550 5.7.708 Policy"
+  IN=$tmp/reply both "classify multi-line stdin" classify -
+  IN=$tmp/mixed both "classify differing lines" classify
+  both "classify no code" classify "hello there"
+
+  # info: the same registry, described by the daemon (its load time, diff and warnings instead
+  # of the image's build time, checksum and size).
+  "$S" --offline --json info >"$tmp/info.off"
+  expect_json "daemon: info --json" 0 "
+all(d[k] == json.load(open('$tmp/info.off'))[k]
+    for k in ('source', 'digest', 'classes', 'subjects', 'codes', 'basic_codes'))
+and isinstance(d['generation'], int) and d['loaded_at'] > 0
+and d['last_diff'] == {'added': [], 'removed': [], 'changed': []} and d['warnings'] == []" \
+    -- "$S" --rundir "$R" --json info
+  "$S" --offline info | grep -E '^(Source|Digest|Contents):' >"$tmp/info.want"
+  run 0 -- "$S" --rundir "$R" info
+  if grep -E '^(Source|Digest|Contents):' "$tmp/out" | cmp -s "$tmp/info.want" - \
+    && grep -Eq '^Generation: +[0-9]+$' "$tmp/out" && grep -Eq '^Loaded: +[0-9-]+T' "$tmp/out"; then
+    ok "daemon: info for people"
+  else
+    bad "daemon: info for people"; sed 's/^/  | /' "$tmp/out"
+  fi
+
+  # Options anywhere, and the run directory from the environment.
+  same "daemon: options before or after" -- "$S" --json --rundir "$R" lookup 5.1.1 X.2.2 \
+    -- "$S" lookup 5.1.1 --rundir="$R" X.2.2 --json
+  same "daemon: render options before or after" \
+    -- "$S" --width 30 --json --rundir "$R" --timeout 2000 render 550 5.1.1 "$long" \
+    -- "$S" render 550 5.1.1 "$long" --timeout=2000 --width=30 --rundir "$R" --json
+  same "daemon: \$SMTPSTATUS_RUNDIR" -- "$S" --rundir "$R" basic 550 \
+    -- env SMTPSTATUS_RUNDIR="$R" "$S" basic 550
+
+  # reload: the project's data without X.7.30, then with it; a broken copy changes nothing.
+  # The daemon runs as this user, who may therefore reload it.
+  DATA=${PROJECT_DATA_DIR:-$(dirname "$0")/../../data}
+  if [ -r "$DATA/smtp-enhanced-status-codes-3.csv" ]; then
+    DATA=$(cd "$DATA" && pwd -P)
+    mkdir "$tmp/less" "$tmp/broken"
+    cp "$DATA"/smtp-enhanced-status-codes-*.csv "$tmp/less/"
+    cp "$DATA"/smtp-enhanced-status-codes-*.csv "$tmp/broken/"
+    grep -v '^"X\.7\.30",' "$DATA/smtp-enhanced-status-codes-3.csv" \
+      >"$tmp/less/smtp-enhanced-status-codes-3.csv"
+    sed -i '5s/^"X\.1\.\([0-9]*\)"/"X.1.x"/' "$tmp/broken/smtp-enhanced-status-codes-3.csv"
+    expect "daemon: reload without X.7.30" 0 '^removed: X\.7\.30$' '' \
+      -- "$S" --rundir "$R" reload "$tmp/less"
+    check "daemon: reload names the source" grep -Eq "^reloaded: generation [0-9]+ from $tmp/less, 80 codes$" "$tmp/out"
+    expect "daemon: answers come from the reloaded registry" 1 '^5\.7\.30  \(not registered\)' '' \
+      -- "$S" --rundir "$R" lookup 5.7.30
+    expect "daemon: reload adds X.7.30" 0 '^added: X\.7\.30$' '' -- "$S" --rundir "$R" reload "$DATA"
+    expect_json "daemon: reload --json" 0 '
+d["diff"] == {"added": [], "removed": ["X.7.30"], "changed": []} and d["registry"]["codes"] == 80
+and d["registry"]["last_diff"] == d["diff"]' -- "$S" --rundir "$R" --json reload "$tmp/less"
+    expect_json "daemon: reload a relative DIR --json" 0 "
+d['diff']['added'] == ['X.7.30'] and d['registry']['source'] == '$DATA'
+and d['registry']['codes'] == 81" \
+      -- in_dir "$DATA/.." "$S" --rundir "$R" --json reload "$(basename "$DATA")"
+    run 0 -- "$S" --rundir "$R" --json info
+    gen=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["generation"])' "$tmp/out")
+    expect "daemon: a broken registry is refused" 1 '' \
+      "^$tmp/broken/smtp-enhanced-status-codes-3\.csv:5:[0-9]+: error: " \
+      -- "$S" --rundir "$R" reload "$tmp/broken"
+    check "daemon: refused reload says nothing changed" grep -q 'nothing changed' "$tmp/err"
+    expect_json "daemon: a broken registry --json" 1 '
+"nothing changed" in d["error"] and len(d["problems"]) >= 1
+and all(re.match(r"[^:]+:[0-9]+:[0-9]+: error: ", p) for p in d["problems"])' \
+      -- "$S" --rundir "$R" --json reload "$tmp/broken"
+    expect_json "daemon: nothing changed after the refused reloads" 0 \
+      "d['generation'] == $gen and d['source'] == '$DATA'" -- "$S" --rundir "$R" --json info
+  else
+    echo "SKIP: reload: no project data (PROJECT_DATA_DIR)"
+  fi
+  expect "daemon: reload of a missing DIR" 1 '' 'no/such/dir: No such file or directory' \
+    -- "$S" --rundir "$R" reload "$tmp/no/such/dir"
+  # Another user may not reload: root can be one for a moment.
+  if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+    chmod o+x "$tmp" "$tmp/d"
+    expect "daemon: reload by another user: refused" 1 '' \
+      'the daemon refused to reload: .*uid 65534' \
+      -- setpriv --reuid 65534 --regid 65534 --clear-groups "$S" --rundir "$R" reload
+    check "daemon: refused reload: who may" grep -q 'reloading is for root' "$tmp/err"
+  else
+    echo "SKIP: reload by another user: needs root and setpriv"
+  fi
+
+  # stats: the daemon's counters, this test's requests among them.
+  expect "daemon: stats" 0 '^requests +lookup +[1-9][0-9]*$' '' -- "$S" --rundir "$R" stats
+  for f in '^requests +render +[1-9]' '^errors +invalid_argument +[0-9]' '^daemon +connections_total +[1-9]' \
+    '^daemon +uptime_seconds +[0-9]'; do
+    check "daemon: stats shows /$f/" grep -Eq "$f" "$tmp/out"
+  done
+  expect_json "daemon: stats --json" 0 '
+d["requests"]["lookup"] > 0 and d["requests"]["classify"] > 0 and d["requests"]["stats"] > 0
+and "invalid_argument" in d["errors"] and d["generation"] >= 1 and d["connections_open"] >= 1' \
+    -- "$S" stats --rundir "$R" --json
+
+  # Once the daemon is gone, everything but --offline is "daemon unavailable".
+  kill "$daemon_pid"
+  wait "$daemon_pid"
+  rc=$?
+  daemon_pid=
+  if [ "$rc" -eq 0 ]; then ok "daemon: stops cleanly"; else bad "daemon: exit $rc on SIGTERM"; sed 's/^/  | /' "$tmp/daemon.log"; fi
+  for cmd in "lookup 5.1.1" "basic 550" "search mailbox" "render 550 5.1.1" "classify 550 5.1.1 x" \
+    "info" "reload" "stats"; do
+    # shellcheck disable=SC2086
+    expect "daemon stopped: $cmd" 3 '' "no daemon answers at $R/smtpstatusd\.sock: " \
+      -- "$S" --rundir "$R" $cmd
+  done
+fi
+
+# Something listens on the socket but never answers, or hangs up: still "daemon unavailable".
+# The listener prints "ready" once it listens; the test waits for that line, never for time.
+listener() {
+  mkdir -p "$tmp/live"
+  rm -f "$tmp/live/smtpstatusd.sock"
+  coproc LISTENER { exec "$PY" -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(sys.argv[1]); s.listen(16)
 print("ready", flush=True)
-sys.stdin.read()' "$tmp/live/smtpstatusd.sock"; }
-# shellcheck disable=SC2153 # coproc sets LISTENER_PID
-listener_pid=$LISTENER_PID
-if read -r line <&"${LISTENER[0]}" && [ "$line" = ready ]; then
-  for cmd in "lookup 5.1.1" "info" "reload" "stats"; do
-    # shellcheck disable=SC2086
-    expect "daemon client not built: $cmd" 3 '' \
-      '^smtpstatus: the daemon client is not built yet; use --offline$' \
-      -- "$S" --rundir "$tmp/live" $cmd
-  done
+if sys.argv[2] == "hangup":
+    while True:
+        s.accept()[0].close()
+sys.stdin.read()' "$tmp/live/smtpstatusd.sock" "$1"; }
+  # shellcheck disable=SC2153 # coproc sets LISTENER_PID
+  listener_pid=$LISTENER_PID
+  read -r -t 20 line <&"${LISTENER[0]}" && [ "$line" = ready ]
+}
+stop_listener() {
+  kill "$listener_pid" 2>/dev/null
+  wait "$listener_pid" 2>/dev/null
+  listener_pid=
+}
+if listener silent; then
+  expect "a daemon that never answers" 3 '' \
+    '^smtpstatus: the daemon at .*/live/smtpstatusd\.sock did not answer within 300 ms$' \
+    -- "$S" --rundir "$tmp/live" --timeout 300 lookup 5.1.1
+  check "never answers: the hint" grep -q 'raise --timeout, or use --offline' "$tmp/err"
 else
-  bad "the stand-in listener did not start"
+  bad "the silent listener did not start"
 fi
-kill "$listener_pid" 2>/dev/null
-wait "$listener_pid" 2>/dev/null
-listener_pid=
+stop_listener
+if listener hangup; then
+  expect "a daemon that hangs up" 3 '' 'the daemon at .* closed the connection without answering' \
+    -- "$S" --rundir "$tmp/live" stats
+else
+  bad "the hang-up listener did not start"
+fi
+stop_listener
+expect "--timeout not a number" 2 '' '--timeout needs a number of milliseconds' \
+  -- "$S" stats --timeout abc
+expect "--timeout 0" 2 '' '--timeout needs a number of milliseconds' -- "$S" stats --timeout=0
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

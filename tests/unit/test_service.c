@@ -108,7 +108,7 @@ test_reload_gate(void **state)
     assert_int_equal(resp.reload->registry->codes, 81);
     assert_string_equal(resp.reload->registry->source, "embedded");
     diag_free(&d);
-    arena_reset(&a);
+    arena_free(&a);
 }
 
 static void
@@ -146,7 +146,7 @@ test_limits_and_unknown(void **state)
                         "Bad destination mailbox address");
     /* The whole answer packs within the frame limit's order of magnitude: 1024 entries. */
     assert_true(smtpstatus__v1__response__get_packed_size(&resp) > 1024);
-    arena_reset(&a);
+    arena_free(&a);
 }
 
 /* Builds an image from the project's data with `edit` applied to the code table. */
@@ -258,7 +258,7 @@ test_arena(void **state)
     assert_string_equal(arena_printf(&a, "%d-%s", 42, "x"), "42-x");
     assert_string_equal(arena_strndup(&a, "abcdef", 3), "abc");
     assert_int_equal(a.failed, 0);
-    arena_reset(&a);
+    arena_free(&a);
     assert_null(a.chunks);
 }
 
