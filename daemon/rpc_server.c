@@ -38,6 +38,7 @@ struct rpc_conn {
     int draining;       /* closing once the queued answers are written */
     int waiting_reload; /* paused until its reload is answered */
     int throttled;      /* paused until the client reads its answers */
+    int reading;        /* uv_read_start() is in effect */
     uint64_t reload_id;
     struct rpc_conn *prev, *next;
 };
@@ -94,6 +95,7 @@ conn_close_after_writes(struct rpc_conn *c)
         return;
     c->draining = 1;
     uv_read_stop((uv_stream_t *)&c->pipe);
+    c->reading = 0;
     c->shutdown.data = c;
     if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->pipe, on_shutdown) != 0)
         conn_close(c);
@@ -262,10 +264,15 @@ process(struct rpc_conn *c)
     }
     if (c->closing || c->draining)
         return;
-    if (c->waiting_reload || c->throttled)
+    /* Only a change of state touches the poller. */
+    int pause = c->waiting_reload || c->throttled;
+    if (pause && c->reading) {
         uv_read_stop((uv_stream_t *)&c->pipe);
-    else
-        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read); /* EALREADY is fine */
+        c->reading = 0;
+    } else if (!pause && !c->reading) {
+        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+        c->reading = 1;
+    }
 }
 
 static void
@@ -379,6 +386,7 @@ on_connection(uv_stream_t *listener, int status)
     }
     uv_timer_start(&c->idle, on_idle, srv->opt.idle_timeout_ms, srv->opt.idle_timeout_ms);
     uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    c->reading = 1;
 }
 
 /* ---- the server ----------------------------------------------------------------------------- */

@@ -352,7 +352,8 @@ output_search(const smtpstatus_image *img, const char *query, const smtpstatus_e
 static const char *const match_names[] = {"?", "exact", "wildcard", "any"};
 
 void
-output_basic(const smtpstatus_image *img, const smtpstatus_basic *b)
+output_basic(const smtpstatus_basic_answer *b, const char *sample_text,
+             const struct output_assoc *assoc)
 {
     json_t *o = NULL, *list = NULL;
     if (json_mode) {
@@ -362,7 +363,7 @@ output_basic(const smtpstatus_image *img, const smtpstatus_basic *b)
         jset(o, "standard", json_boolean(b->standard));
         jset(o, "text", jstr_or_null(b->text));
         jset(o, "reference", jstr_or_null(b->reference));
-        jset(o, "sample_text", jstr_or_null(b->sample_text));
+        jset(o, "sample_text", jstr_or_null(sample_text));
     } else if (b->standard) {
         printf("%u  %s  (%s)\n", b->code, b->text, b->reference);
     } else {
@@ -372,24 +373,19 @@ output_basic(const smtpstatus_image *img, const smtpstatus_basic *b)
         printf("%*sNo enhanced code is associated with it.\n", INDENT, "");
     else if (!json_mode)
         printf("%*sEnhanced codes:\n", INDENT, "");
-    for (uint32_t i = 0; i < b->assoc_count; i++) {
-        smtpstatus_code c;
-        smtpstatus_match match;
-        smtpstatus_entry e;
-        if (smtpstatus_image_basic_assoc(img, b, i, &c, &match) != 0 ||
-            smtpstatus_image_lookup(img, c, &e) != 0)
-            continue;
-        const char *mname = (unsigned)match < 4 ? match_names[match] : "?";
+    for (size_t i = 0; i < b->assoc_count; i++) {
+        const struct output_assoc *a = &assoc[i];
+        const char *mname = (unsigned)a->match < 4 ? match_names[a->match] : "?";
         char code[SMTPSTATUS_CODE_STRLEN];
-        code_str(c, code);
+        code_str(a->code, code);
         if (json_mode) {
-            json_t *a = json_object();
-            jset(a, "code", jstr(code));
-            jset(a, "match", jstr(mname));
-            jset(a, "title", jstr(e.title));
-            json_array_append_new(list, a);
+            json_t *j = json_object();
+            jset(j, "code", jstr(code));
+            jset(j, "match", jstr(mname));
+            jset(j, "title", jstr(a->title));
+            json_array_append_new(list, j);
         } else {
-            printf("%*s%-9s %-9s %s\n", 2 * INDENT, "", code, mname, e.title);
+            printf("%*s%-9s %-9s %s\n", 2 * INDENT, "", code, mname, a->title);
         }
     }
     if (json_mode) {
@@ -455,6 +451,15 @@ output_render(uint16_t basic, const smtpstatus_code *enhanced, int dsn, const ch
             json_array_append_new(w, jstr(warning_table[i].name));
     jset(o, "warnings", w);
     emit(o);
+}
+
+unsigned
+output_render_warning_bit(const char *name)
+{
+    for (size_t i = 0; i < sizeof warning_table / sizeof warning_table[0]; i++)
+        if (strcmp(warning_table[i].name, name) == 0)
+            return warning_table[i].bit;
+    return 0;
 }
 
 /* ---- classify ------------------------------------------------------------------------------- */
@@ -548,16 +553,25 @@ output_classification(const smtpstatus_image *img, const smtpstatus_classificati
 
 /* ---- info ----------------------------------------------------------------------------------- */
 
+/* t (Unix seconds) as "2024-05-01T12:00:00Z" in buf, or "unknown" for 0. */
+static const char *
+utc_time(uint64_t t, char *buf, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    snprintf(buf, size, "unknown");
+    if (t != 0 && gmtime_r(&tt, &tm) != NULL)
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
 void
 output_info(const smtpstatus_image_summary *s)
 {
-    char digest[17], checksum[17], built[32] = "unknown";
+    char digest[17], checksum[17], built[32];
     snprintf(digest, sizeof digest, "%016llx", (unsigned long long)s->source_digest);
     snprintf(checksum, sizeof checksum, "%016llx", (unsigned long long)s->checksum);
-    time_t t = (time_t)s->built_at;
-    struct tm tm;
-    if (s->built_at != 0 && gmtime_r(&t, &tm) != NULL)
-        strftime(built, sizeof built, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    utc_time(s->built_at, built, sizeof built);
     if (json_mode) {
         json_t *o = json_object();
         jset(o, "source", jstr(s->source));
@@ -582,4 +596,160 @@ output_info(const smtpstatus_image_summary *s)
     printf("Image:       %llu bytes, format version %u\n", (unsigned long long)s->size, s->version);
     printf("Contents:    %u classes, %u subjects, %u codes, %u basic codes\n", s->class_count,
            s->subject_count, s->code_count, s->basic_count);
+}
+
+/* ---- the daemon's registry, reload, stats ---------------------------------------------------- */
+
+static json_t *
+strings_json(const char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, jstr(v[i]));
+    return a;
+}
+
+/* The CodeDiff of the socket API. */
+static json_t *
+diff_json(const smtpstatus_registry_info *info)
+{
+    json_t *o = json_object();
+    jset(o, "added", strings_json(info->added, info->added_count));
+    jset(o, "removed", strings_json(info->removed, info->removed_count));
+    jset(o, "changed", strings_json(info->changed, info->changed_count));
+    return o;
+}
+
+/* The RegistryInfo of the socket API. */
+static json_t *
+registry_json(const smtpstatus_registry_info *info)
+{
+    json_t *o = json_object();
+    jset(o, "source", jstr(info->source));
+    jset(o, "generation", json_integer((json_int_t)info->generation));
+    jset(o, "loaded_at", json_integer((json_int_t)info->loaded_at));
+    jset(o, "digest", jstr(info->digest));
+    jset(o, "classes", json_integer(info->class_count));
+    jset(o, "subjects", json_integer(info->subject_count));
+    jset(o, "codes", json_integer(info->code_count));
+    jset(o, "basic_codes", json_integer(info->basic_count));
+    jset(o, "last_diff", diff_json(info));
+    jset(o, "warnings", strings_json(info->warnings, info->warning_count));
+    return o;
+}
+
+/* "<label>X.7.29 X.7.30" on one line, when there is any code. */
+static void
+print_codes(const char *label, const char *const *codes, size_t n)
+{
+    if (n == 0)
+        return;
+    fputs(label, stdout);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s", i > 0 ? " " : "", codes[i]);
+    fputc('\n', stdout);
+}
+
+void
+output_registry(const smtpstatus_registry_info *info)
+{
+    if (json_mode) {
+        emit(registry_json(info));
+        return;
+    }
+    char loaded[32];
+    printf("Source:      %s\n", info->source);
+    printf("Generation:  %llu\n", (unsigned long long)info->generation);
+    printf("Loaded:      %s\n", utc_time(info->loaded_at, loaded, sizeof loaded));
+    printf("Digest:      %s\n", info->digest);
+    printf("Contents:    %u classes, %u subjects, %u codes, %u basic codes\n", info->class_count,
+           info->subject_count, info->code_count, info->basic_count);
+    if (info->added_count + info->removed_count + info->changed_count == 0)
+        printf("Changes:     none\n");
+    print_codes("Added:       ", info->added, info->added_count);
+    print_codes("Removed:     ", info->removed, info->removed_count);
+    print_codes("Changed:     ", info->changed, info->changed_count);
+    for (size_t i = 0; i < info->warning_count; i++)
+        printf("Warning:     %s\n", info->warnings[i]);
+}
+
+/* Writes lines[0..n) to stderr as they are: compiler-style "file:line:col: ..." lines that an
+ * editor can jump to, so without the "smtpstatus: " prefix. */
+static void
+print_diagnostics(const char *const *lines, size_t n)
+{
+    fflush(stdout);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%s\n", lines[i]);
+}
+
+void
+output_reloaded(const smtpstatus_registry_info *info)
+{
+    if (json_mode) {
+        json_t *o = json_object();
+        jset(o, "registry", registry_json(info));
+        jset(o, "diff", diff_json(info));
+        emit(o);
+    } else {
+        printf("reloaded: generation %llu from %s, %u codes\n",
+               (unsigned long long)info->generation, info->source, info->code_count);
+        if (info->added_count + info->removed_count + info->changed_count == 0)
+            printf("no code was added, removed or changed\n");
+        print_codes("added: ", info->added, info->added_count);
+        print_codes("removed: ", info->removed, info->removed_count);
+        print_codes("changed: ", info->changed, info->changed_count);
+    }
+    print_diagnostics(info->warnings, info->warning_count);
+}
+
+void
+output_reload_failed(const smtpstatus_result *r)
+{
+    const char *message = smtpstatus_result_message(r);
+    if (message[0] == '\0')
+        message = smtpstatus_strerror(SMTPSTATUS_ERELOAD);
+    size_t n = 0;
+    while (smtpstatus_result_problem(r, n) != NULL)
+        n++;
+    output_warnx("%s", message);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%s\n", smtpstatus_result_problem(r, i));
+    if (!json_mode)
+        return;
+    json_t *o = json_object();
+    json_t *problems = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(problems, jstr(smtpstatus_result_problem(r, i)));
+    jset(o, "error", jstr(message));
+    jset(o, "problems", problems);
+    emit(o);
+}
+
+void
+output_stats(const smtpstatus_result *r)
+{
+    const char *group, *name;
+    uint64_t value;
+    json_t *o = json_mode ? json_object() : NULL;
+    for (size_t i = 0;
+         (o != NULL || !json_mode) && smtpstatus_result_counter(r, i, &group, &name, &value) == 0;
+         i++) {
+        if (!json_mode) {
+            printf("%-9s %-18s %llu\n", group, name, (unsigned long long)value);
+            continue;
+        }
+        /* {"requests": {"lookup": 3, ...}, "errors": {...}, "connections_open": 1, ...}: the
+         * StatsResponse of the socket API, with its counter lists as objects. */
+        json_t *where = o;
+        if (strcmp(group, "daemon") != 0) {
+            if ((where = json_object_get(o, group)) == NULL) {
+                where = json_object();
+                jset(o, group, where);
+            }
+        }
+        jset(where, name, json_integer((json_int_t)value));
+    }
+    if (json_mode)
+        emit(o);
 }

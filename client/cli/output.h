@@ -8,6 +8,10 @@
  * port speak one vocabulary. Error messages go to stderr, prefixed "smtpstatus: ", in both
  * modes; with --json an answer that is an error is also written to stdout as an object with an
  * "error" field, so that a script reading stdout sees one object per question.
+ *
+ * Answers from the daemon come in the same library types as those read from an image (an
+ * smtpstatus_entry, an smtpstatus_classification), so both sources print alike; only the
+ * registry facts differ in shape (an image's summary, the daemon's registry info).
  */
 #ifndef SMTPSTATUS_CLI_OUTPUT_H
 #define SMTPSTATUS_CLI_OUTPUT_H
@@ -37,13 +41,25 @@ void output_error(const char *key, const char *input, const char *fmt, ...)
 void output_code_error(const char *word, int err, size_t errpos);
 
 /* One lookup answer: a registered code, or a valid but unregistered one with the meaning of
- * its class and subject. `img` is the image `e` came from (for the extra CSV columns). */
+ * its class and subject. `img` is the image `e` came from (for the extra CSV columns), or NULL
+ * for an entry from the daemon, which carries none (field_count 0). */
 void output_entry(const smtpstatus_image *img, const smtpstatus_entry *e);
 
-/* The answer for a basic reply code and the enhanced codes associated with it. */
-void output_basic(const smtpstatus_image *img, const smtpstatus_basic *b);
+/* One enhanced code associated with a basic code, and the title of its entry. */
+struct output_assoc {
+    smtpstatus_code code; /* class-free: X.1.1 */
+    smtpstatus_match match;
+    const char *title;
+};
 
-/* The answer to a search: entries[0..n), in code order. `query` is the words as given. */
+/* The answer for a basic reply code: b->assoc_count associations in assoc[], exact matches
+ * first. `sample_text` is the basic code's sample text, or NULL where it is not known (the
+ * daemon does not send it), which JSON shows as null. */
+void output_basic(const smtpstatus_basic_answer *b, const char *sample_text,
+                  const struct output_assoc *assoc);
+
+/* The answer to a search: entries[0..n), in code order. `query` is the words as given; `img`
+ * as for output_entry(). */
 void output_search(const smtpstatus_image *img, const char *query, const smtpstatus_entry *entries,
                    size_t n);
 
@@ -56,12 +72,33 @@ void output_search(const smtpstatus_image *img, const char *query, const smtpsta
 void output_render(uint16_t basic, const smtpstatus_code *enhanced, int dsn, const char *reply,
                    size_t len, unsigned warnings);
 
+/* The SMTPSTATUS_WARN_* bit of a warning name from the daemon ("not_associated"), or 0 for a
+ * name this build does not know. */
+unsigned output_render_warning_bit(const char *name);
+
 /* A classified reply and its text (the prefixes removed, lines joined by LF); `img` is the
- * image that filled c->entry. */
+ * image that filled c->entry, or NULL when the daemon did. */
 void output_classification(const smtpstatus_image *img, const smtpstatus_classification *c,
                            const char *text);
 
-/* The summary of a registry image. */
+/* The summary of a registry image (info --offline). */
 void output_info(const smtpstatus_image_summary *s);
+
+/* What the daemon serves (info): the fields output_info() shows that the daemon knows too, in
+ * the same form, then the diff of the reload that made this registry and the loader's
+ * warnings. */
+void output_registry(const smtpstatus_registry_info *info);
+
+/* A reload that succeeded: the registry now served and what changed ("added: X.7.30"); the
+ * loader's warnings go to stderr, as the compiler-style lines the daemon sent. */
+void output_reloaded(const smtpstatus_registry_info *info);
+
+/* A reload the daemon refused because the registry is broken (r holds its ERELOAD answer):
+ * its message, then every problem ("file:line:col: error: ...") on stderr as it came; with
+ * --json also {"error": ..., "problems": [...]} on stdout. */
+void output_reload_failed(const smtpstatus_result *r);
+
+/* The daemon's counters (r holds its stats answer), by group. */
+void output_stats(const smtpstatus_result *r);
 
 #endif

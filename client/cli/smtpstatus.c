@@ -5,16 +5,19 @@
  * them), chooses where answers come from once at start-up (the "source" section below: the
  * registry built into the library with --offline, else the daemon of the run directory), runs
  * one subcommand against that source, and hands each answer to the printers in output.c.
- * Every lookup, render and classification is the library's own, run on a
- * `const smtpstatus_image *`, so the CLI answers exactly as the daemon does.
+ * Offline, every lookup, render and classification is the library's own, run on the embedded
+ * image; otherwise the library's client asks the daemon, which runs the same code on the
+ * registry it serves. Both answers come in the same library types and print alike.
  *
  * Exit status (also in --help):
  *   0  found / answered
- *   1  not found or invalid input: an unregistered or malformed code (each still answered as
- *      far as it can be), an unknown basic code, a search with no match, a reply with no code,
- *      a reply that cannot be rendered
+ *   1  not found, invalid input or refused: an unregistered or malformed code (each still
+ *      answered as far as it can be), an unknown basic code, a search with no match, a reply
+ *      with no code, a reply that cannot be rendered; a reload the daemon refused (a broken
+ *      registry, a user who may not reload, another reload running)
  *   2  usage error: unknown option or subcommand, wrong number of arguments
- *   3  daemon unavailable (without --offline)
+ *   3  daemon unavailable (without --offline): no daemon on the socket, no answer within
+ *      --timeout, or an answer this client cannot read
  */
 #include <errno.h>
 #include <limits.h>
@@ -36,14 +39,18 @@ enum {
     EXIT_UNAVAILABLE = 3
 };
 
-#define STDIN_MAX   (16u << 20) /* the most "-" reads from standard input */
-#define SOCKET_NAME "smtpstatusd.sock"
+#define STDIN_MAX          (16u << 20) /* the most "-" reads from standard input */
+#define SOCKET_NAME        "smtpstatusd.sock"
+#define DEFAULT_TIMEOUT_MS 5000u /* --timeout: the limit of each question to the daemon */
+#define MAX_TIMEOUT_MS     3600000u
+#define LOOKUP_BATCH       1024u /* codes per lookup request: the daemon's limit */
 
 struct options {
     int json, pretty, offline, help, version;
     int smtputf8, dsn, has_width;
     unsigned width;
-    const char *rundir; /* --rundir, or NULL for smtpstatus_default_rundir() */
+    unsigned timeout_ms; /* --timeout, DEFAULT_TIMEOUT_MS when not given */
+    const char *rundir;  /* --rundir, or NULL for smtpstatus_default_rundir() */
     const char *command;
     char **args; /* the words after the subcommand, options removed */
     size_t nargs;
@@ -51,24 +58,19 @@ struct options {
 
 /* ---- where answers come from ------------------------------------------------------------------
  *
- * The one place that knows about the daemon. source_open() runs once, before any subcommand,
- * and leaves src->img set to the image every answer is read from; the subcommands never ask
- * where it came from. --offline: the image built into the library. Otherwise: the daemon of
- * the run directory, whose client library side is not written yet, so today that path reports
- * "daemon unavailable". To plug the daemon in, fill in the marked branch of source_open() (attach
- * to the daemon, set src->img to its published image) and source_close(), and the two calls
- * that only the daemon can answer, source_reload() and source_stats().
+ * The one place that knows there are two sources. source_open() runs once, before any
+ * subcommand. With --offline it sets src->img to the registry built into the library, and
+ * every answer is read from that image. Otherwise it makes src->daemon, a handle on the daemon
+ * of the run directory (--rundir, else $SMTPSTATUS_RUNDIR, else the default), which connects on
+ * the first question. Each subcommand asks whichever is set; both kinds of answer come in the
+ * library's types and go to the same printers. daemon_failed() turns every way a question to
+ * the daemon can fail into a message and an exit status.
  */
 
-enum source_need {
-    NEED_IMAGE, /* lookups, render, classify, info: any registry image will do */
-    NEED_DAEMON /* reload, stats: only the daemon can answer */
-};
-
 struct source {
-    const smtpstatus_image *img; /* every answer is read from this; never NULL once open */
-    int offline;                 /* img is the embedded image */
-    char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    const smtpstatus_image *img; /* --offline: the embedded image; else NULL */
+    smtpstatus *daemon;          /* otherwise: the handle on the daemon's socket; else NULL */
+    unsigned timeout_ms;         /* the handle's limit per question */
 };
 
 /* Whether something accepts connections on the Unix socket `path`: 0 or a negative errno. Does
@@ -80,38 +82,64 @@ socket_probe(const char *path)
     if (fd < 0)
         return -errno;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    memcpy(sa.sun_path, path, strlen(path) + 1); /* the caller checked that it fits */
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
     int rc = connect(fd, (const struct sockaddr *)&sa, sizeof sa) == 0 ? 0 : -errno;
     close(fd);
     return rc;
 }
 
-/* Says that the daemon cannot answer and why, with a hint; returns EXIT_UNAVAILABLE. */
+/*
+ * Reports a question to the daemon that failed with `rc`; `r` is the daemon's answer when it
+ * sent one (an error it named), else NULL. `key` and `input` name the question in the JSON
+ * error object, as for output_error(). Returns EXIT_UNAVAILABLE when no usable answer came (no
+ * daemon, none in time, one this client cannot read), else EXIT_NOT_FOUND. May connect to the
+ * socket once more, to say why no daemon answered.
+ */
 static int
-daemon_unavailable(const struct source *src)
+daemon_failed(const struct source *src, int rc, const smtpstatus_result *r, const char *key,
+              const char *input)
 {
-    int rc = socket_probe(src->socket_path);
-    if (rc != 0) {
-        output_warnx("no daemon answers at %s: %s", src->socket_path, strerror(-rc));
+    const char *path = smtpstatus_socket_path(src->daemon);
+    const char *said = r != NULL ? smtpstatus_result_message(r) : "";
+    switch (rc) {
+    case SMTPSTATUS_EUNAVAILABLE: {
+        int e = socket_probe(path);
+        if (e != 0)
+            output_warnx("no daemon answers at %s: %s", path, strerror(-e));
+        else
+            output_warnx("the daemon at %s closed the connection without answering", path);
         output_warnx("start it with `smtpstatusd`, point --rundir at its run directory, "
                      "or use --offline");
-    } else {
-        /* PLUG IN: the library's RPC client goes here. */
-        output_warnx("the daemon client is not built yet; use --offline");
+        return EXIT_UNAVAILABLE;
     }
-    return EXIT_UNAVAILABLE;
+    case SMTPSTATUS_ETIMEOUT:
+        output_warnx("the daemon at %s did not answer within %u ms", path, src->timeout_ms);
+        output_warnx("it may be overloaded or stuck: see its log, raise --timeout, "
+                     "or use --offline");
+        return EXIT_UNAVAILABLE;
+    case SMTPSTATUS_EPROTO:
+        output_warnx("the daemon at %s sent an answer this client cannot read", path);
+        output_warnx("is it smtpstatusd %s, as this command is? or use --offline",
+                     SMTPSTATUS_VERSION_STRING);
+        return EXIT_UNAVAILABLE;
+    default:
+        if (said[0] != '\0')
+            output_error(key, input, "%s: %s", smtpstatus_strerror(rc), said);
+        else
+            output_error(key, input, "%s", smtpstatus_strerror(rc));
+        return EXIT_NOT_FOUND;
+    }
 }
 
 /*
- * Opens the source of answers for a subcommand that needs `need`. Returns 0 with src->img set,
- * or an exit status after saying what went wrong. May connect to the daemon's socket.
+ * Opens the source of answers. Returns 0 with src->img or src->daemon set, or an exit status
+ * after saying what went wrong. Does not connect to the daemon yet.
  */
 static int
-source_open(struct source *src, const struct options *opt, enum source_need need)
+source_open(struct source *src, const struct options *opt)
 {
     memset(src, 0, sizeof *src);
     if (opt->offline) {
-        src->offline = 1;
         src->img = smtpstatus_image_embedded();
         if (src->img == NULL) {
             output_warnx("the registry built into the library is not a valid image; "
@@ -120,50 +148,35 @@ source_open(struct source *src, const struct options *opt, enum source_need need
         }
         return 0;
     }
-    char rundir[PATH_MAX];
-    if (opt->rundir != NULL)
-        snprintf(rundir, sizeof rundir, "%s", opt->rundir);
-    else if (smtpstatus_default_rundir(rundir, sizeof rundir) != 0)
-        rundir[0] = '\0';
-    int n = snprintf(src->socket_path, sizeof src->socket_path, "%s/" SOCKET_NAME, rundir);
-    if (rundir[0] == '\0' || n < 0 || (size_t)n >= sizeof src->socket_path) {
+    smtpstatus_options so = {opt->rundir, opt->timeout_ms};
+    src->timeout_ms = opt->timeout_ms;
+    int rc = smtpstatus_open(&so, &src->daemon);
+    if (rc == SMTPSTATUS_ENOSPC) {
+        char rundir[PATH_MAX] = "";
+        if (opt->rundir != NULL)
+            snprintf(rundir, sizeof rundir, "%s", opt->rundir);
+        else
+            smtpstatus_default_rundir(rundir, sizeof rundir);
         output_warnx("the daemon's socket path is too long (%s/" SOCKET_NAME "); "
                      "use a shorter --rundir, or --offline",
                      rundir);
         return EXIT_UNAVAILABLE;
     }
-    /* PLUG IN: attach to the daemon here (the image it publishes in `rundir`, with the socket
-     * as fallback), set src->img to that image's pinned snapshot, and return 0; keep
-     * reporting EXIT_UNAVAILABLE when it cannot be reached. `need` says whether an image is
-     * enough (NEED_IMAGE) or the socket must answer (NEED_DAEMON). */
-    (void)need;
-    return daemon_unavailable(src);
+    if (rc != 0) {
+        output_error(NULL, NULL, "%s", smtpstatus_strerror(rc));
+        return EXIT_NOT_FOUND;
+    }
+    return 0;
 }
 
-/* Lets go of what source_open() took. */
+/* Lets go of what source_open() took: the daemon's handle and its connection. The embedded
+ * image is static and never freed. */
 static void
 source_close(struct source *src)
 {
-    /* PLUG IN: release the daemon connection and the pinned image; the embedded image is
-     * static and never freed. */
+    smtpstatus_close(src->daemon);
+    src->daemon = NULL;
     src->img = NULL;
-}
-
-/* Asks the daemon to reload its registry, from `dir` when not NULL (an absolute path). */
-static int
-source_reload(struct source *src, const char *dir)
-{
-    /* PLUG IN: the reload RPC; print its diff with output.c. */
-    (void)dir;
-    return daemon_unavailable(src);
-}
-
-/* Asks the daemon for its counters. */
-static int
-source_stats(struct source *src)
-{
-    /* PLUG IN: the stats RPC; print the counters with output.c. */
-    return daemon_unavailable(src);
 }
 
 /* ---- input helpers -------------------------------------------------------------------------- */
@@ -269,9 +282,9 @@ parse_code(const char *w, smtpstatus_code *code)
 
 /* ---- subcommands ---------------------------------------------------------------------------- */
 
-/* lookup CODE...: one answer per code, in order. */
+/* lookup CODE... from the image: one answer per code, in order. */
 static int
-cmd_lookup(const struct options *opt, struct source *src)
+lookup_image(const struct options *opt, const smtpstatus_image *img)
 {
     int status = EXIT_ANSWERED;
     for (size_t i = 0; i < opt->nargs; i++) {
@@ -281,17 +294,114 @@ cmd_lookup(const struct options *opt, struct source *src)
             status = EXIT_NOT_FOUND;
             continue;
         }
-        int rc = smtpstatus_image_lookup(src->img, code, &e);
+        int rc = smtpstatus_image_lookup(img, code, &e);
         if (rc != 0) {
             output_error("code", opt->args[i], "%s: %s", opt->args[i], smtpstatus_strerror(rc));
             status = EXIT_NOT_FOUND;
             continue;
         }
-        output_entry(src->img, &e);
+        output_entry(img, &e);
         if (!e.registered)
             status = EXIT_NOT_FOUND;
     }
     return status;
+}
+
+/* lookup CODE... from the daemon: the codes in one request (LOOKUP_BATCH at a time), then one
+ * answer per code, in order. A code the daemon could not look up is reported as --offline
+ * reports it, from the library's own parse of the word. */
+static int
+lookup_daemon(const struct options *opt, struct source *src)
+{
+    int status = EXIT_ANSWERED;
+    for (size_t first = 0; first < opt->nargs; first += LOOKUP_BATCH) {
+        char *const *codes = opt->args + first;
+        size_t n = opt->nargs - first < LOOKUP_BATCH ? opt->nargs - first : LOOKUP_BATCH;
+        smtpstatus_result *r;
+        int rc = smtpstatus_lookup(src->daemon, (const char *const *)codes, n, &r);
+        if (rc == 0 && smtpstatus_result_entry_count(r) != n)
+            rc = SMTPSTATUS_EPROTO;
+        if (rc != 0) {
+            status = daemon_failed(src, rc, r, NULL, NULL);
+            smtpstatus_result_free(r);
+            return status;
+        }
+        for (size_t i = 0; i < n; i++) {
+            smtpstatus_entry e;
+            smtpstatus_code code;
+            const char *why = NULL;
+            if (smtpstatus_result_entry(r, i, &e, &why) == 0) {
+                output_entry(NULL, &e);
+                if (!e.registered)
+                    status = EXIT_NOT_FOUND;
+                continue;
+            }
+            status = EXIT_NOT_FOUND;
+            if (parse_code(codes[i], &code) == 0)
+                output_error("code", codes[i], "%s: %s", codes[i],
+                             why != NULL ? why : smtpstatus_strerror(SMTPSTATUS_EPROTO));
+        }
+        smtpstatus_result_free(r);
+    }
+    return status;
+}
+
+/* lookup CODE...: one answer per code, in order. */
+static int
+cmd_lookup(const struct options *opt, struct source *src)
+{
+    return src->img != NULL ? lookup_image(opt, src->img) : lookup_daemon(opt, src);
+}
+
+/* The record of basic code `code` in the image, as the daemon would send it: *b, *sample and
+ * the associations in *assoc (allocated here, freed by the caller). Returns 0, ENOTFOUND,
+ * EBASIC or ENOMEM. */
+static int
+basic_from_image(const smtpstatus_image *img, uint16_t code, smtpstatus_basic_answer *b,
+                 const char **sample, struct output_assoc **assoc)
+{
+    smtpstatus_basic rec;
+    int rc = smtpstatus_image_lookup_basic(img, code, &rec);
+    if (rc != 0)
+        return rc;
+    *b = (smtpstatus_basic_answer){rec.code, rec.standard, rec.text, rec.reference, 0};
+    *sample = rec.sample_text;
+    if ((*assoc = calloc(rec.assoc_count + 1, sizeof **assoc)) == NULL)
+        return SMTPSTATUS_ENOMEM;
+    for (uint32_t i = 0; i < rec.assoc_count; i++) {
+        struct output_assoc *a = &(*assoc)[b->assoc_count];
+        smtpstatus_entry e;
+        if (smtpstatus_image_basic_assoc(img, &rec, i, &a->code, &a->match) == 0 &&
+            smtpstatus_image_lookup(img, a->code, &e) == 0) {
+            a->title = e.title;
+            b->assoc_count++;
+        }
+    }
+    return 0;
+}
+
+/* The daemon's record of basic code `code`: *b and the associations in *assoc (allocated here,
+ * freed by the caller; the titles point into *r). Returns 0 or an error of the call, with *r
+ * set as smtpstatus_lookup_basic_remote() sets it. */
+static int
+basic_from_daemon(smtpstatus *h, uint16_t code, smtpstatus_basic_answer *b,
+                  struct output_assoc **assoc, smtpstatus_result **r)
+{
+    int rc = smtpstatus_lookup_basic_remote(h, code, r);
+    if (rc != 0)
+        return rc;
+    if (smtpstatus_result_basic(*r, b) != 0)
+        return SMTPSTATUS_EPROTO;
+    if ((*assoc = calloc(b->assoc_count + 1, sizeof **assoc)) == NULL)
+        return SMTPSTATUS_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < b->assoc_count; i++) {
+        struct output_assoc *a = &(*assoc)[n];
+        if (smtpstatus_result_basic_assoc(*r, i, &a->code, &a->match, &a->title) == 0)
+            n++;
+    }
+    b->assoc_count = n;
+    return 0;
 }
 
 /* basic NNN: the reply code's standard text and the enhanced codes associated with it. */
@@ -300,25 +410,34 @@ cmd_basic(const struct options *opt, struct source *src)
 {
     const char *w = opt->args[0];
     uint16_t code;
-    smtpstatus_basic b;
     if (smtpstatus_basic_parse(w, strlen(w), &code) != 0) {
         output_error("basic", w, "\"%s\" is not a basic reply code: %s", w,
                      smtpstatus_strerror(SMTPSTATUS_EBASIC));
         return EXIT_NOT_FOUND;
     }
-    int rc = smtpstatus_image_lookup_basic(src->img, code, &b);
-    if (rc == SMTPSTATUS_ENOTFOUND) {
+    smtpstatus_basic_answer b;
+    const char *sample = NULL; /* the socket API does not carry it */
+    struct output_assoc *assoc = NULL;
+    smtpstatus_result *r = NULL;
+    int rc = src->img != NULL ? basic_from_image(src->img, code, &b, &sample, &assoc)
+                              : basic_from_daemon(src->daemon, code, &b, &assoc, &r);
+    int status = EXIT_ANSWERED;
+    if (rc == 0) {
+        output_basic(&b, sample, assoc);
+    } else if (rc == SMTPSTATUS_ENOTFOUND) {
         output_error("basic", w,
                      "%u has no standard meaning, and no enhanced code is associated with it",
                      code);
-        return EXIT_NOT_FOUND;
-    }
-    if (rc != 0) {
+        status = EXIT_NOT_FOUND;
+    } else if (src->daemon != NULL) {
+        status = daemon_failed(src, rc, r, "basic", w);
+    } else {
         output_error("basic", w, "%s: %s", w, smtpstatus_strerror(rc));
-        return EXIT_NOT_FOUND;
+        status = EXIT_NOT_FOUND;
     }
-    output_basic(src->img, &b);
-    return EXIT_ANSWERED;
+    free(assoc);
+    smtpstatus_result_free(r);
+    return status;
 }
 
 /* Whether every word of `query` (separated by blanks) occurs, ASCII case-insensitively, in
@@ -341,6 +460,46 @@ matches(const char *query, const char *title, const char *description)
     }
 }
 
+/* The codes of the image that match `query`, in code order: *n entries in *found (allocated
+ * here, freed by the caller). Returns 0 or ENOMEM. */
+static int
+search_image(const smtpstatus_image *img, const char *query, smtpstatus_entry **found, size_t *n)
+{
+    uint32_t count = smtpstatus_image_code_count(img);
+    if ((*found = calloc(count + 1, sizeof **found)) == NULL)
+        return SMTPSTATUS_ENOMEM;
+    for (uint32_t i = 0; i < count; i++)
+        if (smtpstatus_image_code_at(img, i, &(*found)[*n]) == 0 &&
+            matches(query, (*found)[*n].title, (*found)[*n].description))
+            ++*n;
+    return 0;
+}
+
+/* The daemon's answer to a search for `query`, as search_image() gives it; the entries point
+ * into *r. Returns 0 or an error of the call, with *r set as smtpstatus_search() sets it. */
+static int
+search_daemon(smtpstatus *h, const char *query, smtpstatus_entry **found, size_t *n,
+              smtpstatus_result **r)
+{
+    /* The daemon separates words at spaces only; matches() at tabs too. */
+    char *words = strdup(query);
+    if (words == NULL)
+        return SMTPSTATUS_ENOMEM;
+    for (char *p = words; (p = strchr(p, '\t')) != NULL;)
+        *p = ' ';
+    int rc = smtpstatus_search(h, words, 0, r);
+    free(words);
+    if (rc != 0)
+        return rc;
+    size_t count = smtpstatus_result_entry_count(*r);
+    if ((*found = calloc(count + 1, sizeof **found)) == NULL)
+        return SMTPSTATUS_ENOMEM;
+    for (size_t i = 0; i < count; i++)
+        if (smtpstatus_result_entry(*r, i, &(*found)[*n], NULL) == 0)
+            ++*n;
+    return 0;
+}
+
 /* search WORDS...: the registered codes whose title or description holds every word. */
 static int
 cmd_search(const struct options *opt, struct source *src)
@@ -355,22 +514,40 @@ cmd_search(const struct options *opt, struct source *src)
         output_warnx("search needs at least one word");
         return EXIT_USAGE;
     }
-    uint32_t count = smtpstatus_image_code_count(src->img);
-    smtpstatus_entry *found = calloc(count + 1, sizeof *found);
-    if (found == NULL) {
-        free(query);
-        output_error(NULL, NULL, "out of memory");
-        return EXIT_NOT_FOUND;
-    }
+    smtpstatus_entry *found = NULL;
     size_t n = 0;
-    for (uint32_t i = 0; i < count; i++)
-        if (smtpstatus_image_code_at(src->img, i, &found[n]) == 0 &&
-            matches(query, found[n].title, found[n].description))
-            n++;
-    output_search(src->img, query, found, n);
+    smtpstatus_result *r = NULL;
+    int rc = src->img != NULL ? search_image(src->img, query, &found, &n)
+                              : search_daemon(src->daemon, query, &found, &n, &r);
+    int status = n > 0 ? EXIT_ANSWERED : EXIT_NOT_FOUND;
+    if (rc == 0) {
+        output_search(src->img, query, found, n);
+    } else if (rc == SMTPSTATUS_ENOMEM) {
+        output_error(NULL, NULL, "out of memory");
+        status = EXIT_NOT_FOUND;
+    } else {
+        status = daemon_failed(src, rc, r, NULL, NULL);
+    }
     free(found);
+    smtpstatus_result_free(r);
     free(query);
-    return n > 0 ? EXIT_ANSWERED : EXIT_NOT_FOUND;
+    return status;
+}
+
+/* The library error whose smtpstatus_strerror() text is `message`, or 0 for none. The daemon
+ * refuses a render with that text, and the CLI says what to do about each error. */
+static int
+error_named(const char *message)
+{
+    static const int errors[] = {
+#define SMTPSTATUS_ERR_VALUE(name, value, text) value,
+        SMTPSTATUS_ERRNO_MAP(SMTPSTATUS_ERR_VALUE)
+#undef SMTPSTATUS_ERR_VALUE
+    };
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        if (strcmp(smtpstatus_strerror(errors[i]), message) == 0)
+            return errors[i];
+    return 0;
 }
 
 /* Reports why smtpstatus_render() refused; returns EXIT_NOT_FOUND. */
@@ -402,11 +579,89 @@ render_refused(int rc, const struct options *opt, uint16_t basic, const smtpstat
                      "character, or above %u",
                      opt->width, SMTPSTATUS_WIDTH_MAX);
         break;
+    case SMTPSTATUS_ENOSPC: /* only the daemon, whose output has a limit */
+        output_error(NULL, NULL,
+                     "cannot render %u: the reply is longer than the daemon renders; "
+                     "use --offline",
+                     basic);
+        break;
     default:
         output_error(NULL, NULL, "cannot render %u: %s", basic, smtpstatus_strerror(rc));
         break;
     }
     return EXIT_NOT_FOUND;
+}
+
+/* Renders with the image; arguments as for smtpstatus_render(). Returns the exit status. */
+static int
+render_image(const smtpstatus_image *img, const struct options *opt, uint16_t basic,
+             const smtpstatus_code *enhanced, const char *text, size_t text_len)
+{
+    smtpstatus_render_options ro = {opt->width, opt->smtputf8,
+                                    opt->dsn ? SMTPSTATUS_FORM_DSN : SMTPSTATUS_FORM_REPLY};
+    char small[4096], *buf = small;
+    size_t len = 0;
+    unsigned warnings = 0;
+    int rc = smtpstatus_render(img, basic, enhanced, text, text_len, &ro, buf, sizeof small, &len,
+                               &warnings);
+    if (rc == SMTPSTATUS_ENOSPC && (buf = malloc(len + 1)) != NULL)
+        rc = smtpstatus_render(img, basic, enhanced, text, text_len, &ro, buf, len + 1, &len,
+                               &warnings);
+    int status = EXIT_ANSWERED;
+    if (buf == NULL) {
+        output_error(NULL, NULL, "out of memory");
+        status = EXIT_NOT_FOUND;
+    } else if (rc != 0) {
+        status = render_refused(rc, opt, basic, enhanced);
+    } else {
+        output_render(basic, enhanced, opt->dsn, buf, len, warnings);
+    }
+    if (buf != small)
+        free(buf);
+    return status;
+}
+
+/* Renders through the daemon: `word` is the enhanced code as given (NULL for none) and
+ * `enhanced` its parse; text[0..text_len) is the text (NULL for the default), which may be
+ * changed here. Returns the exit status. */
+static int
+render_daemon(const struct source *src, const struct options *opt, uint16_t basic, const char *word,
+              const smtpstatus_code *enhanced, char *text, size_t text_len)
+{
+    /* A NUL cannot travel in the request's text. The library writes every C0 control but TAB,
+     * CR and LF as '?' with the "replaced" warning, a NUL too, so send another one instead. */
+    for (size_t i = 0; text != NULL && i < text_len; i++)
+        if (text[i] == '\0')
+            text[i] = '\x1a';
+    smtpstatus_render_options ro = {opt->width, opt->smtputf8,
+                                    opt->dsn ? SMTPSTATUS_FORM_DSN : SMTPSTATUS_FORM_REPLY};
+    smtpstatus_result *r;
+    int rc = smtpstatus_render_remote(src->daemon, basic, word, text, &ro, &r);
+    int status = EXIT_ANSWERED;
+    if (rc == SMTPSTATUS_EINVAL) {
+        /* The daemon names the library's error by its text. */
+        const char *said = smtpstatus_result_message(r);
+        int why = error_named(said);
+        if (why != 0)
+            status = render_refused(why, opt, basic, enhanced);
+        else
+            status = daemon_failed(src, rc, r, NULL, NULL);
+    } else if (rc != 0) {
+        status = daemon_failed(src, rc, r, NULL, NULL);
+    } else {
+        unsigned warnings = 0;
+        const char *w;
+        for (size_t i = 0; (w = smtpstatus_result_render_warning(r, i)) != NULL; i++) {
+            unsigned bit = output_render_warning_bit(w);
+            if (bit == 0)
+                output_warnx("warning: %s", w);
+            warnings |= bit;
+        }
+        const char *out = smtpstatus_result_render_output(r);
+        output_render(basic, enhanced, opt->dsn, out, strlen(out), warnings);
+    }
+    smtpstatus_result_free(r);
+    return status;
 }
 
 /* render BASIC [ENHANCED] [TEXT | -]: the reply a server sends (or its DSN fields). */
@@ -443,29 +698,54 @@ cmd_render(const struct options *opt, struct source *src)
         while (text_len > 0 && (text[text_len - 1] == '\n' || text[text_len - 1] == '\r'))
             text[--text_len] = '\0';
     }
-    smtpstatus_render_options ro = {opt->width, opt->smtputf8,
-                                    opt->dsn ? SMTPSTATUS_FORM_DSN : SMTPSTATUS_FORM_REPLY};
-    char small[4096], *buf = small;
-    size_t len = 0;
-    unsigned warnings = 0;
-    int rc = smtpstatus_render(src->img, basic, enhanced, text, text_len, &ro, buf, sizeof small,
-                               &len, &warnings);
-    if (rc == SMTPSTATUS_ENOSPC && (buf = malloc(len + 1)) != NULL)
-        rc = smtpstatus_render(src->img, basic, enhanced, text, text_len, &ro, buf, len + 1, &len,
-                               &warnings);
-    int status = EXIT_ANSWERED;
-    if (buf == NULL) {
-        output_error(NULL, NULL, "out of memory");
-        status = EXIT_NOT_FOUND;
-    } else if (rc != 0) {
-        status = render_refused(rc, opt, basic, enhanced);
-    } else {
-        output_render(basic, enhanced, opt->dsn, buf, len, warnings);
-    }
-    if (buf != small)
-        free(buf);
+    int status = src->img != NULL
+                     ? render_image(src->img, opt, basic, enhanced, text, text_len)
+                     : render_daemon(src, opt, basic, enhanced != NULL ? opt->args[1] : NULL,
+                                     enhanced, text, text_len);
     free(text);
     return status;
+}
+
+/* Classifies reply[0..len) with the image into *c and a new *text (freed by the caller).
+ * Returns 0, ENOREPLY (c and text still filled) or ENOMEM. */
+static int
+classify_image(const smtpstatus_image *img, const char *reply, size_t len,
+               smtpstatus_classification *c, char **text)
+{
+    size_t text_size = len + 1;
+    if ((*text = malloc(text_size)) == NULL)
+        return SMTPSTATUS_ENOMEM;
+    int rc = smtpstatus_classify(img, reply, len, c, *text, text_size);
+    if (c->text_len >= text_size) {
+        /* Never the case today (the text is never longer than the reply), but the API allows
+         * it: ask again with room for all of it. */
+        char *bigger = realloc(*text, c->text_len + 1);
+        if (bigger == NULL)
+            return SMTPSTATUS_ENOMEM;
+        *text = bigger;
+        rc = smtpstatus_classify(img, reply, len, c, *text, c->text_len + 1);
+    }
+    return rc;
+}
+
+/* Classifies reply[0..len) through the daemon into *c and *text (into *r). Returns 0, ENOREPLY
+ * as classify_image() does, or an error of the call with *r set as
+ * smtpstatus_classify_remote() sets it. */
+static int
+classify_daemon(smtpstatus *h, const char *reply, size_t len, smtpstatus_classification *c,
+                const char **text, smtpstatus_result **r)
+{
+    int rc = smtpstatus_classify_remote(h, reply, len, r);
+    if (rc != 0)
+        return rc;
+    if (smtpstatus_result_classification(*r, c, text) != 0)
+        return SMTPSTATUS_EPROTO;
+    /* The socket API's answer has no line count. It depends on the reply's syntax alone, not
+     * on the registry, so the library's own parser counts the lines here. */
+    smtpstatus_classification syntax;
+    smtpstatus_classify(NULL, reply, len, &syntax, NULL, 0);
+    c->line_count = syntax.line_count;
+    return c->basic == 0 && !c->has_enhanced ? SMTPSTATUS_ENOREPLY : 0;
 }
 
 /* classify [REPLY | -]: what a reply means; no REPLY or "-" reads it from stdin. */
@@ -478,26 +758,16 @@ cmd_classify(const struct options *opt, struct source *src)
     if (rc != 0)
         return rc;
     smtpstatus_classification c;
-    size_t text_size = len + 1;
-    char *text = malloc(text_size);
-    if (text != NULL) {
-        rc = smtpstatus_classify(src->img, reply, len, &c, text, text_size);
-        if (c.text_len >= text_size) {
-            /* Never the case today (the text is never longer than the reply), but the API
-             * allows it: ask again with room for all of it. */
-            char *bigger = realloc(text, c.text_len + 1);
-            if (bigger != NULL) {
-                text = bigger;
-                text_size = c.text_len + 1;
-                rc = smtpstatus_classify(src->img, reply, len, &c, text, text_size);
-            }
-        }
+    char *own_text = NULL;
+    const char *text = NULL;
+    smtpstatus_result *r = NULL;
+    if (src->img != NULL) {
+        rc = classify_image(src->img, reply, len, &c, &own_text);
+        text = own_text;
+    } else {
+        rc = classify_daemon(src->daemon, reply, len, &c, &text, &r);
     }
     free(reply);
-    if (text == NULL) {
-        output_error(NULL, NULL, "out of memory");
-        return EXIT_NOT_FOUND;
-    }
     int status = EXIT_ANSWERED;
     if (rc == 0 || rc == SMTPSTATUS_ENOREPLY) {
         output_classification(src->img, &c, text);
@@ -505,23 +775,76 @@ cmd_classify(const struct options *opt, struct source *src)
             output_warnx("no reply code found");
             status = EXIT_NOT_FOUND;
         }
+    } else if (rc == SMTPSTATUS_ENOMEM) {
+        output_error(NULL, NULL, "out of memory");
+        status = EXIT_NOT_FOUND;
+    } else if (src->daemon != NULL) {
+        status = daemon_failed(src, rc, r, NULL, NULL);
     } else {
         output_error(NULL, NULL, "cannot classify: %s", smtpstatus_strerror(rc));
         status = EXIT_NOT_FOUND;
     }
-    free(text);
+    free(own_text);
+    smtpstatus_result_free(r);
     return status;
 }
 
-/* info: the summary of the image answers come from. */
+/* info: the summary of the image answers come from, or what the daemon serves. */
 static int
 cmd_info(const struct options *opt, struct source *src)
 {
     (void)opt;
-    smtpstatus_image_summary s;
-    smtpstatus_image_summarize(src->img, &s);
-    output_info(&s);
-    return EXIT_ANSWERED;
+    if (src->img != NULL) {
+        smtpstatus_image_summary s;
+        smtpstatus_image_summarize(src->img, &s);
+        output_info(&s);
+        return EXIT_ANSWERED;
+    }
+    smtpstatus_result *r;
+    smtpstatus_registry_info info;
+    int rc = smtpstatus_registry_info_get(src->daemon, &r);
+    if (rc == 0 && smtpstatus_result_registry(r, &info) != 0)
+        rc = SMTPSTATUS_EPROTO;
+    int status = rc == 0 ? EXIT_ANSWERED : daemon_failed(src, rc, r, NULL, NULL);
+    if (rc == 0)
+        output_registry(&info);
+    smtpstatus_result_free(r);
+    return status;
+}
+
+/* Asks the daemon to reload its registry, from `dir` when not NULL (an absolute path), and
+ * shows what changed or why nothing did. */
+static int
+reload(const struct source *src, const char *dir)
+{
+    smtpstatus_result *r;
+    smtpstatus_registry_info info;
+    int rc = smtpstatus_reload(src->daemon, dir, &r);
+    if (rc == 0 && smtpstatus_result_registry(r, &info) != 0)
+        rc = SMTPSTATUS_EPROTO;
+    int status = EXIT_NOT_FOUND;
+    switch (rc) {
+    case 0:
+        output_reloaded(&info);
+        status = EXIT_ANSWERED;
+        break;
+    case SMTPSTATUS_ERELOAD:
+        output_reload_failed(r);
+        break;
+    case SMTPSTATUS_EPERM:
+        output_error(NULL, NULL, "the daemon refused to reload: %s", smtpstatus_result_message(r));
+        output_warnx("reloading is for root, the daemon's own user and the group named by "
+                     "smtpstatusd --admin-group");
+        break;
+    case SMTPSTATUS_EBUSY:
+        output_error(NULL, NULL, "the daemon is busy with another reload; try again later");
+        break;
+    default:
+        status = daemon_failed(src, rc, r, NULL, NULL);
+        break;
+    }
+    smtpstatus_result_free(r);
+    return status;
 }
 
 /* reload [DIR]: the daemon reloads its registry, from DIR when given. */
@@ -529,14 +852,14 @@ static int
 cmd_reload(const struct options *opt, struct source *src)
 {
     if (opt->nargs == 0)
-        return source_reload(src, NULL);
+        return reload(src, NULL);
     /* The daemon does not share our working directory. */
     char *dir = realpath(opt->args[0], NULL);
     if (dir == NULL) {
         output_error("directory", opt->args[0], "%s: %s", opt->args[0], strerror(errno));
         return EXIT_NOT_FOUND;
     }
-    int rc = source_reload(src, dir);
+    int rc = reload(src, dir);
     free(dir);
     return rc;
 }
@@ -546,24 +869,30 @@ static int
 cmd_stats(const struct options *opt, struct source *src)
 {
     (void)opt;
-    return source_stats(src);
+    smtpstatus_result *r;
+    int rc = smtpstatus_stats(src->daemon, &r);
+    int status = rc == 0 ? EXIT_ANSWERED : daemon_failed(src, rc, r, NULL, NULL);
+    if (rc == 0)
+        output_stats(r);
+    smtpstatus_result_free(r);
+    return status;
 }
 
 static const struct command {
     const char *name;
     int (*run)(const struct options *opt, struct source *src);
     size_t min_args, max_args;
-    enum source_need need;
-    int renders; /* takes --width, --smtputf8, --dsn */
+    int daemon_only; /* only the daemon can answer: refused with --offline */
+    int renders;     /* takes --width, --smtputf8, --dsn */
 } commands[] = {
-    {"lookup", cmd_lookup, 1, SIZE_MAX, NEED_IMAGE, 0},
-    {"basic", cmd_basic, 1, 1, NEED_IMAGE, 0},
-    {"search", cmd_search, 1, SIZE_MAX, NEED_IMAGE, 0},
-    {"render", cmd_render, 1, SIZE_MAX, NEED_IMAGE, 1},
-    {"classify", cmd_classify, 0, SIZE_MAX, NEED_IMAGE, 0},
-    {"info", cmd_info, 0, 0, NEED_IMAGE, 0},
-    {"reload", cmd_reload, 0, 1, NEED_DAEMON, 0},
-    {"stats", cmd_stats, 0, 0, NEED_DAEMON, 0},
+    {"lookup", cmd_lookup, 1, SIZE_MAX, 0, 0},
+    {"basic", cmd_basic, 1, 1, 0, 0},
+    {"search", cmd_search, 1, SIZE_MAX, 0, 0},
+    {"render", cmd_render, 1, SIZE_MAX, 0, 1},
+    {"classify", cmd_classify, 0, SIZE_MAX, 0, 0},
+    {"info", cmd_info, 0, 0, 0, 0},
+    {"reload", cmd_reload, 0, 1, 1, 0},
+    {"stats", cmd_stats, 0, 0, 1, 0},
 };
 
 /* ---- the command line ----------------------------------------------------------------------- */
@@ -599,6 +928,8 @@ usage(FILE *f)
             "  --offline               answer from the registry built into the library,\n"
             "                          with no daemon\n"
             "  --rundir DIR            the daemon's run directory (default: %s)\n"
+            "  --timeout MS            give up on the daemon after MS milliseconds per\n"
+            "                          question (default %u)\n"
             "  --width N               render: octets per line, without CRLF (default %u,\n"
             "                          at most %u)\n"
             "  --smtputf8              render: the session negotiated SMTPUTF8 (UTF-8 text)\n"
@@ -610,12 +941,15 @@ usage(FILE *f)
             "\n"
             "Exit status:\n"
             "  0  found, answered\n"
-            "  1  not found or invalid input: an unregistered or malformed code, an unknown\n"
-            "     basic code, no search match, a reply with no code, a reply that cannot be\n"
-            "     rendered\n"
+            "  1  not found, invalid input or refused: an unregistered or malformed code, an\n"
+            "     unknown basic code, no search match, a reply with no code, a reply that\n"
+            "     cannot be rendered; a reload the daemon refused (a broken registry, each\n"
+            "     problem shown as file:line:col; a user who may not reload; another reload\n"
+            "     running)\n"
             "  2  usage error\n"
-            "  3  daemon unavailable: start smtpstatusd, or use --offline\n",
-            rundir, SMTPSTATUS_WIDTH_DEFAULT, SMTPSTATUS_WIDTH_MAX);
+            "  3  daemon unavailable: no daemon on the socket, no answer in time, or an\n"
+            "     answer this client cannot read; start smtpstatusd, or use --offline\n",
+            rundir, DEFAULT_TIMEOUT_MS, SMTPSTATUS_WIDTH_DEFAULT, SMTPSTATUS_WIDTH_MAX);
 }
 
 /* Says what is wrong with the command line; returns EXIT_USAGE. */
@@ -654,6 +988,19 @@ is_option(const char *arg, const char *name, int takes_value)
     return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || (takes_value && arg[n] == '='));
 }
 
+/* Parses a whole number from 1 to `max` into *out; returns 0, or -1 for anything else. */
+static int
+parse_count(const char *v, unsigned long max, unsigned *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long n = v != NULL && v[0] >= '0' && v[0] <= '9' ? strtoul(v, &end, 10) : 0;
+    if (v == NULL || end == NULL || *end != '\0' || errno != 0 || n == 0 || n > max)
+        return -1;
+    *out = (unsigned)n;
+    return 0;
+}
+
 /*
  * Reads the whole command line into *opt: options anywhere, the first other word is the
  * subcommand, the rest are its arguments; "--" makes every later word an argument, and a lone
@@ -666,6 +1013,7 @@ parse_args(int argc, char **argv, struct options *opt)
     opt->args = calloc((size_t)argc + 1, sizeof *opt->args);
     if (opt->args == NULL)
         return usage_error("out of memory");
+    opt->timeout_ms = DEFAULT_TIMEOUT_MS;
     int options_done = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -695,14 +1043,15 @@ parse_args(int argc, char **argv, struct options *opt)
             if (opt->rundir == NULL || opt->rundir[0] == '\0')
                 return usage_error("--rundir needs a directory");
         } else if (is_option(arg, "--width", 1)) {
-            const char *v = option_value(argc, argv, &i, "--width");
-            char *end = NULL;
-            errno = 0;
-            unsigned long w = v != NULL && v[0] >= '0' && v[0] <= '9' ? strtoul(v, &end, 10) : 0;
-            if (v == NULL || end == NULL || *end != '\0' || errno != 0 || w == 0 || w > 100000)
+            if (parse_count(option_value(argc, argv, &i, "--width"), 100000, &opt->width) != 0)
                 return usage_error("--width needs a number of octets per line, such as 76");
-            opt->width = (unsigned)w;
             opt->has_width = 1;
+        } else if (is_option(arg, "--timeout", 1)) {
+            if (parse_count(option_value(argc, argv, &i, "--timeout"), MAX_TIMEOUT_MS,
+                            &opt->timeout_ms) != 0)
+                return usage_error("--timeout needs a number of milliseconds from 1 to %u, "
+                                   "such as 5000",
+                                   MAX_TIMEOUT_MS);
         } else {
             return usage_error("unknown option '%s'", arg);
         }
@@ -739,12 +1088,12 @@ run(const struct options *opt)
     if (!cmd->renders && (opt->has_width || opt->smtputf8 || opt->dsn))
         return usage_error("--width, --smtputf8 and --dsn are options of render, not of %s",
                            cmd->name);
-    if (cmd->need == NEED_DAEMON && opt->offline)
+    if (cmd->daemon_only && opt->offline)
         return usage_error("%s asks the daemon, so it cannot run --offline", cmd->name);
     output_configure(opt->json, opt->pretty);
 
     struct source src;
-    int status = source_open(&src, opt, cmd->need);
+    int status = source_open(&src, opt);
     if (status == 0) {
         status = cmd->run(opt, &src);
         source_close(&src);
