@@ -25,8 +25,9 @@
 #include "smtpstatus.pb-c.h"
 
 #define DEFAULT_TIMEOUT_MS 5000u
-#define ANSWER_LIMIT       (16u << 20) /* the largest answer a client accepts (a full list is ~60 KiB) \
-                                        */
+#define ANSWER_LIMIT                                                                               \
+    (16u << 20) /* the largest answer a client accepts (a full list is ~60 KiB)                    \
+                 */
 
 typedef Smtpstatus__V1__Response Response;
 typedef Smtpstatus__V1__Request Request;
@@ -275,7 +276,12 @@ call(smtpstatus *h, Request *req, Response **resp)
             break;
     }
     free(frame);
-    if (rc == 0 && (*resp)->id != req->id) {
+    if (rc == 0 && (*resp)->id == 0 &&
+        (*resp)->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_ERROR)
+        disconnect(h); /* the daemon closes a connection whose framing it refused */
+    /* An error about the framing itself answers a request the daemon could not read: id 0. */
+    if (rc == 0 && (*resp)->id != req->id &&
+        !((*resp)->id == 0 && (*resp)->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_ERROR)) {
         smtpstatus__v1__response__free_unpacked(*resp, NULL);
         *resp = NULL;
         disconnect(h);
@@ -318,41 +324,51 @@ error_of(const Smtpstatus__V1__Error *e)
     }
 }
 
-/* The entries of a lookup-shaped answer, or NULL. */
-static const Smtpstatus__V1__LookupResponse *
-entries_of(const smtpstatus_result *r)
+/* The entries an answer carries: those of a lookup, search or list, or the one entry of a
+ * classification. */
+static Smtpstatus__V1__Entry *const *
+wire_entries(const smtpstatus_result *r, size_t *n)
 {
+    const Smtpstatus__V1__LookupResponse *l = NULL;
+    *n = 0;
     switch (r->resp->result_case) {
     case SMTPSTATUS__V1__RESPONSE__RESULT_LOOKUP:
-        return r->resp->lookup;
+        l = r->resp->lookup;
+        break;
     case SMTPSTATUS__V1__RESPONSE__RESULT_SEARCH:
-        return r->resp->search;
+        l = r->resp->search;
+        break;
     case SMTPSTATUS__V1__RESPONSE__RESULT_LIST:
-        return r->resp->list;
+        l = r->resp->list;
+        break;
+    case SMTPSTATUS__V1__RESPONSE__RESULT_CLASSIFY:
+        *n = r->resp->classify->entry != NULL;
+        return &r->resp->classify->entry;
     default:
         return NULL;
     }
+    *n = l->n_entries;
+    return l->entries;
 }
 
 /* Converts the entries' basic codes to uint16_t once, so entries can point at them. */
 static int
 convert_codes(smtpstatus_result *r)
 {
-    const Smtpstatus__V1__LookupResponse *l = entries_of(r);
-    if (l == NULL)
-        return 0;
+    size_t n;
+    Smtpstatus__V1__Entry *const *entries = wire_entries(r, &n);
     size_t total = 0;
-    for (size_t i = 0; i < l->n_entries; i++)
-        total += l->entries[i]->n_basic_codes;
+    for (size_t i = 0; i < n; i++)
+        total += entries[i]->n_basic_codes;
     r->codes = calloc(total ? total : 1, sizeof *r->codes);
-    r->code_at = calloc(l->n_entries ? l->n_entries : 1, sizeof *r->code_at);
+    r->code_at = calloc(n ? n : 1, sizeof *r->code_at);
     if (r->codes == NULL || r->code_at == NULL)
         return SMTPSTATUS_ENOMEM;
     size_t k = 0;
-    for (size_t i = 0; i < l->n_entries; i++) {
+    for (size_t i = 0; i < n; i++) {
         r->code_at[i] = k;
-        for (size_t j = 0; j < l->entries[i]->n_basic_codes; j++) {
-            uint32_t v = l->entries[i]->basic_codes[j];
+        for (size_t j = 0; j < entries[i]->n_basic_codes; j++) {
+            uint32_t v = entries[i]->basic_codes[j];
             if (v > 999)
                 return SMTPSTATUS_EPROTO;
             r->codes[k++] = (uint16_t)v;
@@ -529,8 +545,11 @@ smtpstatus_classify_remote(smtpstatus *h, const char *reply, size_t len, smtpsta
 size_t
 smtpstatus_result_entry_count(const smtpstatus_result *r)
 {
-    const Smtpstatus__V1__LookupResponse *l = entries_of(r);
-    return l != NULL ? l->n_entries : 0;
+    size_t n;
+    if (r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_CLASSIFY)
+        return 0; /* its entry is the classification's */
+    wire_entries(r, &n);
+    return n;
 }
 
 /* A class or subject part from the wire, which carries title and description only. */
@@ -547,25 +566,15 @@ fill_part(const Smtpstatus__V1__Part *p, smtpstatus_part *out)
     out->change_controller = "";
 }
 
-int
-smtpstatus_result_entry(const smtpstatus_result *r, size_t i, smtpstatus_entry *out,
-                        const char **why)
+/* Fills *out from wire entry i of the answer (its codes converted by convert_codes()). */
+static int
+fill_entry(const smtpstatus_result *r, size_t i, const Smtpstatus__V1__Entry *e,
+           smtpstatus_entry *out)
 {
-    const Smtpstatus__V1__LookupResponse *l = entries_of(r);
-    if (l == NULL || i >= l->n_entries)
-        return SMTPSTATUS_EINVAL;
-    const Smtpstatus__V1__Entry *e = l->entries[i];
     memset(out, 0, sizeof *out);
-    if (why != NULL)
-        *why = NULL;
-    if (e->error[0] != '\0') {
-        if (why != NULL)
-            *why = e->error;
-        return SMTPSTATUS_EINVAL;
-    }
     if (smtpstatus_code_parse(e->code, strlen(e->code), SMTPSTATUS_PARSE_ALLOW_X, &out->code,
                               NULL) != 0)
-        return SMTPSTATUS_EINVAL;
+        return SMTPSTATUS_EPROTO;
     fill_part(e->class_, &out->cls);
     fill_part(e->subject, &out->subject);
     out->subject_registered = e->subject != NULL;
@@ -587,6 +596,25 @@ smtpstatus_result_entry(const smtpstatus_result *r, size_t i, smtpstatus_entry *
     }
     out->assoc_flags = e->basic_any ? SMTPSTATUS_ASSOC_ANY : 0;
     return 0;
+}
+
+int
+smtpstatus_result_entry(const smtpstatus_result *r, size_t i, smtpstatus_entry *out,
+                        const char **why)
+{
+    size_t n;
+    Smtpstatus__V1__Entry *const *entries = wire_entries(r, &n);
+    if (why != NULL)
+        *why = NULL;
+    if (i >= smtpstatus_result_entry_count(r))
+        return SMTPSTATUS_EINVAL;
+    if (entries[i]->error[0] != '\0') {
+        memset(out, 0, sizeof *out);
+        if (why != NULL)
+            *why = entries[i]->error;
+        return SMTPSTATUS_EINVAL;
+    }
+    return fill_entry(r, i, entries[i], out) == 0 ? 0 : SMTPSTATUS_EINVAL;
 }
 
 int
@@ -745,18 +773,7 @@ smtpstatus_result_classification(const smtpstatus_result *r, smtpstatus_classifi
     out->text_len = strlen(c->text);
     if (text != NULL)
         *text = c->text;
-    if (out->has_enhanced && c->entry != NULL) {
-        /* What a classification needs of the entry: its parts and, if registered, its text. */
-        out->entry.code = out->enhanced;
-        out->entry.registered = c->entry->registered;
-        fill_part(c->entry->class_, &out->entry.cls);
-        fill_part(c->entry->subject, &out->entry.subject);
-        out->entry.subject_registered = c->entry->subject != NULL;
-        if (c->entry->registered) {
-            out->entry.title = c->entry->title;
-            out->entry.description = c->entry->description;
-            out->entry.reference = c->entry->reference;
-        }
-    }
+    if (out->has_enhanced && c->entry != NULL && fill_entry(r, 0, c->entry, &out->entry) != 0)
+        return SMTPSTATUS_EPROTO;
     return 0;
 }
