@@ -92,3 +92,16 @@ arena_free(struct arena *a)
     free(a->chunks);
     a->chunks = NULL;
 }
+
+void *
+arena_protobuf_alloc(void *arena, size_t size)
+{
+    return arena_alloc(arena, size);
+}
+
+void
+arena_protobuf_free(void *arena, void *pointer)
+{
+    (void)arena;
+    (void)pointer; /* freed with the arena */
+}

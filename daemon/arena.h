@@ -32,4 +32,9 @@ void arena_reset(struct arena *a);
 /* Frees everything, the kept chunk too. */
 void arena_free(struct arena *a);
 
+/* protobuf-c allocator functions over an arena (allocator_data is the struct arena *), so that
+ * an unpacked message dies with the arena. Frees nothing one by one. */
+void *arena_protobuf_alloc(void *arena, size_t size);
+void arena_protobuf_free(void *arena, void *pointer);
+
 #endif

@@ -222,15 +222,18 @@ process(struct rpc_conn *c)
         }
         if (c->len - off - hdr < n)
             break;
+        /* The request lives in the arena with its answer: no malloc per field. */
+        struct arena *a = &srv->arena;
+        ProtobufCAllocator alloc = {arena_protobuf_alloc, arena_protobuf_free, a};
         Smtpstatus__V1__Request *req =
-            smtpstatus__v1__request__unpack(NULL, (size_t)n, c->buf + off + hdr);
+            smtpstatus__v1__request__unpack(&alloc, (size_t)n, c->buf + off + hdr);
         off += hdr + (size_t)n;
         if (req == NULL) {
+            arena_reset(a);
             fail_connection(c, SMTPSTATUS__V1__ERROR__CODE__MALFORMED_FRAME,
                             "malformed frame: the bytes are not a smtpstatus.v1.Request");
             return;
         }
-        struct arena *a = &srv->arena;
         Smtpstatus__V1__Response resp;
         enum service_result r = service_handle(srv->svc, req, &c->peer, a, &resp);
         if (r == SERVICE_RELOAD) {
@@ -250,8 +253,7 @@ process(struct rpc_conn *c)
         } else {
             queue_answer(c, &resp);
         }
-        arena_reset(a);
-        smtpstatus__v1__request__free_unpacked(req, NULL);
+        arena_reset(a); /* the request and its answer */
     }
     if (flush_answers(c) != 0)
         return;
