@@ -104,10 +104,11 @@ conn_close_after_writes(struct rpc_conn *c)
 /* ---- writing ------------------------------------------------------------------------------ */
 
 /* The answers to the requests of one read go out in one write: a pipelining client then
- * costs one system call per batch, not one per request. */
+ * costs one system call per batch, not one per request. A write the socket does not take at
+ * once waits in a write_req. */
 struct write_req {
     uv_write_t req;
-    unsigned char *data; /* owned: the batch of frames */
+    unsigned char *data; /* owned: what the socket did not take at once */
 };
 
 static void
@@ -126,31 +127,50 @@ on_write(uv_write_t *req, int status)
     }
 }
 
-/* Writes the answers queued so far. Returns 0, or -1 after closing the connection. */
+/* Writes the answers queued so far: straight away when the socket takes them (the usual case,
+ * with no allocation and no change to the poller), else through uv_write() with a copy of what
+ * is left. The connection keeps its buffer for the next batch. Returns 0, or -1 after closing. */
 static int
 flush_answers(struct rpc_conn *c)
 {
     if (c->out_len == 0 || c->closing)
         return 0;
-    struct write_req *w = malloc(sizeof *w);
-    if (w == NULL) {
-        log_error("out of memory answering a client; closing its connection");
-        conn_close(c);
-        return -1;
-    }
-    w->data = c->out;
-    w->req.data = c;
+    uv_stream_t *stream = (uv_stream_t *)&c->pipe;
     uv_buf_t b = uv_buf_init((char *)c->out, (unsigned)c->out_len);
-    c->out = NULL;
-    c->out_len = c->out_cap = 0;
-    if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_write) != 0) {
-        free(w->data);
-        free(w);
+    int n = uv_try_write(stream, &b, 1); /* UV_EAGAIN while earlier writes are queued */
+    if (n < 0 && n != UV_EAGAIN) {
         conn_close(c);
         return -1;
     }
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > WRITE_QUEUE_LIMIT)
-        c->throttled = 1;
+    size_t done = n > 0 ? (size_t)n : 0;
+    if (done < c->out_len) {
+        struct write_req *w = malloc(sizeof *w);
+        size_t rest = c->out_len - done;
+        if (w == NULL || (w->data = malloc(rest)) == NULL) {
+            free(w);
+            log_error("out of memory answering a client; closing its connection");
+            conn_close(c);
+            return -1;
+        }
+        memcpy(w->data, c->out + done, rest);
+        w->req.data = c;
+        b = uv_buf_init((char *)w->data, (unsigned)rest);
+        if (uv_write(&w->req, stream, &b, 1, on_write) != 0) {
+            free(w->data);
+            free(w);
+            conn_close(c);
+            return -1;
+        }
+        if (uv_stream_get_write_queue_size(stream) > WRITE_QUEUE_LIMIT)
+            c->throttled = 1;
+    }
+    c->out_len = 0;
+    /* A burst's big buffer is not kept for a connection that may stay quiet. */
+    if (c->out_cap > 65536) {
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = 0;
+    }
     return 0;
 }
 
