@@ -82,16 +82,30 @@ service_error(struct service *svc, uint64_t id, Smtpstatus__V1__Error__Code code
         svc->stats.errors[e->code]++;
 }
 
+/* `code` must outlive the response: a literal, or a string in the arena. */
 static Smtpstatus__V1__Part *
-make_part(struct arena *a, const char *code, const smtpstatus_part *p)
+make_part(struct arena *a, char *code, const smtpstatus_part *p)
 {
     Smtpstatus__V1__Part *m = NEW(a, Smtpstatus__V1__Part, SMTPSTATUS__V1__PART__INIT);
     if (m != NULL) {
-        m->code = arena_strndup(a, code, strlen(code));
+        m->code = code;
         m->title = str(p->title);
         m->description = str(p->description);
     }
     return m;
+}
+
+/* "X.S.XXX" in the arena, without printf: this runs for every entry of every lookup. */
+static char *
+subject_pattern(struct arena *a, uint16_t subject)
+{
+    smtpstatus_code c = {0, subject, 0};
+    char *p = arena_alloc(a, SMTPSTATUS_CODE_STRLEN + 3);
+    if (p != NULL) {
+        int n = smtpstatus_code_format(c, p, SMTPSTATUS_CODE_STRLEN);
+        memcpy(p + n - 1, "XXX", 4); /* "X.S.0" -> "X.S.XXX" */
+    }
+    return p;
 }
 
 /* The Entry for a lookup's answer. */
@@ -103,16 +117,12 @@ make_entry(struct arena *a, const smtpstatus_entry *e)
         return NULL;
     m->code = code_name(a, e->code);
     m->registered = e->registered != 0;
-    if (e->code.cls != 0) {
-        char c[16];
-        snprintf(c, sizeof c, "%u.XXX.XXX", e->code.cls);
-        m->class_ = make_part(a, c, &e->cls);
-    }
-    if (e->subject_registered) {
-        char s[16];
-        snprintf(s, sizeof s, "X.%u.XXX", e->code.subject);
-        m->subject = make_part(a, s, &e->subject);
-    }
+    static char *const class_patterns[] = {[2] = "2.XXX.XXX", [4] = "4.XXX.XXX",
+                                           [5] = "5.XXX.XXX"};
+    if (e->code.cls != 0)
+        m->class_ = make_part(a, class_patterns[e->code.cls], &e->cls);
+    if (e->subject_registered)
+        m->subject = make_part(a, subject_pattern(a, e->code.subject), &e->subject);
     if (!e->registered)
         return m;
     m->title = str(e->title);
