@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The C example in README.md compiles against the library as built and prints what its
+# The C program in README.md (its first C block) compiles against the library as built and prints what its
 # comments say, so the README cannot drift from the API.
 set -euo pipefail
 : "${BUILD_DIR:?}"
@@ -7,7 +7,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-awk '/^```c$/ {on = 1; next} /^```$/ {on = 0} on' "$root/README.md" >"$tmp/example.c"
+# The first C block is the complete program; later ones are fragments.
+awk '/^```c$/ && !done {on = 1; next} /^```$/ && on {on = 0; done = 1} on' "$root/README.md" \
+  >"$tmp/example.c"
 [ -s "$tmp/example.c" ] || { echo "FAIL: no C example in README.md"; exit 1; }
 flags=()
 [ "${SANITIZE:-OFF}" = ON ] && flags=(-fsanitize=address,undefined)
