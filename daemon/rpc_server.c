@@ -423,7 +423,6 @@ rpc_server_start(struct rpc_server *srv, uv_loop_t *loop, struct service *svc,
     srv->opt = *opt;
     srv->reload = reload;
     srv->reload_arg = reload_arg;
-    srv->socket_fd = -1;
     int rc = uv_pipe_init(loop, &srv->listener, 0);
     if (rc != 0)
         return rc;

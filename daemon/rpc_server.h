@@ -40,7 +40,6 @@ struct rpc_server {
     struct rpc_conn *waiter;  /* the connection a running reload will answer, or NULL */
     uint64_t emfile_logged_at;
     int listening;
-    int socket_fd;            /* a listening socket handed over by systemd, or -1 */
     struct arena arena;       /* for the response being built; reset after each */
 };
 
