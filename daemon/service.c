@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "smtpstatus.h"
@@ -252,30 +251,7 @@ handle_basic(struct service *svc, const Smtpstatus__V1__BasicRequest *req, struc
     resp->basic = m;
 }
 
-/* Whether every blank-separated word of `query` occurs, case-insensitively, in `title` or
- * `description`. */
-static int
-matches(const char *query, const char *title, const char *description)
-{
-    const char *q = query;
-    while (*q != '\0') {
-        while (*q == ' ')
-            q++;
-        size_t n = strcspn(q, " ");
-        if (n == 0)
-            break;
-        int found = 0;
-        for (const char *hay[] = {title, description}, **h = hay; !found && h < hay + 2; h++)
-            for (const char *p = *h; !found && *p != '\0'; p++)
-                found = strncasecmp(p, q, n) == 0;
-        if (!found)
-            return 0;
-        q += n;
-    }
-    return 1;
-}
-
-/* search and list: the codes of the registry that pass `keep`, in code order. */
+/* search and list: the registry's codes of one subject, or matching a query, in code order. */
 static void
 handle_select(struct service *svc, const char *query, int has_subject, uint32_t subject,
               uint32_t limit, int is_search, struct arena *a, Response *resp)
@@ -292,7 +268,7 @@ handle_select(struct service *svc, const char *query, int has_subject, uint32_t 
         smtpstatus_image_code_at(img, i, &e);
         if (has_subject && e.code.subject != subject)
             continue;
-        if (is_search && !matches(query, e.title, e.description))
+        if (is_search && !smtpstatus_entry_matches(&e, query))
             continue;
         entries[m->n_entries++] = make_entry(a, &e);
     }

@@ -440,26 +440,6 @@ cmd_basic(const struct options *opt, struct source *src)
     return status;
 }
 
-/* Whether every word of `query` (separated by blanks) occurs, ASCII case-insensitively, in
- * `title` or `description`: the daemon's rule for search. */
-static int
-matches(const char *query, const char *title, const char *description)
-{
-    for (const char *q = query;;) {
-        q += strspn(q, " \t");
-        size_t n = strcspn(q, " \t");
-        if (n == 0)
-            return 1;
-        int found = 0;
-        for (const char *hay[] = {title, description}, **h = hay; !found && h < hay + 2; h++)
-            for (const char *p = *h; !found && *p != '\0'; p++)
-                found = strncasecmp(p, q, n) == 0;
-        if (!found)
-            return 0;
-        q += n;
-    }
-}
-
 /* The codes of the image that match `query`, in code order: *n entries in *found (allocated
  * here, freed by the caller). Returns 0 or ENOMEM. */
 static int
@@ -470,7 +450,7 @@ search_image(const smtpstatus_image *img, const char *query, smtpstatus_entry **
         return SMTPSTATUS_ENOMEM;
     for (uint32_t i = 0; i < count; i++)
         if (smtpstatus_image_code_at(img, i, &(*found)[*n]) == 0 &&
-            matches(query, (*found)[*n].title, (*found)[*n].description))
+            smtpstatus_entry_matches(&(*found)[*n], query))
             ++*n;
     return 0;
 }

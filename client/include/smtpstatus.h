@@ -233,6 +233,11 @@ int smtpstatus_image_part_field(const smtpstatus_image *img, const smtpstatus_pa
 uint32_t smtpstatus_image_code_count(const smtpstatus_image *img);
 int smtpstatus_image_code_at(const smtpstatus_image *img, uint32_t i, smtpstatus_entry *out);
 
+/* Whether every word of `query` (separated by blanks) occurs, ASCII case-insensitively, in the
+ * entry's title or description: the search rule that the daemon and the CLI share. An empty
+ * query matches everything. */
+int smtpstatus_entry_matches(const smtpstatus_entry *entry, const char *query);
+
 /* Class i (in digit order) and subject i (in number order) of the image. */
 uint32_t smtpstatus_image_class_count(const smtpstatus_image *img);
 int smtpstatus_image_class_at(const smtpstatus_image *img, uint32_t i, uint8_t *digit,

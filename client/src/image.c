@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "image_internal.h"
 
@@ -496,4 +497,24 @@ smtpstatus_image_basic_at(const smtpstatus_image *img, uint32_t i, smtpstatus_ba
         return SMTPSTATUS_EINVAL;
     fill_basic(img, &img->basics[i], out);
     return 0;
+}
+
+int
+smtpstatus_entry_matches(const smtpstatus_entry *entry, const char *query)
+{
+    const char *hay[] = {entry->title ? entry->title : "",
+                         entry->description ? entry->description : ""};
+    for (const char *q = query;;) {
+        q += strspn(q, " \t");
+        size_t n = strcspn(q, " \t");
+        if (n == 0)
+            return 1;
+        int found = 0;
+        for (int h = 0; h < 2 && !found; h++)
+            for (const char *p = hay[h]; !found && *p != '\0'; p++)
+                found = strncasecmp(p, q, n) == 0;
+        if (!found)
+            return 0;
+        q += n;
+    }
 }

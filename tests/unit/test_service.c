@@ -262,13 +262,27 @@ test_arena(void **state)
     assert_null(a.chunks);
 }
 
+static void
+test_search_rule(void **state)
+{
+    (void)state;
+    smtpstatus_entry e = {.title = "Mailbox full", .description = "The quota is exceeded."};
+    assert_true(smtpstatus_entry_matches(&e, "mailbox"));
+    assert_true(smtpstatus_entry_matches(&e, "MAILBOX\tquota"));
+    assert_true(smtpstatus_entry_matches(&e, "  full  "));
+    assert_true(smtpstatus_entry_matches(&e, ""));
+    assert_false(smtpstatus_entry_matches(&e, "mailbox absent"));
+    smtpstatus_entry none = {0};
+    assert_false(smtpstatus_entry_matches(&none, "x"));
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_admin_rules),       cmocka_unit_test(test_reload_gate),
         cmocka_unit_test(test_limits_and_unknown), cmocka_unit_test(test_code_diff),
-        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_arena),           cmocka_unit_test(test_search_rule),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
