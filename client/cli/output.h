@@ -1,7 +1,7 @@
 /*
  * The printers of the smtpstatus CLI: each answer, for people or as one JSON object.
  *
- * smtpstatus.c decides what to ask and where the answer comes from; the functions here only
+ * commands.c decides what to ask and source.c where the answer comes from; the functions here only
  * show an answer that is already there. Human output is concise text on stdout; --json writes
  * one JSON object per answer (built with jansson, one line each unless --pretty) using the
  * field names of the socket API (proto/smtpstatus.proto), so the CLI, the daemon and the HTTP
