@@ -39,6 +39,7 @@ struct rpc_conn {
     int waiting_reload; /* paused until its reload is answered */
     int throttled;      /* paused until the client reads its answers */
     int reading;        /* uv_read_start() is in effect */
+    uint64_t last_active; /* loop time of the last whole request (or of the connection) */
     uint64_t reload_id;
     struct rpc_conn *prev, *next;
 };
@@ -281,8 +282,9 @@ process(struct rpc_conn *c)
         memmove(c->buf, c->buf + off, c->len - off);
         c->len -= off;
         /* Only whole requests count as activity: a client that dribbles a frame a byte at a
-         * time is closed when the timeout runs out, like one that sends nothing. */
-        uv_timer_again(&c->idle);
+         * time is closed when the timeout runs out, like one that sends nothing. The timer is
+         * not touched here: on_idle() looks at this time when it fires. */
+        c->last_active = uv_now(srv->loop);
     }
     if (c->closing || c->draining)
         return;
@@ -337,12 +339,19 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     process(c);
 }
 
+/* The idle timer is one-shot and re-armed for the time that is left, so that requests cost
+ * no timer operation (each one changed the poller's registration in libuv). */
 static void
 on_idle(uv_timer_t *t)
 {
     struct rpc_conn *c = t->data;
-    log_info("client pid %ld uid %ld idle for %u ms; closing its connection", (long)c->peer.pid,
-             (long)c->peer.uid, c->srv->opt.idle_timeout_ms);
+    uint64_t timeout = c->srv->opt.idle_timeout_ms, idle = uv_now(c->srv->loop) - c->last_active;
+    if (idle < timeout) {
+        uv_timer_start(&c->idle, on_idle, timeout - idle, 0);
+        return;
+    }
+    log_info("client pid %ld uid %ld completed no request for %u ms; closing its connection",
+             (long)c->peer.pid, (long)c->peer.uid, c->srv->opt.idle_timeout_ms);
     conn_close(c);
 }
 
@@ -406,7 +415,8 @@ on_connection(uv_stream_t *listener, int status)
         conn_close(c);
         return;
     }
-    uv_timer_start(&c->idle, on_idle, srv->opt.idle_timeout_ms, srv->opt.idle_timeout_ms);
+    c->last_active = uv_now(srv->loop);
+    uv_timer_start(&c->idle, on_idle, srv->opt.idle_timeout_ms, 0);
     uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
     c->reading = 1;
 }
