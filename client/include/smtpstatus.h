@@ -600,6 +600,14 @@ void smtpstatus_unpin(smtpstatus *h, const smtpstatus_image *img);
  */
 int smtpstatus_refresh(smtpstatus *h, const smtpstatus_image **img);
 
+/*
+ * smtpstatus_refresh(h, img), then smtpstatus_image_lookup(*img, code, out), in one call: the
+ * usual way to look codes up through the shared image. Returns as smtpstatus_image_lookup(), or
+ * SMTPSTATUS_EUNAVAILABLE with *img NULL when no image is usable (ask the socket).
+ */
+int smtpstatus_shared_lookup(smtpstatus *h, const smtpstatus_image **img, smtpstatus_code code,
+                             smtpstatus_entry *out);
+
 /* Which path answers, and how it went. */
 typedef struct smtpstatus_client_status {
     int shared;             /* 1: the shared image answers; 0: the socket does */

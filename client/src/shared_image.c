@@ -78,8 +78,8 @@ shared_image_free(struct shared_image *si)
     pthread_mutex_destroy(&si->lock);
 }
 
-int
-shared_image_superseded(const smtpstatus_image *img)
+static inline int
+superseded(const smtpstatus_image *img)
 {
     return __atomic_load_n(&img->hdr->superseded, __ATOMIC_ACQUIRE) != 0;
 }
@@ -315,7 +315,7 @@ shared_image_pin(struct shared_image *si)
         if (!take_ref(m))
             continue;
         if (__atomic_load_n(&si->current, __ATOMIC_ACQUIRE) != m ||
-            (shared_image_superseded(&m->img) && advance(si, m))) {
+            (superseded(&m->img) && advance(si, m))) {
             drop_ref(si, m, 0);
             continue;
         }
@@ -371,18 +371,48 @@ smtpstatus_unpin(smtpstatus *h, const smtpstatus_image *img)
         shared_image_unpin(smtpstatus__shared_of(h), img);
 }
 
-int
-smtpstatus_refresh(smtpstatus *h, const smtpstatus_image **img)
+/* The slow half of smtpstatus_refresh(): *img is NULL or superseded. Kept out of line so that
+ * the fast half needs no stack frame. */
+static __attribute__((noinline)) int
+move_pin(smtpstatus *h, const smtpstatus_image **img)
 {
-    if (h == NULL || img == NULL)
+    if (h == NULL)
         return SMTPSTATUS_EINVAL;
-    if (*img != NULL && !shared_image_superseded(*img))
-        return 0;
     struct shared_image *si = smtpstatus__shared_of(h);
     const smtpstatus_image *next = shared_image_pin(si);
     shared_image_unpin(si, *img);
     *img = next;
     return next != NULL ? 0 : SMTPSTATUS_EUNAVAILABLE;
+}
+
+int
+smtpstatus_refresh(smtpstatus *h, const smtpstatus_image **img)
+{
+    if (img == NULL)
+        return SMTPSTATUS_EINVAL;
+    if (__builtin_expect(*img != NULL && !superseded(*img), 1))
+        return 0;
+    return move_pin(h, img);
+}
+
+static __attribute__((noinline)) int
+shared_lookup_slow(smtpstatus *h, const smtpstatus_image **img, smtpstatus_code code,
+                   smtpstatus_entry *out)
+{
+    int rc = move_pin(h, img);
+    return rc != 0 ? rc : smtpstatus_image_lookup(*img, code, out);
+}
+
+int
+smtpstatus_shared_lookup(smtpstatus *h, const smtpstatus_image **img, smtpstatus_code code,
+                         smtpstatus_entry *out)
+{
+    if (img == NULL)
+        return SMTPSTATUS_EINVAL;
+    const smtpstatus_image *cur = *img;
+    if (__builtin_expect(cur == NULL || superseded(cur), 0))
+        return shared_lookup_slow(h, img, code, out);
+    return smtpstatus_image_lookup(cur, code, out);
 }
 
 void

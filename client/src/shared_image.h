@@ -50,9 +50,6 @@ const smtpstatus_image *shared_image_pin(struct shared_image *si);
 /* Releases a pin; the last user of a superseded image unmaps it. */
 void shared_image_unpin(struct shared_image *si, const smtpstatus_image *img);
 
-/* One acquire load: whether `img` (pinned) has been superseded by the daemon. */
-int shared_image_superseded(const smtpstatus_image *img);
-
 /* Counters and the state of the attachment, into *out (see smtpstatus_client_status). */
 void shared_image_status(struct shared_image *si, smtpstatus_client_status *out);
 
