@@ -255,7 +255,8 @@ verify(const smtpstatus_image *img)
 static smtpstatus *shared_handle;
 static const smtpstatus_image *shared_pin;
 
-/* One timed sample of either side; returns ns per lookup and adds to *sum. */
+/* One timed sample of either side; returns ns per lookup and adds to *sum. The image side is
+ * `img`, or the daemon's shared image when shared_handle is set. */
 static double
 sample_lookup(const smtpstatus_image *img, int baseline, uint64_t *sum)
 {
@@ -265,8 +266,10 @@ sample_lookup(const smtpstatus_image *img, int baseline, uint64_t *sum)
     double t0 = now_ns();
     for (unsigned p = 0; p < BENCH_PASSES; p++) {
         for (unsigned i = 0; i < BENCH_CODES; i++) {
-            int rc = baseline ? baseline_lookup(codes[i], &out)
-                              : smtpstatus_image_lookup(img, codes[i], &out);
+            int rc = baseline        ? baseline_lookup(codes[i], &out)
+                     : shared_handle ? smtpstatus_shared_lookup(shared_handle, &shared_pin,
+                                                                codes[i], &out)
+                                     : smtpstatus_image_lookup(img, codes[i], &out);
             acc = acc * 31 + ((uintptr_t)out.title ^ (uintptr_t)out.subject.title ^
                               (uint64_t)out.registered ^ (uint64_t)(unsigned)rc);
         }
@@ -289,31 +292,6 @@ sample_basic(const smtpstatus_image *img, int baseline, uint64_t *sum)
                               : smtpstatus_image_lookup_basic(img, basics[i], &out);
             acc = acc * 31 +
                   ((uintptr_t)out.text ^ (uint64_t)out.assoc_count ^ (uint64_t)(unsigned)rc);
-        }
-    }
-    double t1 = now_ns();
-    *sum += acc;
-    return (t1 - t0) / ((double)BENCH_PASSES * BENCH_CODES);
-}
-
-/* As sample_lookup(), but the image side is a client of the daemon's shared image. */
-static double
-sample_shared(const smtpstatus_image *img, int baseline, uint64_t *sum)
-{
-    (void)img;
-    smtpstatus_entry out;
-    memset(&out, 0, sizeof out);
-    uint64_t acc = 0;
-    double t0 = now_ns();
-    for (unsigned p = 0; p < BENCH_PASSES; p++) {
-        for (unsigned i = 0; i < BENCH_CODES; i++) {
-            int rc;
-            if (baseline)
-                rc = baseline_lookup(codes[i], &out);
-            else
-                rc = smtpstatus_shared_lookup(shared_handle, &shared_pin, codes[i], &out);
-            acc = acc * 31 + ((uintptr_t)out.title ^ (uintptr_t)out.subject.title ^
-                              (uint64_t)out.registered ^ (uint64_t)(unsigned)rc);
         }
     }
     double t1 = now_ns();
@@ -467,7 +445,7 @@ run_shared(const char *daemon_path)
     if (fill_baseline(shared_pin) != 0 || verify(shared_pin) != 0)
         return -1;
     double shared_ns = 0;
-    int rc = run("shared_lookup", sample_shared, shared_pin, &shared_ns);
+    int rc = run("shared_lookup", sample_lookup, shared_pin, &shared_ns);
 
     uint64_t sum = 0;
     socket_lookup_ns(sock, &sum); /* warm-up: connect, first answers */

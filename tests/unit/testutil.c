@@ -137,13 +137,19 @@ testutil_daemon_start(struct testutil_daemon *d, const char *dir, const char *re
         n += (size_t)got;
         log[n] = '\0';
     }
-    /* Keep draining its log so it never blocks on a full pipe. */
-    if (fork() == 0) {
-        char sink[4096];
-        while (read(p[0], sink, sizeof sink) > 0)
-            ;
+    /* Keep draining its log so it never blocks on a full pipe, in a grandchild that init
+     * reaps, so that no zombie is left whichever way the daemon ends. */
+    pid_t child = fork();
+    if (child == 0) {
+        if (fork() == 0) {
+            char sink[4096];
+            while (read(p[0], sink, sizeof sink) > 0)
+                ;
+        }
         _exit(0);
     }
+    if (child > 0)
+        waitpid(child, NULL, 0);
     close(p[0]);
 }
 
