@@ -583,9 +583,10 @@ int smtpstatus_result_counter(const smtpstatus_result *r, size_t i, const char *
  * and never aborts; the daemon never truncates a published file, so a mapping cannot fault.
  */
 
-/* Pins the current shared image into *img. Returns 0, or SMTPSTATUS_EUNAVAILABLE when no
- * usable image is there now (use the socket functions; smtpstatus_client_status_get() says
- * why). Each pin is released with smtpstatus_unpin(). */
+/* Pins the current shared image into *img. Returns 0, or why no usable image is there now: an
+ * SMTPSTATUS_EIMG_* error (missing, refused, corrupt), a negative errno, or
+ * SMTPSTATUS_EUNAVAILABLE for a socket_only handle; then *img is NULL and the socket functions
+ * answer. Each pin is released with smtpstatus_unpin(). */
 int smtpstatus_pin(smtpstatus *h, const smtpstatus_image **img);
 
 /* Releases a pin from smtpstatus_pin() or smtpstatus_refresh(). NULL is allowed. */
@@ -595,7 +596,7 @@ void smtpstatus_unpin(smtpstatus *h, const smtpstatus_image *img);
  * Keeps a pinned image current, for a caller that holds one across many lookups. *img is a pin
  * or NULL. When the daemon has not superseded it this is one acquire load and returns 0 at once;
  * otherwise the pin is released, and *img becomes a pin of the new image (0), or NULL
- * (SMTPSTATUS_EUNAVAILABLE: use the socket). Pointers taken from the old image are invalid
+ * (an error as smtpstatus_pin(): use the socket). Pointers taken from the old image are invalid
  * after a call that changed *img.
  */
 int smtpstatus_refresh(smtpstatus *h, const smtpstatus_image **img);
@@ -603,7 +604,7 @@ int smtpstatus_refresh(smtpstatus *h, const smtpstatus_image **img);
 /*
  * smtpstatus_refresh(h, img), then smtpstatus_image_lookup(*img, code, out), in one call: the
  * usual way to look codes up through the shared image. Returns as smtpstatus_image_lookup(), or
- * SMTPSTATUS_EUNAVAILABLE with *img NULL when no image is usable (ask the socket).
+ * with *img NULL an error as smtpstatus_pin() when no image is usable (ask the socket).
  */
 int smtpstatus_shared_lookup(smtpstatus *h, const smtpstatus_image **img, smtpstatus_code code,
                              smtpstatus_entry *out);

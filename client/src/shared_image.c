@@ -325,6 +325,15 @@ shared_image_pin(struct shared_image *si)
     return NULL;
 }
 
+int
+shared_image_why(struct shared_image *si)
+{
+    pthread_mutex_lock(&si->lock);
+    int err = si->error;
+    pthread_mutex_unlock(&si->lock);
+    return err != 0 ? err : SMTPSTATUS_EUNAVAILABLE;
+}
+
 void
 shared_image_unpin(struct shared_image *si, const smtpstatus_image *img)
 {
@@ -360,8 +369,9 @@ smtpstatus_pin(smtpstatus *h, const smtpstatus_image **img)
 {
     if (h == NULL || img == NULL)
         return SMTPSTATUS_EINVAL;
-    *img = shared_image_pin(smtpstatus__shared_of(h));
-    return *img != NULL ? 0 : SMTPSTATUS_EUNAVAILABLE;
+    struct shared_image *si = smtpstatus__shared_of(h);
+    *img = shared_image_pin(si);
+    return *img != NULL ? 0 : shared_image_why(si);
 }
 
 void
@@ -382,7 +392,7 @@ move_pin(smtpstatus *h, const smtpstatus_image **img)
     const smtpstatus_image *next = shared_image_pin(si);
     shared_image_unpin(si, *img);
     *img = next;
-    return next != NULL ? 0 : SMTPSTATUS_EUNAVAILABLE;
+    return next != NULL ? 0 : shared_image_why(si);
 }
 
 int

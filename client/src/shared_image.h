@@ -47,6 +47,10 @@ void shared_image_free(struct shared_image *si);
  * none is usable now (the reason is kept for shared_image_status()). */
 const smtpstatus_image *shared_image_pin(struct shared_image *si);
 
+/* Why shared_image_pin() found no usable image: the last refusal's error, or
+ * SMTPSTATUS_EUNAVAILABLE when none was recorded (attaching is disabled). */
+int shared_image_why(struct shared_image *si);
+
 /* Releases a pin; the last user of a superseded image unmaps it. */
 void shared_image_unpin(struct shared_image *si, const smtpstatus_image *img);
 

@@ -31,7 +31,9 @@ main(int argc, char **argv)
         int rc = pin_each ? smtpstatus_pin(h, &img) : smtpstatus_refresh(h, &img);
         smtpstatus_entry e;
         if (rc != 0 || smtpstatus_image_lookup(img, codes[i % 4], &e) != 0) {
-            fprintf(stderr, "shared_lookups: lookup %ld failed\n", i);
+            fprintf(stderr, "shared_lookups: lookup %ld failed: %s\n", i, smtpstatus_strerror(rc));
+            smtpstatus_unpin(h, img);
+            smtpstatus_close(h);
             return 1;
         }
         registered += e.registered;
