@@ -33,7 +33,6 @@ enum service_op {
 };
 
 #define SERVICE_ERROR_CODES 10 /* values of Smtpstatus__V1__Error__Code */
-#define SERVICE_MAX_BATCH 1024 /* codes in one lookup */
 
 struct stats {
     uint64_t requests[OP_COUNT];

@@ -425,10 +425,14 @@ const char *smtpstatus_problem_name(unsigned problem);
 /* ---- Asking the daemon ----------------------------------------------------------------------- */
 
 /*
- * A handle on the daemon's socket API. It connects on first use, and reconnects once when the
+ * A handle on the daemon. Lookups, lookups by basic code, search, list, render and classify are
+ * answered in-process from the daemon's shared image whenever it is usable (see "Answering from
+ * the shared image" below), by the same code the daemon answers its socket with; the result
+ * then pins the image until it is freed. Otherwise, and for registry info, reload and stats,
+ * the handle asks over the socket: it connects on first use, and reconnects once when the
  * connection turns out to be broken (the daemon restarted). One handle may be shared by several
- * threads: calls on it are serialized. Every call has a timeout covering connect, send and
- * receive.
+ * threads: socket calls on it are serialized. Every socket call has a timeout covering connect,
+ * send and receive.
  */
 typedef struct smtpstatus smtpstatus;
 

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "answer.h"
 #include "frame.h"
 #include "shared_image.h"
 #include "smtpstatus.h"
@@ -44,7 +45,12 @@ struct smtpstatus {
 };
 
 struct smtpstatus_result {
-    Response *resp;  /* owned: protobuf-c's unpacked message */
+    Response *resp;  /* owned: protobuf-c's unpacked message; or, for an answer from the shared
+                        image, in `arena` */
+    struct arena *arena;          /* owned: a shared-image answer's pieces; else NULL */
+    smtpstatus *h;                /* whose pin `pinned` is */
+    const smtpstatus_image *pinned; /* the shared image the answer points into, pinned until
+                                       the result is freed; else NULL */
     uint16_t *codes; /* owned: entries' basic codes, converted to uint16_t */
     size_t *code_at; /* owned: where each entry's codes start in `codes` */
 };
@@ -323,8 +329,13 @@ smtpstatus_result_free(smtpstatus_result *r)
 {
     if (r == NULL)
         return;
-    if (r->resp != NULL)
+    if (r->arena != NULL) {
+        arena_free(r->arena);
+        free(r->arena);
+        smtpstatus_unpin(r->h, r->pinned);
+    } else if (r->resp != NULL) {
         smtpstatus__v1__response__free_unpacked(r->resp, NULL);
+    }
     free(r->codes);
     free(r->code_at);
     free(r);
@@ -402,28 +413,52 @@ convert_codes(smtpstatus_result *r)
     return 0;
 }
 
-/* Runs a call and wraps its answer; `want` is the result case a success must have. */
+/* Answers a registry question from the shared image `img` (pinned; the result takes the pin)
+ * with the daemon's own code, into r->resp. Returns 0 or ENOMEM (and unpins). */
+static int
+answer_locally(smtpstatus *h, const smtpstatus_image *img, const Request *req,
+               smtpstatus_result *r)
+{
+    r->arena = calloc(1, sizeof *r->arena);
+    if (r->arena == NULL) {
+        smtpstatus_unpin(h, img);
+        return SMTPSTATUS_ENOMEM;
+    }
+    r->h = h;
+    r->pinned = img;
+    r->resp = arena_alloc(r->arena, sizeof *r->resp);
+    if (r->resp != NULL)
+        answer_query(img, req, r->arena, r->resp);
+    return r->arena->failed ? SMTPSTATUS_ENOMEM : 0;
+}
+
+/* Runs a call and wraps its answer; `want` is the result case a success must have. Registry
+ * questions are answered from the daemon's shared image when it is usable, else (and for the
+ * daemon's own questions) over the socket. */
 static int
 run(smtpstatus *h, Request *req, Smtpstatus__V1__Response__ResultCase want, smtpstatus_result **out)
 {
     if (h == NULL || out == NULL)
         return SMTPSTATUS_EINVAL;
     *out = NULL;
-    Response *resp;
-    int rc = call(h, req, &resp);
-    if (rc != 0)
-        return rc;
     smtpstatus_result *r = calloc(1, sizeof *r);
-    if (r == NULL) {
-        smtpstatus__v1__response__free_unpacked(resp, NULL);
+    if (r == NULL)
         return SMTPSTATUS_ENOMEM;
+    const smtpstatus_image *img;
+    int rc;
+    if (answer_is_query(req) && smtpstatus_pin(h, &img) == 0)
+        rc = answer_locally(h, img, req, r);
+    else
+        rc = call(h, req, &r->resp);
+    if (rc != 0) {
+        smtpstatus_result_free(r);
+        return rc;
     }
-    r->resp = resp;
-    if (resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_ERROR) {
+    if (r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_ERROR) {
         *out = r;
-        return error_of(resp->error);
+        return error_of(r->resp->error);
     }
-    if (resp->result_case != want || (rc = convert_codes(r)) != 0) {
+    if (r->resp->result_case != want || (rc = convert_codes(r)) != 0) {
         smtpstatus_result_free(r);
         return rc != 0 ? rc : SMTPSTATUS_EPROTO;
     }

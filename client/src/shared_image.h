@@ -19,6 +19,14 @@
 #include "image_internal.h"
 #include "smtpstatus.h"
 
+/* Internal to the library, so prefixed (see arena.h). */
+#define shared_image_init smtpstatus__shared_image_init
+#define shared_image_free smtpstatus__shared_image_free
+#define shared_image_pin smtpstatus__shared_image_pin
+#define shared_image_why smtpstatus__shared_image_why
+#define shared_image_unpin smtpstatus__shared_image_unpin
+#define shared_image_status smtpstatus__shared_image_status
+
 struct shared_mapping;
 
 struct shared_image {

@@ -2,7 +2,8 @@
  * The C client (rpc_client.c) against the real daemon, started in a temporary run directory
  * and waited for through its "ready" line: every call, a handle shared by threads, a reload and
  * a refused one, a daemon restart that the handle rides through, no daemon at all, and a server
- * that never answers (the call times out).
+ * that never answers (the call times out). Every handle here asks the socket only; test_shared
+ * covers the same calls answered from the daemon's shared image.
  */
 #include "testutil.h"
 
@@ -24,7 +25,8 @@
 static smtpstatus *
 open_handle(const char *rundir, unsigned timeout_ms)
 {
-    smtpstatus_options o = {.rundir = rundir, .timeout_ms = timeout_ms};
+    /* The socket only: with the shared image, the questions here would not reach it. */
+    smtpstatus_options o = {.rundir = rundir, .timeout_ms = timeout_ms, .socket_only = 1};
     smtpstatus *h;
     assert_int_equal(smtpstatus_open(&o, &h), 0);
     return h;

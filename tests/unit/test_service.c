@@ -13,6 +13,7 @@
 #include "registry.h"
 #include "served.h"
 #include "service.h"
+#include "answer.h"
 
 static struct served embedded;
 
@@ -127,22 +128,22 @@ test_limits_and_unknown(void **state)
     assert_int_equal(resp.error->code, SMTPSTATUS__V1__ERROR__CODE__UNKNOWN_OPERATION);
     assert_int_equal(svc.stats.requests[OP_UNKNOWN], 1);
 
-    char *codes[SERVICE_MAX_BATCH + 1];
-    for (int i = 0; i <= SERVICE_MAX_BATCH; i++)
+    char *codes[ANSWER_MAX_BATCH + 1];
+    for (int i = 0; i <= ANSWER_MAX_BATCH; i++)
         codes[i] = (char *)"5.1.1";
     Smtpstatus__V1__LookupRequest lr = SMTPSTATUS__V1__LOOKUP_REQUEST__INIT;
     lr.codes = codes;
-    lr.n_codes = SERVICE_MAX_BATCH + 1;
+    lr.n_codes = ANSWER_MAX_BATCH + 1;
     Smtpstatus__V1__Request req = SMTPSTATUS__V1__REQUEST__INIT;
     req.op_case = SMTPSTATUS__V1__REQUEST__OP_LOOKUP;
     req.lookup = &lr;
     handle(&svc, &req, &p, &a, &resp);
     assert_int_equal(resp.error->code, SMTPSTATUS__V1__ERROR__CODE__INVALID_ARGUMENT);
-    lr.n_codes = SERVICE_MAX_BATCH;
+    lr.n_codes = ANSWER_MAX_BATCH;
     handle(&svc, &req, &p, &a, &resp);
     assert_int_equal(resp.result_case, SMTPSTATUS__V1__RESPONSE__RESULT_LOOKUP);
-    assert_int_equal(resp.lookup->n_entries, SERVICE_MAX_BATCH);
-    assert_string_equal(resp.lookup->entries[SERVICE_MAX_BATCH - 1]->title,
+    assert_int_equal(resp.lookup->n_entries, ANSWER_MAX_BATCH);
+    assert_string_equal(resp.lookup->entries[ANSWER_MAX_BATCH - 1]->title,
                         "Bad destination mailbox address");
     /* The whole answer packs within the frame limit's order of magnitude: 1024 entries. */
     assert_true(smtpstatus__v1__response__get_packed_size(&resp) > 1024);

@@ -157,6 +157,162 @@ test_pin_answers_like_the_daemon(void **state)
     testutil_rmtree(dir);
 }
 
+/* ---- the library's calls, answered in-process ----------------------------------------------- */
+
+static int
+same_str(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Whether two answers say the same through every accessor. */
+static void
+assert_same_answer(const char *what, int rc_a, const smtpstatus_result *a, int rc_b,
+                   const smtpstatus_result *b)
+{
+    if (rc_a != rc_b)
+        fail_msg("%s: %s from the shared image, %s from the socket", what,
+                 smtpstatus_err_name(rc_a), smtpstatus_err_name(rc_b));
+    assert_true((a == NULL) == (b == NULL));
+    if (a == NULL)
+        return;
+    if (!same_str(smtpstatus_result_message(a), smtpstatus_result_message(b)))
+        fail_msg("%s: messages differ: \"%s\" and \"%s\"", what, smtpstatus_result_message(a),
+                 smtpstatus_result_message(b));
+    size_t n = smtpstatus_result_entry_count(a);
+    assert_int_equal(n, smtpstatus_result_entry_count(b));
+    for (size_t i = 0; i < n; i++) {
+        smtpstatus_entry x, y;
+        const char *wx, *wy;
+        int rx = smtpstatus_result_entry(a, i, &x, &wx), ry = smtpstatus_result_entry(b, i, &y, &wy);
+        assert_int_equal(rx, ry);
+        assert_true(same_str(wx, wy));
+        if (rx != 0)
+            continue;
+        assert_int_equal(x.registered, y.registered);
+        assert_int_equal(x.code.subject, y.code.subject);
+        assert_int_equal(x.code.detail, y.code.detail);
+        assert_true(same_str(x.title, y.title) && same_str(x.description, y.description));
+        assert_true(same_str(x.subject.title, y.subject.title));
+        assert_true(same_str(x.basic_codes_raw, y.basic_codes_raw));
+        assert_int_equal(x.basic_code_count, y.basic_code_count);
+    }
+    smtpstatus_basic_answer ba, bb;
+    int ra = smtpstatus_result_basic(a, &ba), rb = smtpstatus_result_basic(b, &bb);
+    assert_int_equal(ra, rb);
+    if (ra == 0) {
+        assert_int_equal(ba.code, bb.code);
+        assert_true(same_str(ba.text, bb.text));
+        assert_int_equal(ba.assoc_count, bb.assoc_count);
+        for (size_t i = 0; i < ba.assoc_count; i++) {
+            smtpstatus_code cx, cy;
+            smtpstatus_match mx, my;
+            const char *tx, *ty;
+            assert_int_equal(smtpstatus_result_basic_assoc(a, i, &cx, &mx, &tx), 0);
+            assert_int_equal(smtpstatus_result_basic_assoc(b, i, &cy, &my, &ty), 0);
+            assert_true(cx.subject == cy.subject && cx.detail == cy.detail && mx == my);
+            assert_true(same_str(tx, ty));
+        }
+    }
+    assert_true(same_str(smtpstatus_result_render_output(a), smtpstatus_result_render_output(b)));
+    for (size_t i = 0; i < 64; i++) {
+        assert_true(same_str(smtpstatus_result_render_line(a, i), smtpstatus_result_render_line(b, i)));
+        assert_true(same_str(smtpstatus_result_render_warning(a, i),
+                             smtpstatus_result_render_warning(b, i)));
+    }
+    smtpstatus_classification ca, cb;
+    const char *ta, *tb;
+    ra = smtpstatus_result_classification(a, &ca, &ta);
+    rb = smtpstatus_result_classification(b, &cb, &tb);
+    assert_int_equal(ra, rb);
+    if (ra == 0) {
+        assert_true(ca.basic == cb.basic && ca.has_enhanced == cb.has_enhanced &&
+                    ca.kind == cb.kind && ca.retry == cb.retry && ca.problems == cb.problems);
+        assert_true(same_str(ta, tb));
+    }
+}
+
+/* smtpstatus_lookup() and the other registry calls answer from the shared image when it is
+ * usable, with the daemon's own code: the same answers as the socket's, errors included. */
+static void
+test_calls_answered_in_process(void **state)
+{
+    (void)state;
+    const char *dir = testutil_tempdir();
+    struct testutil_daemon d;
+    testutil_daemon_start(&d, dir, NULL);
+    smtpstatus *h = open_handle(d.rundir, 0), *s = open_handle(d.rundir, 1);
+    smtpstatus_result *a, *b;
+    int ra, rb, calls = 0;
+/* The same call on both handles: fn(handle, args..., &result). */
+#define BOTH(what, fn, ...)                                                                        \
+    do {                                                                                           \
+        ra = fn(h, __VA_ARGS__, &a);                                                               \
+        rb = fn(s, __VA_ARGS__, &b);                                                               \
+        assert_same_answer(what, ra, a, rb, b);                                                    \
+        smtpstatus_result_free(a);                                                                 \
+        smtpstatus_result_free(b);                                                                 \
+        calls++;                                                                                   \
+    } while (0)
+    const char *codes[] = {"5.1.1", "X.7.26", "5.1.99", "5.7.708", "bogus", "5.1.1000"};
+    BOTH("lookup", smtpstatus_lookup, codes, 6);
+    BOTH("basic 550", smtpstatus_lookup_basic_remote, 550);
+    BOTH("basic 259", smtpstatus_lookup_basic_remote, 259);
+    BOTH("search", smtpstatus_search, "mailbox", 0);
+    BOTH("search limited", smtpstatus_search, "mailbox", 2);
+    BOTH("list", smtpstatus_list, 7);
+    smtpstatus_render_options ro = {.width = 30};
+    BOTH("render", smtpstatus_render_remote, 452, "4.2.2", "Mailbox full, try again later", &ro);
+    BOTH("render, default text", smtpstatus_render_remote, 550, "5.1.1", NULL, NULL);
+    BOTH("render, class mismatch", smtpstatus_render_remote, 450, "5.1.1", NULL, NULL);
+    const char reply[] = "421-4.7.0 Try again later\r\n421 4.7.0 closing\r\n";
+    BOTH("classify", smtpstatus_classify_remote, reply, sizeof reply - 1);
+#undef BOTH
+    assert_int_equal(ra, 0);
+
+    smtpstatus_client_status cs;
+    smtpstatus_client_status_get(h, &cs);
+    assert_int_equal(cs.shared, 1);
+    assert_int_equal(cs.pins, calls);
+    assert_int_equal(cs.socket_calls, 0);
+    assert_int_equal(cs.mappings, 1);
+    smtpstatus_client_status_get(s, &cs);
+    assert_int_equal(cs.socket_calls, calls);
+    assert_int_equal(cs.pins, 0);
+
+    /* The daemon counted the socket handle's questions only. */
+    smtpstatus_result *r;
+    assert_int_equal(smtpstatus_stats(s, &r), 0);
+    const char *group, *name;
+    uint64_t value, lookups = 0;
+    for (size_t i = 0; smtpstatus_result_counter(r, i, &group, &name, &value) == 0; i++)
+        if (strcmp(group, "requests") == 0 && strcmp(name, "lookup") == 0)
+            lookups = value;
+    assert_int_equal(lookups, 1);
+    smtpstatus_result_free(r);
+
+    /* A result keeps its image pinned: it outlives a restart that supersedes the image. */
+    assert_int_equal(smtpstatus_lookup(h, codes, 1, &r), 0);
+    testutil_daemon_stop(&d);
+    testutil_daemon_start(&d, dir, NULL);
+    const smtpstatus_image *cur;
+    assert_int_equal(smtpstatus_pin(h, &cur), 0); /* moves to the new image */
+    smtpstatus_client_status_get(h, &cs);
+    assert_int_equal(cs.mappings, 2);
+    smtpstatus_entry e;
+    assert_int_equal(smtpstatus_result_entry(r, 0, &e, NULL), 0);
+    assert_string_equal(e.title, "Bad destination mailbox address");
+    smtpstatus_result_free(r);
+    smtpstatus_client_status_get(h, &cs);
+    assert_int_equal(cs.mappings, 1);
+    smtpstatus_unpin(h, cur);
+
+    smtpstatus_close(h);
+    smtpstatus_close(s);
+    testutil_daemon_stop(&d);
+    testutil_rmtree(dir);
+}
+
 /* A restarted daemon marks the image it finds superseded, and goes on from its generation. */
 static void
 test_restart_supersedes_and_goes_on(void **state)
@@ -706,6 +862,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pin_answers_like_the_daemon),
+        cmocka_unit_test(test_calls_answered_in_process),
         cmocka_unit_test(test_restart_supersedes_and_goes_on),
         cmocka_unit_test(test_reload_storm_project_data),
         cmocka_unit_test(test_reload_storm_iana),

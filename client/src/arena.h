@@ -3,10 +3,20 @@
  * arrays and strings, and all of them die together once the response is packed. One
  * arena_reset() frees them at once, so no error path can leak a piece.
  */
-#ifndef SMTPSTATUSD_ARENA_H
-#define SMTPSTATUSD_ARENA_H
+#ifndef SMTPSTATUS_ARENA_H
+#define SMTPSTATUS_ARENA_H
 
 #include <stddef.h>
+
+/* Internal to the library, so prefixed: a program linking the static library may have an
+ * arena_alloc of its own. */
+#define arena_alloc smtpstatus__arena_alloc
+#define arena_strndup smtpstatus__arena_strndup
+#define arena_printf smtpstatus__arena_printf
+#define arena_reset smtpstatus__arena_reset
+#define arena_free smtpstatus__arena_free
+#define arena_protobuf_alloc smtpstatus__arena_protobuf_alloc
+#define arena_protobuf_free smtpstatus__arena_protobuf_free
 
 struct arena_chunk;
 
