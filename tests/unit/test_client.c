@@ -44,10 +44,11 @@ daemon_start(struct daemon *d, const char *dir, const char *registry)
         close(p[0]);
         if (registry != NULL)
             execl(SMTPSTATUSD_PATH, "smtpstatusd", "--foreground", "--rundir", d->rundir,
-                  "--statedir", statedir, "--registry", registry, (char *)NULL);
+                  "--statedir", statedir, "--http", "off", "--registry", registry,
+                  (char *)NULL);
         else
             execl(SMTPSTATUSD_PATH, "smtpstatusd", "--foreground", "--rundir", d->rundir,
-                  "--statedir", statedir, (char *)NULL);
+                  "--statedir", statedir, "--http", "off", (char *)NULL);
         _exit(127);
     }
     close(p[1]);
