@@ -1,10 +1,10 @@
 /*
  * The JSON debug port's transport (see http_server.h).
  *
- * Each connection has an llhttp parser fed straight from the read buffer, which all
- * connections share: everything a request needs past its read (target, body) is copied into
- * the connection, within the limits. A whole request is answered in the parser's
- * on_message_complete callback; its answer is appended to the connection's output, and all the
+ * Each connection has a request reader (http_reader.c, llhttp) fed straight from the read
+ * buffer, which all connections share: everything a request needs past its read (target, body)
+ * is copied into the reader, within the limits. A whole request is answered in the reader's
+ * on_request hook; its answer is appended to the connection's output, and all the
  * answers of one read go out in one write. A POST /v1/reload pauses the parser until the reload
  * is answered; the bytes after it wait in `pending`. One timer per connection enforces both
  * timeouts: it is never touched per request, only re-armed when it fires.
@@ -20,8 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <llhttp.h>
-
+#include "http_reader.h"
 #include "log.h"
 
 #define HTTP_READ_SIZE 65536u
@@ -38,7 +37,7 @@ struct http_conn {
     uv_timer_t timer;
     uv_shutdown_t shutdown;
     struct http_server *srv;
-    llhttp_t parser;
+    struct http_reader reader;
     int local;          /* loopback or the Unix socket: may reload with --http-admin */
     int open_handles;   /* the stream and the timer; freed when both have closed */
     int closing;        /* no more reading or answering */
@@ -50,16 +49,6 @@ struct http_conn {
     int in_message;     /* a request has begun and not ended */
     uint64_t message_started; /* loop time of its first byte */
     uint64_t last_active;     /* loop time of the last whole request (or the accept) */
-    /* the request being parsed */
-    struct buf url;           /* owned; at most HTTP_URI_LIMIT bytes */
-    struct buf body;          /* owned; at most HTTP_BODY_LIMIT bytes */
-    size_t header_bytes;
-    char field[8];            /* the header name being read, lower case, cut */
-    size_t field_len;         /* its full length */
-    char value[16];           /* the value of an Expect header, cut */
-    size_t value_len;
-    int expect_continue;
-    int refuse_status;        /* a limit a callback found broken: 413, 414 or 431 */
     int reload_pretty;
     /* output */
     struct buf out;           /* owned: answers not yet handed to the socket */
@@ -159,8 +148,7 @@ on_handle_closed(uv_handle_t *h)
     struct http_conn *c = h->data;
     if (--c->open_handles > 0)
         return;
-    buf_free(&c->url);
-    buf_free(&c->body);
+    http_reader_free(&c->reader);
     buf_free(&c->out);
     free(c->pending);
     free(c);
@@ -378,190 +366,65 @@ refuse(struct http_conn *c, int status, const char *message)
     c->in_message = 0;
 }
 
-/* ---- parsing ------------------------------------------------------------------------------ */
+/* ---- requests ----------------------------------------------------------------------------- */
 
-static int
-on_message_begin(llhttp_t *p)
+static void
+on_begin(void *arg)
 {
-    struct http_conn *c = p->data;
-    buf_reset(&c->url);
-    buf_reset(&c->body);
-    c->header_bytes = 0;
-    c->field_len = c->value_len = 0;
-    c->expect_continue = 0;
-    c->refuse_status = 0;
+    struct http_conn *c = arg;
     if (!c->in_message) {
         c->in_message = 1;
         c->message_started = uv_now(c->srv->loop);
     }
-    return 0;
 }
 
 static int
-on_url(llhttp_t *p, const char *at, size_t len)
+on_continue(void *arg)
 {
-    struct http_conn *c = p->data;
-    if (len > HTTP_URI_LIMIT - c->url.len) {
-        c->refuse_status = 414;
-        return HPE_USER;
-    }
-    if (buf_append(&c->url, at, len) != 0) {
-        c->refuse_status = 500;
-        return HPE_USER;
-    }
-    return 0;
+    struct http_conn *c = arg;
+    return buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
 }
 
+/* A whole request: answer it now, or pause reading for a reload (or for good, after an answer
+ * that closes the connection). */
 static int
-count_header(struct http_conn *c, size_t len)
+on_request(void *arg, const struct http_request *req, int keep_alive)
 {
-    c->header_bytes += len;
-    if (c->header_bytes > HTTP_HEADER_LIMIT) {
-        c->refuse_status = 431;
-        return HPE_USER;
-    }
-    return 0;
-}
-
-static int
-on_header_field(llhttp_t *p, const char *at, size_t len)
-{
-    struct http_conn *c = p->data;
-    for (size_t i = 0; i < len && c->field_len + i < sizeof c->field; i++) {
-        char ch = at[i];
-        c->field[c->field_len + i] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
-    }
-    c->field_len += len;
-    return count_header(c, len);
-}
-
-static int
-is_expect(const struct http_conn *c)
-{
-    return c->field_len == 6 && memcmp(c->field, "expect", 6) == 0;
-}
-
-static int
-on_header_value(llhttp_t *p, const char *at, size_t len)
-{
-    struct http_conn *c = p->data;
-    if (is_expect(c)) {
-        for (size_t i = 0; i < len && c->value_len + i < sizeof c->value; i++) {
-            char ch = at[i];
-            c->value[c->value_len + i] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
-        }
-        c->value_len += len;
-    }
-    return count_header(c, len);
-}
-
-static int
-on_header_value_complete(llhttp_t *p)
-{
-    struct http_conn *c = p->data;
-    if (is_expect(c) && c->value_len == 12 && memcmp(c->value, "100-continue", 12) == 0)
-        c->expect_continue = 1;
-    c->field_len = c->value_len = 0;
-    return 0;
-}
-
-static int
-on_headers_complete(llhttp_t *p)
-{
-    struct http_conn *c = p->data;
-    /* A body announced over the limit is refused before it is sent. */
-    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > HTTP_BODY_LIMIT) {
-        c->refuse_status = 413;
-        return HPE_USER;
-    }
-    if (c->expect_continue && buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n") != 0) {
-        c->refuse_status = 500;
-        return HPE_USER;
-    }
-    return 0;
-}
-
-static int
-on_body(llhttp_t *p, const char *at, size_t len)
-{
-    struct http_conn *c = p->data;
-    if (len > HTTP_BODY_LIMIT - c->body.len) {
-        c->refuse_status = 413;
-        return HPE_USER;
-    }
-    if (buf_append(&c->body, at, len) != 0) {
-        c->refuse_status = 500;
-        return HPE_USER;
-    }
-    return 0;
-}
-
-static enum http_method
-method_of(llhttp_t *p)
-{
-    switch (llhttp_get_method(p)) {
-    case HTTP_GET:
-        return HTTP_METHOD_GET;
-    case HTTP_HEAD:
-        return HTTP_METHOD_HEAD;
-    case HTTP_POST:
-        return HTTP_METHOD_POST;
-    default:
-        return HTTP_METHOD_OTHER;
-    }
-}
-
-/* A whole request: answer it now, or pause the parser for a reload. */
-static int
-on_message_complete(llhttp_t *p)
-{
-    struct http_conn *c = p->data;
+    struct http_conn *c = arg;
     struct http_server *srv = c->srv;
     uint64_t t0 = uv_hrtime();
     c->in_message = 0;
     c->last_active = uv_now(srv->loop);
-    c->close_after = !llhttp_should_keep_alive(p);
-    enum http_method m = method_of(p);
-    struct http_request req = {m, c->url.data ? c->url.data : "", c->url.len,
-                               c->body.data, c->body.len, c->local};
+    c->close_after = !keep_alive;
     struct http_response r;
     char dir_buf[4096];
     const char *dir = NULL;
     buf_reset(&srv->body);
-    if (req.target_len == 0 || req.target[0] != '/') {
+    if (req->target_len == 0 || req->target[0] != '/') {
         /* Only origin-form: "*" and absolute-form name no resource here. */
         srv->api.metrics->http_requests[HTTP_OP_UNKNOWN]++;
         http_api_error(&srv->api, 400, "the request target must be a path (/v1/...)", &srv->body,
                        &r);
-    } else if (http_api_handle(&srv->api, &req, &srv->body, &r, dir_buf, sizeof dir_buf, &dir) ==
+    } else if (http_api_handle(&srv->api, req, &srv->body, &r, dir_buf, sizeof dir_buf, &dir) ==
                HTTP_API_RELOAD) {
-        c->reload_pretty = http_api_wants_pretty(req.target, req.target_len);
+        c->reload_pretty = http_api_wants_pretty(req->target, req->target_len);
         srv->waiter = c;
         c->waiting_reload = 1;
         int rc = srv->reload(srv->reload_arg, c, dir);
         if (rc == 0)
-            return HPE_PAUSED; /* answered by http_server_reload_done() */
+            return 1; /* answered by http_server_reload_done() */
         srv->waiter = NULL;
         c->waiting_reload = 0;
         buf_reset(&srv->body);
         http_api_reload_response(&srv->api, 0, rc, NULL, c->reload_pretty, &srv->body, &r);
     }
-    put_response(c, &r, srv->body.data, srv->body.len, m == HTTP_METHOD_HEAD);
+    put_response(c, &r, srv->body.data, srv->body.len, req->method == HTTP_METHOD_HEAD);
     metrics_observe(&srv->api.metrics->latency_http, uv_hrtime() - t0);
     /* Connection: close: nothing after this request is read. */
-    return c->close_after ? HPE_PAUSED : 0;
+    return c->close_after;
 }
 
-static const llhttp_settings_t settings = {
-    .on_message_begin = on_message_begin,
-    .on_url = on_url,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_header_value_complete = on_header_value_complete,
-    .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_message_complete = on_message_complete,
-};
+static const struct http_reader_hooks hooks = {on_begin, on_continue, on_request};
 
 /* Parses data[0..len) and answers every whole request in it. */
 static void
@@ -569,53 +432,30 @@ feed(struct http_conn *c, const char *data, size_t len)
 {
     if (c->closing || c->draining || c->close_after)
         return;
-    llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
-    if (err == HPE_OK)
-        return;
-    if (err == HPE_PAUSED) {
-        if (!c->waiting_reload)
-            return; /* Connection: close */
-        /* Keep what follows the reload request until its answer is out. */
-        const char *pos = llhttp_get_error_pos(&c->parser);
-        size_t rest = pos != NULL && pos >= data && pos <= data + len ? (size_t)(data + len - pos)
-                                                                      : 0;
-        if (rest > 0) {
-            c->pending = malloc(rest);
-            if (c->pending == NULL) {
-                conn_close(c);
-                return;
-            }
-            memcpy(c->pending, pos, rest);
-            c->pending_len = rest;
-        }
-        return;
-    }
-    int status = c->refuse_status ? c->refuse_status : 400;
+    size_t consumed;
+    int status;
     char msg[256];
-    switch (status) {
-    case 413:
-        snprintf(msg, sizeof msg, "the request body is over the limit of %u bytes",
-                 HTTP_BODY_LIMIT);
-        break;
-    case 414:
-        snprintf(msg, sizeof msg, "the request target is over the limit of %u bytes",
-                 HTTP_URI_LIMIT);
-        break;
-    case 431:
-        snprintf(msg, sizeof msg, "the request's header fields are over the limit of %u bytes",
-                 HTTP_HEADER_LIMIT);
-        break;
-    case 500:
-        snprintf(msg, sizeof msg, "out of memory");
-        break;
-    default:
-        snprintf(msg, sizeof msg, "malformed request: %s (%s)", llhttp_get_error_reason(&c->parser),
-                 llhttp_errno_name(err));
-        log_info("http: malformed request (%s: %s); answering 400 and closing the connection",
-                 llhttp_errno_name(err), llhttp_get_error_reason(&c->parser));
-        break;
+    switch (http_reader_feed(&c->reader, data, len, &consumed, &status, msg, sizeof msg)) {
+    case HTTP_READ_OK:
+        return;
+    case HTTP_READ_PAUSED:
+        if (!c->waiting_reload || consumed >= len)
+            return; /* Connection: close, or nothing after the reload request */
+        /* Keep what follows the reload request until its answer is out. */
+        c->pending = malloc(len - consumed);
+        if (c->pending == NULL) {
+            conn_close(c);
+            return;
+        }
+        memcpy(c->pending, data + consumed, len - consumed);
+        c->pending_len = len - consumed;
+        return;
+    case HTTP_READ_ERROR:
+        if (status == 400)
+            log_info("http: %s; answering 400 and closing the connection", msg);
+        refuse(c, status, msg);
+        return;
     }
-    refuse(c, status, msg);
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
@@ -748,8 +588,7 @@ on_connection(uv_stream_t *listener, int status)
     } else {
         c->local = 1;
     }
-    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
-    c->parser.data = c;
+    http_reader_init(&c->reader, &hooks, c, c->local);
     c->last_active = uv_now(srv->loop);
     if (m->http_connections_open > srv->opt.max_connections) {
         m->http_connections_refused++;
@@ -869,7 +708,7 @@ http_server_reload_done(struct http_server *srv, struct http_conn *waiter, int o
     c->waiting_reload = 0;
     if (c->closing)
         return;
-    llhttp_resume(&c->parser);
+    http_reader_resume(&c->reader);
     /* The requests that came after the reload, in their order. */
     char *pending = c->pending;
     size_t n = c->pending_len;
