@@ -25,7 +25,7 @@ static struct buf body;
 static void
 check_answer(const struct http_response *r, const struct buf *b)
 {
-    if (http_api_reason(r->status)[0] == 'U' || b->len == 0) /* "Unknown" */
+    if (strcmp(http_api_reason(r->status), "Unknown") == 0 || b->len == 0)
         abort();
     if (strcmp(r->content_type, "application/json") != 0)
         return;
