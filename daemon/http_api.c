@@ -296,6 +296,66 @@ known_params(struct ctx *c, const char *const *known)
     return -1;
 }
 
+/* ---- the lookup cache ---------------------------------------------------------------------- */
+
+/* A registry never changes while it is served, so the JSON of a lookup is made once per
+ * registry and code: a direct-mapped table of answers, emptied when the registry served is
+ * another (a reload). A lookup then costs a copy, not a jansson tree and a dump. */
+#define CACHE_SLOTS 1024
+
+struct cache_slot {
+    uint32_t key; /* cache_key(); 0: empty */
+    size_t len;
+    char *body;   /* owned */
+};
+
+struct http_api_cache {
+    const smtpstatus_image *img; /* the registry the answers are of */
+    uint64_t generation;
+    struct cache_slot slots[CACHE_SLOTS];
+};
+
+static uint32_t
+cache_key(smtpstatus_code c, int pretty)
+{
+    return 1u + ((uint32_t)c.cls << 21 | (uint32_t)c.subject << 11 | (uint32_t)c.detail << 1 |
+                 (uint32_t)(pretty != 0));
+}
+
+static void
+cache_clear(struct http_api_cache *cache)
+{
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+        free(cache->slots[i].body);
+        cache->slots[i] = (struct cache_slot){0};
+    }
+}
+
+void
+http_api_free(struct http_api *api)
+{
+    if (api->cache != NULL) {
+        cache_clear(api->cache);
+        free(api->cache);
+        api->cache = NULL;
+    }
+}
+
+/* The slot for `key` in the cache of the registry served now, or NULL without a cache. */
+static struct cache_slot *
+cache_slot(struct http_api *api, uint32_t key)
+{
+    const struct served *s = api->svc->current;
+    if (api->cache == NULL && (api->cache = calloc(1, sizeof *api->cache)) == NULL)
+        return NULL;
+    if (api->cache->img != s->img || api->cache->generation != s->generation) {
+        cache_clear(api->cache);
+        api->cache->img = s->img;
+        api->cache->generation = s->generation;
+    }
+    return &api->cache->slots[(key ^ (key >> 10)) % CACHE_SLOTS];
+}
+
 /* GET /v1/codes/{code}: one code, registered or not. */
 static void
 get_code(struct ctx *c, const char *raw, size_t raw_len)
@@ -324,7 +384,25 @@ get_code(struct ctx *c, const char *raw, size_t raw_len)
         error_pretty(c->api, 400, msg, c->pretty, c->body, c->resp);
         return;
     }
+    uint32_t key = cache_key(code, c->pretty);
+    struct cache_slot *slot = cache_slot(c->api, key);
+    if (slot != NULL && slot->key == key) {
+        c->resp->status = 200;
+        c->resp->content_type = JSON_TYPE;
+        if (buf_append(c->body, slot->body, slot->len) != 0)
+            fail(c, 500, "out of memory");
+        return;
+    }
+    size_t start = c->body->len;
     answer(c->api, answer_json_entry(c->img, &e), c->pretty, c->body, c->resp);
+    if (slot != NULL && c->resp->status == 200) {
+        char *copy = malloc(c->body->len - start);
+        if (copy != NULL) {
+            memcpy(copy, c->body->data + start, c->body->len - start);
+            free(slot->body);
+            *slot = (struct cache_slot){key, c->body->len - start, copy};
+        }
+    }
 }
 
 /* Whether the class-free code of `e` is among the associations of basic code `b`. */

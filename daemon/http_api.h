@@ -46,12 +46,19 @@ struct http_response {
     enum http_op op;          /* what was asked, as counted */
 };
 
+struct http_api_cache;
+
 /* The endpoints' shared state; the daemon owns it, and every pointer must outlive it. */
 struct http_api {
     struct service *svc;     /* the registry served and the socket API's counters */
     struct metrics *metrics; /* counters of both surfaces */
     int admin;               /* POST /v1/reload is enabled (--http-admin) */
+    struct http_api_cache *cache; /* owned: lookup answers of the registry served, made on
+                                     first use; http_api_free() frees it */
 };
+
+/* Frees what `api` owns (the answer cache), not the api itself. */
+void http_api_free(struct http_api *api);
 
 enum http_api_result {
     HTTP_API_DONE,  /* *resp and the body are complete */

@@ -615,7 +615,7 @@ http_server_start(struct http_server *srv, uv_loop_t *loop, struct service *svc,
     memset(srv, 0, sizeof *srv);
     srv->loop = loop;
     srv->opt = *opt;
-    srv->api = (struct http_api){svc, metrics, opt->admin};
+    srv->api = (struct http_api){.svc = svc, .metrics = metrics, .admin = opt->admin};
     srv->reload = reload;
     srv->reload_arg = reload_arg;
     srv->read_buf = malloc(HTTP_READ_SIZE);
@@ -691,6 +691,7 @@ http_server_stop(struct http_server *srv)
     free(srv->read_buf);
     srv->read_buf = NULL;
     buf_free(&srv->body);
+    http_api_free(&srv->api);
 }
 
 void

@@ -69,7 +69,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         served_init_embedded(&current, 1);
         svc.current = &current;
         svc.image_path = "";
-        api = (struct http_api){&svc, &metrics, 1};
+        api = (struct http_api){.svc = &svc, .metrics = &metrics, .admin = 1};
     }
     if (size == 0)
         return 0;

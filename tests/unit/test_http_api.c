@@ -42,7 +42,7 @@ init(struct fixture *f, int admin)
     memset(f, 0, sizeof *f);
     f->svc.current = &embedded;
     f->svc.image_path = "";
-    f->api = (struct http_api){&f->svc, &f->metrics, admin};
+    f->api = (struct http_api){.svc = &f->svc, .metrics = &f->metrics, .admin = admin};
 }
 
 /* Asks `target` with `method` (and `body`); returns the result, the answer in f. */
@@ -95,7 +95,26 @@ test_lookup_and_counts(void **state)
     assert_int_equal(f.resp.status, 200);
     ask(&f, HTTP_METHOD_GET, "/v1/codes/4.2.2?pretty=1", NULL, 1);
     assert_non_null(strstr(f.body.data, "\n  \"code\": \"4.2.2\""));
+    /* Answers come from the cache the second time, the same bytes; a new generation (a
+     * reload) empties it. */
+    ask(&f, HTTP_METHOD_GET, "/v1/codes/5.1.1", NULL, 1);
+    char first[4096];
+    assert_true(f.body.len < sizeof first);
+    memcpy(first, f.body.data, f.body.len);
+    size_t first_len = f.body.len;
+    ask(&f, HTTP_METHOD_GET, "/v1/codes/5.1.1", NULL, 1);
+    assert_int_equal(f.resp.status, 200);
+    assert_int_equal(f.body.len, first_len);
+    assert_memory_equal(f.body.data, first, first_len);
+    struct served next = embedded;
+    next.generation = 9;
+    f.svc.current = &next;
+    ask(&f, HTTP_METHOD_GET, "/v1/codes/5.1.1?pretty=1", NULL, 1);
+    assert_non_null(strstr(f.body.data, "\n  \"code\": \"5.1.1\""));
+    ask(&f, HTTP_METHOD_GET, "/v1/codes/5.1.1", NULL, 1);
+    assert_memory_equal(f.body.data, first, first_len);
     buf_free(&f.body);
+    http_api_free(&f.api);
 }
 
 static void
@@ -116,6 +135,7 @@ test_no_registry_is_503(void **state)
     ask(&f, HTTP_METHOD_GET, "/metrics", NULL, 1);
     assert_int_equal(f.resp.status, 200);
     buf_free(&f.body);
+    http_api_free(&f.api);
 }
 
 static void
@@ -142,6 +162,7 @@ test_methods_and_paths(void **state)
     assert_int_equal(f.resp.status, 200);
     assert_true(f.body.len > 0); /* the transport leaves the body out, with its length */
     buf_free(&f.body);
+    http_api_free(&f.api);
 }
 
 static void
@@ -194,6 +215,7 @@ test_reload_rules(void **state)
     assert_error(&f, 409, "busy");
     assert_non_null(strstr(f.body.data, "--registry"));
     buf_free(&f.body);
+    http_api_free(&f.api);
 }
 
 static void
@@ -225,6 +247,7 @@ test_metrics_exposition(void **state)
     assert_non_null(strstr(m, "smtpstatusd_request_duration_seconds_count{surface=\"http\"} 2\n"));
     assert_non_null(strstr(m, "# TYPE smtpstatusd_request_duration_seconds histogram\n"));
     buf_free(&f.body);
+    http_api_free(&f.api);
 }
 
 int
