@@ -17,29 +17,44 @@
 #include "answer_json.h"
 #include "smtpstatus.h"
 
-#define RENDER_MAX 65536 /* bytes of rendered output */
-#define JSON_TYPE "application/json"
+#define RENDER_MAX   65536 /* bytes of rendered output */
+#define JSON_TYPE    "application/json"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 const char *
 http_api_reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 422: return "Unprocessable Content";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 422:
+        return "Unprocessable Content";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
     }
 }
 
@@ -48,18 +63,30 @@ static const char *
 error_code_name(int status)
 {
     switch (status) {
-    case 400: return "invalid_argument";
-    case 403: return "permission_denied";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 408: return "request_timeout";
-    case 409: return "busy";
-    case 413: return "payload_too_large";
-    case 414: return "uri_too_long";
-    case 422: return "reload_failed";
-    case 431: return "headers_too_large";
-    case 503: return "unavailable";
-    default: return "internal";
+    case 400:
+        return "invalid_argument";
+    case 403:
+        return "permission_denied";
+    case 404:
+        return "not_found";
+    case 405:
+        return "method_not_allowed";
+    case 408:
+        return "request_timeout";
+    case 409:
+        return "busy";
+    case 413:
+        return "payload_too_large";
+    case 414:
+        return "uri_too_long";
+    case 422:
+        return "reload_failed";
+    case 431:
+        return "headers_too_large";
+    case 503:
+        return "unavailable";
+    default:
+        return "internal";
     }
 }
 
@@ -227,8 +254,7 @@ query_check(const struct query *q, const char *const *known, char *bad, size_t s
 static int
 truthy(const char *v)
 {
-    return strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
-           v[0] == '\0';
+    return strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || v[0] == '\0';
 }
 
 int
@@ -271,8 +297,8 @@ struct ctx {
     struct http_response *resp;
 };
 
-static void
-fail(struct ctx *c, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(struct ctx *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 fail(struct ctx *c, int status, const char *fmt, ...)
@@ -306,7 +332,7 @@ known_params(struct ctx *c, const char *const *known)
 struct cache_slot {
     uint32_t key; /* cache_key(); 0: empty */
     size_t len;
-    char *body;   /* owned */
+    char *body; /* owned */
 };
 
 struct http_api_cache {
@@ -547,8 +573,8 @@ do_render(struct ctx *c, const struct render_args *r)
     if (prc != 0) {
         int rc = prc;
         char msg[160];
-        snprintf(msg, sizeof msg, "\"%s\" is not an enhanced status code: at byte %zu: %s",
-                 r->code, errpos, smtpstatus_strerror(rc));
+        snprintf(msg, sizeof msg, "\"%s\" is not an enhanced status code: at byte %zu: %s", r->code,
+                 errpos, smtpstatus_strerror(rc));
         error_pretty(c->api, 400, msg, c->pretty, c->body, c->resp);
         return;
     }
@@ -561,16 +587,16 @@ do_render(struct ctx *c, const struct render_args *r)
     unsigned warnings = 0;
     smtpstatus_render_options opt = {(unsigned)r->width, r->smtputf8,
                                      r->dsn ? SMTPSTATUS_FORM_DSN : SMTPSTATUS_FORM_REPLY};
-    int rc = r->basic > 999 ? SMTPSTATUS_EBASIC
-                            : smtpstatus_render(c->img, (uint16_t)r->basic,
-                                                r->has_code ? &code : NULL, r->text, r->text_len,
-                                                &opt, out, RENDER_MAX, &len, &warnings);
+    int rc = r->basic > 999
+                 ? SMTPSTATUS_EBASIC
+                 : smtpstatus_render(c->img, (uint16_t)r->basic, r->has_code ? &code : NULL,
+                                     r->text, r->text_len, &opt, out, RENDER_MAX, &len, &warnings);
     if (rc != 0)
         fail(c, 400, "cannot render: %s", smtpstatus_strerror(rc));
     else
         answer(c->api,
-               answer_json_render((uint16_t)r->basic, r->has_code ? &code : NULL, r->dsn, out,
-                                  len, warnings),
+               answer_json_render((uint16_t)r->basic, r->has_code ? &code : NULL, r->dsn, out, len,
+                                  warnings),
                c->pretty, c->body, c->resp);
     free(out);
 }
@@ -579,8 +605,8 @@ do_render(struct ctx *c, const struct render_args *r)
 static void
 render_get(struct ctx *c)
 {
-    static const char *const known[] = {"basic", "code", "enhanced", "text", "width", "smtputf8",
-                                        "dsn", "form", "pretty", NULL};
+    static const char *const known[] = {"basic",    "code", "enhanced", "text",   "width",
+                                        "smtputf8", "dsn",  "form",     "pretty", NULL};
     if (known_params(c, known) != 0)
         return;
     struct render_args r = {0};
@@ -648,8 +674,8 @@ render_post(struct ctx *c, const char *body, size_t len)
         } else if (strcmp(key, "text") == 0 && (json_is_string(v) || json_is_null(v))) {
             r.text = json_is_string(v) ? json_string_value(v) : NULL;
             r.text_len = json_is_string(v) ? json_string_length(v) : 0;
-        } else if (strcmp(key, "width") == 0 && json_is_integer(v) &&
-                   json_integer_value(v) >= 0 && json_integer_value(v) <= 100000) {
+        } else if (strcmp(key, "width") == 0 && json_is_integer(v) && json_integer_value(v) >= 0 &&
+                   json_integer_value(v) <= 100000) {
             r.width = (unsigned long)json_integer_value(v);
         } else if (strcmp(key, "smtputf8") == 0 && json_is_boolean(v)) {
             r.smtputf8 = json_is_true(v);
@@ -771,8 +797,9 @@ reload(struct ctx *c, const struct http_request *req, char *dir_buf, size_t dir_
 {
     *dir = NULL;
     if (!c->api->admin) {
-        fail(c, 403, "reload over HTTP is off; start smtpstatusd with --http-admin to enable it "
-                     "(or use smtpstatus reload)");
+        fail(c, 403,
+             "reload over HTTP is off; start smtpstatusd with --http-admin to enable it "
+             "(or use smtpstatus reload)");
         return HTTP_API_DONE;
     }
     if (!req->local_peer) {
@@ -859,7 +886,7 @@ method_ok(struct ctx *c, enum http_method m, unsigned methods, const char *allow
 }
 
 #define READ_METHODS ((1u << HTTP_METHOD_GET) | (1u << HTTP_METHOD_HEAD))
-#define POST_METHOD (1u << HTTP_METHOD_POST)
+#define POST_METHOD  (1u << HTTP_METHOD_POST)
 
 enum http_api_result
 http_api_handle(struct http_api *api, const struct http_request *req, struct buf *body,
@@ -870,8 +897,8 @@ http_api_handle(struct http_api *api, const struct http_request *req, struct buf
     const char *path = req->target;
     const char *qm = memchr(req->target, '?', req->target_len);
     size_t plen = qm ? (size_t)(qm - path) : req->target_len;
-    struct ctx c = {api, NULL, {qm ? qm + 1 : "", qm ? req->target_len - plen - 1 : 0}, 0, body,
-                    resp};
+    struct ctx c = {api, NULL, {qm ? qm + 1 : "", qm ? req->target_len - plen - 1 : 0},
+                    0,   body, resp};
     if (c.q.len > 0)
         c.pretty = http_api_wants_pretty(req->target, req->target_len);
     enum http_method m = req->method;
@@ -920,14 +947,12 @@ http_api_handle(struct http_api *api, const struct http_request *req, struct buf
     }
     if (!method_ok(&c, m, methods, allow))
         return HTTP_API_DONE;
-    if (op != HTTP_OP_METRICS &&
-        (api->svc->current == NULL || api->svc->current->img == NULL)) {
+    if (op != HTTP_OP_METRICS && (api->svc->current == NULL || api->svc->current->img == NULL)) {
         fail(&c, 503, "no registry is loaded yet");
         return HTTP_API_DONE;
     }
     c.img = api->svc->current ? api->svc->current->img : NULL;
-    if (op != HTTP_OP_LIST && op != HTTP_OP_RENDER && op != HTTP_OP_LOOKUP &&
-        op != HTTP_OP_BASIC) {
+    if (op != HTTP_OP_LIST && op != HTTP_OP_RENDER && op != HTTP_OP_LOOKUP && op != HTTP_OP_BASIC) {
         static const char *const known[] = {"pretty", NULL};
         if (known_params(&c, known) != 0)
             return HTTP_API_DONE;

@@ -22,8 +22,8 @@
 #include "metrics.h"
 #include "service.h"
 
-#define HTTP_BODY_LIMIT 65536u  /* bytes of a request body: the classify limit */
-#define HTTP_URI_LIMIT 8192u    /* bytes of a request target */
+#define HTTP_BODY_LIMIT   65536u /* bytes of a request body: the classify limit */
+#define HTTP_URI_LIMIT    8192u  /* bytes of a request target */
 #define HTTP_HEADER_LIMIT 16384u /* bytes of a request's header fields and values */
 
 enum http_method { HTTP_METHOD_GET, HTTP_METHOD_HEAD, HTTP_METHOD_POST, HTTP_METHOD_OTHER };
@@ -35,7 +35,7 @@ struct http_request {
     size_t target_len;
     const char *body;
     size_t body_len;
-    int local_peer;     /* the peer is on loopback or the Unix socket */
+    int local_peer; /* the peer is on loopback or the Unix socket */
 };
 
 /* The answer's framing; the body is in the buffer the caller passed. */
@@ -50,9 +50,9 @@ struct http_api_cache;
 
 /* The endpoints' shared state; the daemon owns it, and every pointer must outlive it. */
 struct http_api {
-    struct service *svc;     /* the registry served and the socket API's counters */
-    struct metrics *metrics; /* counters of both surfaces */
-    int admin;               /* POST /v1/reload is enabled (--http-admin) */
+    struct service *svc;          /* the registry served and the socket API's counters */
+    struct metrics *metrics;      /* counters of both surfaces */
+    int admin;                    /* POST /v1/reload is enabled (--http-admin) */
     struct http_api_cache *cache; /* owned: lookup answers of the registry served, made on
                                      first use; http_api_free() frees it */
 };
@@ -73,8 +73,8 @@ enum http_api_result {
  * blocks; allocates only the JSON it builds, freed before it returns.
  */
 enum http_api_result http_api_handle(struct http_api *api, const struct http_request *req,
-                                     struct buf *body, struct http_response *resp,
-                                     char *dir_buf, size_t dir_size, const char **dir);
+                                     struct buf *body, struct http_response *resp, char *dir_buf,
+                                     size_t dir_size, const char **dir);
 
 /* The answer to a reload that finished (ok) or failed with the errors in `d`, or that could
  * not be started (`start_error`: a negative errno, -EBUSY or -EINVAL for no directory). */

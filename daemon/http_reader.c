@@ -130,8 +130,9 @@ static int
 on_message_complete(llhttp_t *p)
 {
     struct http_reader *r = p->data;
-    struct http_request req = {method_of(p), r->url.data ? r->url.data : "", r->url.len,
-                               r->body.data, r->body.len, r->local_peer};
+    struct http_request req = {method_of(p), r->url.data ? r->url.data : "",
+                               r->url.len,   r->body.data,
+                               r->body.len,  r->local_peer};
     return r->hooks->on_request(r->arg, &req, llhttp_should_keep_alive(p)) ? HPE_PAUSED : 0;
 }
 
@@ -166,8 +167,8 @@ http_reader_free(struct http_reader *r)
 }
 
 enum http_read_status
-http_reader_feed(struct http_reader *r, const char *data, size_t len, size_t *consumed,
-                 int *status, char *message, size_t message_size)
+http_reader_feed(struct http_reader *r, const char *data, size_t len, size_t *consumed, int *status,
+                 char *message, size_t message_size)
 {
     *consumed = len;
     llhttp_errno_t err = llhttp_execute(&r->parser, data, len);

@@ -33,16 +33,16 @@ struct http_reader {
     llhttp_t parser;
     const struct http_reader_hooks *hooks;
     void *arg;
-    int local_peer;           /* copied into each request */
-    struct buf url;           /* owned; the target being read */
-    struct buf body;          /* owned; the body being read */
+    int local_peer;  /* copied into each request */
+    struct buf url;  /* owned; the target being read */
+    struct buf body; /* owned; the body being read */
     size_t header_bytes;
-    char field[8];            /* the header name being read, lower case, cut */
-    size_t field_len;         /* its full length */
-    char value[16];           /* the value of an Expect header, cut */
+    char field[8];    /* the header name being read, lower case, cut */
+    size_t field_len; /* its full length */
+    char value[16];   /* the value of an Expect header, cut */
     size_t value_len;
     int expect_continue;
-    int refuse_status;        /* a limit a callback found broken: 413, 414, 431 or 500 */
+    int refuse_status; /* a limit a callback found broken: 413, 414, 431 or 500 */
 };
 
 /* Prepares r for a new connection. `hooks` must outlive r. */

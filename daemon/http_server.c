@@ -23,9 +23,9 @@
 #include "http_reader.h"
 #include "log.h"
 
-#define HTTP_READ_SIZE 65536u
-#define WRITE_QUEUE_LIMIT (1u << 20) /* bytes of answers a client may leave unread */
-#define OUT_FLUSH_SIZE (256u << 10)  /* write a long pipeline's answers in pieces of this */
+#define HTTP_READ_SIZE    65536u
+#define WRITE_QUEUE_LIMIT (1u << 20)   /* bytes of answers a client may leave unread */
+#define OUT_FLUSH_SIZE    (256u << 10) /* write a long pipeline's answers in pieces of this */
 
 struct http_conn {
     union {
@@ -38,21 +38,21 @@ struct http_conn {
     uv_shutdown_t shutdown;
     struct http_server *srv;
     struct http_reader reader;
-    int local;          /* loopback or the Unix socket: may reload with --http-admin */
-    int open_handles;   /* the stream and the timer; freed when both have closed */
-    int closing;        /* no more reading or answering */
-    int draining;       /* closing once the queued answers are written */
-    int reading;        /* uv_read_start() is in effect */
-    int throttled;      /* paused until the client reads its answers */
-    int waiting_reload; /* paused until its reload is answered */
-    int close_after;    /* the last answer said Connection: close */
-    int in_message;     /* a request has begun and not ended */
+    int local;                /* loopback or the Unix socket: may reload with --http-admin */
+    int open_handles;         /* the stream and the timer; freed when both have closed */
+    int closing;              /* no more reading or answering */
+    int draining;             /* closing once the queued answers are written */
+    int reading;              /* uv_read_start() is in effect */
+    int throttled;            /* paused until the client reads its answers */
+    int waiting_reload;       /* paused until its reload is answered */
+    int close_after;          /* the last answer said Connection: close */
+    int in_message;           /* a request has begun and not ended */
     uint64_t message_started; /* loop time of its first byte */
     uint64_t last_active;     /* loop time of the last whole request (or the accept) */
     int reload_pretty;
     /* output */
-    struct buf out;           /* owned: answers not yet handed to the socket */
-    char *pending;            /* owned: bytes after a request that paused the parser */
+    struct buf out; /* owned: answers not yet handed to the socket */
+    char *pending;  /* owned: bytes after a request that paused the parser */
     size_t pending_len;
     struct http_conn *prev, *next;
 };
@@ -81,8 +81,8 @@ is_loopback(const struct sockaddr *sa)
 }
 
 int
-http_server_parse_address(const char *spec, struct sockaddr_storage *out, int *loopback,
-                          char *err, size_t err_size)
+http_server_parse_address(const char *spec, struct sockaddr_storage *out, int *loopback, char *err,
+                          size_t err_size)
 {
     char host[INET6_ADDRSTRLEN + 2];
     const char *colon = strrchr(spec, ':');

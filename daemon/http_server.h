@@ -28,13 +28,13 @@ struct http_conn;
 typedef int (*http_reload_fn)(void *arg, struct http_conn *waiter, const char *dir);
 
 struct http_server_options {
-    int tcp;                       /* listen on `addr` */
-    struct sockaddr_storage addr;  /* from http_server_parse_address() */
-    const char *unix_path;         /* also listen here; NULL: no Unix socket */
-    unsigned header_timeout_ms;    /* a request must arrive whole within this */
-    unsigned idle_timeout_ms;      /* close a connection with no request for this long */
-    unsigned max_connections;      /* answer 503 and close beyond this many */
-    int admin;                     /* enable POST /v1/reload (--http-admin) */
+    int tcp;                      /* listen on `addr` */
+    struct sockaddr_storage addr; /* from http_server_parse_address() */
+    const char *unix_path;        /* also listen here; NULL: no Unix socket */
+    unsigned header_timeout_ms;   /* a request must arrive whole within this */
+    unsigned idle_timeout_ms;     /* close a connection with no request for this long */
+    unsigned max_connections;     /* answer 503 and close beyond this many */
+    int admin;                    /* enable POST /v1/reload (--http-admin) */
 };
 
 struct http_server {
@@ -46,11 +46,11 @@ struct http_server {
     struct http_api api;
     http_reload_fn reload;
     void *reload_arg;
-    struct http_conn *conns;   /* open connections, for shutdown */
-    struct http_conn *waiter;  /* the connection a running reload will answer, or NULL */
+    struct http_conn *conns;            /* open connections, for shutdown */
+    struct http_conn *waiter;           /* the connection a running reload will answer, or NULL */
     char address[INET6_ADDRSTRLEN + 8]; /* the TCP address bound, "127.0.0.1:3463" */
-    char *read_buf;            /* one read's bytes, shared: owned, HTTP_READ_SIZE bytes */
-    struct buf body;           /* the answer being built, shared: owned */
+    char *read_buf;                     /* one read's bytes, shared: owned, HTTP_READ_SIZE bytes */
+    struct buf body;                    /* the answer being built, shared: owned */
     uint64_t emfile_logged_at;
 };
 

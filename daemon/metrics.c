@@ -10,16 +10,16 @@
 
 #include "smtpstatus.h"
 
-static const uint64_t bucket_ns[METRICS_BUCKETS] = {
-    10000,    25000,     50000,     100000,    250000,    500000,
-    1000000,  2500000,   10000000,  50000000,  250000000, 1000000000};
-static const char *const bucket_le[METRICS_BUCKETS] = {
-    "1e-05", "2.5e-05", "5e-05", "0.0001", "0.00025", "0.0005",
-    "0.001", "0.0025",  "0.01",  "0.05",   "0.25",    "1"};
+static const uint64_t bucket_ns[METRICS_BUCKETS] = {10000,    25000,    50000,     100000,
+                                                    250000,   500000,   1000000,   2500000,
+                                                    10000000, 50000000, 250000000, 1000000000};
+static const char *const bucket_le[METRICS_BUCKETS] = {"1e-05",   "2.5e-05", "5e-05", "0.0001",
+                                                       "0.00025", "0.0005",  "0.001", "0.0025",
+                                                       "0.01",    "0.05",    "0.25",  "1"};
 
 static const char *const http_op_names[HTTP_OP_COUNT] = {
-    "lookup", "list", "basic", "render", "classify", "registry_info", "reload", "healthz",
-    "metrics", "unknown"};
+    "lookup",        "list",   "basic",   "render",  "classify",
+    "registry_info", "reload", "healthz", "metrics", "unknown"};
 
 static const int status_values[METRICS_STATUS_COUNT] = {
 #define METRICS_STATUS_VALUE(n) n,
@@ -81,7 +81,9 @@ histogram(struct buf *out, const char *surface, const struct latency_histogram *
     uint64_t cumulative = 0;
     for (unsigned i = 0; i < METRICS_BUCKETS; i++) {
         cumulative += h->buckets[i];
-        buf_printf(out, "smtpstatusd_request_duration_seconds_bucket{surface=\"%s\",le=\"%s\"} %" PRIu64 "\n",
+        buf_printf(out,
+                   "smtpstatusd_request_duration_seconds_bucket{surface=\"%s\",le=\"%s\"} %" PRIu64
+                   "\n",
                    surface, bucket_le[i], cumulative);
     }
     buf_printf(out,
@@ -100,10 +102,12 @@ metrics_render(const struct metrics *m, const struct service *svc, uint64_t now,
     buf_puts(out, "# HELP smtpstatusd_requests_total Requests answered, by surface and operation.\n"
                   "# TYPE smtpstatusd_requests_total counter\n");
     for (int i = 0; i < OP_COUNT; i++)
-        buf_printf(out, "smtpstatusd_requests_total{surface=\"socket\",operation=\"%s\"} %" PRIu64 "\n",
+        buf_printf(out,
+                   "smtpstatusd_requests_total{surface=\"socket\",operation=\"%s\"} %" PRIu64 "\n",
                    service_op_name((enum service_op)i), st->requests[i]);
     for (int i = 0; i < HTTP_OP_COUNT; i++)
-        buf_printf(out, "smtpstatusd_requests_total{surface=\"http\",operation=\"%s\"} %" PRIu64 "\n",
+        buf_printf(out,
+                   "smtpstatusd_requests_total{surface=\"http\",operation=\"%s\"} %" PRIu64 "\n",
                    http_op_names[i], m->http_requests[i]);
 
     buf_puts(out, "# HELP smtpstatusd_errors_total Error answers of the socket API, by code.\n"

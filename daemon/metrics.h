@@ -14,9 +14,9 @@
 
 /* The HTTP port's operations, as counted: the socket API's names where they mean the same. */
 enum http_op {
-    HTTP_OP_LOOKUP,   /* GET /v1/codes/{code} */
-    HTTP_OP_LIST,     /* GET /v1/codes?... */
-    HTTP_OP_BASIC,    /* GET /v1/basic/{nnn} */
+    HTTP_OP_LOOKUP, /* GET /v1/codes/{code} */
+    HTTP_OP_LIST,   /* GET /v1/codes?... */
+    HTTP_OP_BASIC,  /* GET /v1/basic/{nnn} */
     HTTP_OP_RENDER,
     HTTP_OP_CLASSIFY,
     HTTP_OP_REGISTRY_INFO,
@@ -34,7 +34,7 @@ enum {
 #define METRICS_STATUS_ENUM(n) METRICS_STATUS_##n,
     METRICS_STATUSES(METRICS_STATUS_ENUM)
 #undef METRICS_STATUS_ENUM
-    METRICS_STATUS_COUNT
+        METRICS_STATUS_COUNT
 };
 
 /* Upper bounds of the latency buckets, in nanoseconds; the last bucket is +Inf. */

@@ -138,8 +138,8 @@ answer_json_entry(const smtpstatus_image *img, const smtpstatus_entry *e)
 }
 
 json_t *
-answer_json_search(const smtpstatus_image *img, const char *query,
-                   const smtpstatus_entry *entries, size_t n)
+answer_json_search(const smtpstatus_image *img, const char *query, const smtpstatus_entry *entries,
+                   size_t n)
 {
     json_t *o = json_object();
     json_t *list = json_array();

@@ -63,8 +63,8 @@ const char *answer_json_warning_name(unsigned bit);
 unsigned answer_json_warning_bit(const char *name);
 
 /* A classified reply and its text; `img` as for answer_json_entry(). */
-json_t *answer_json_classification(const smtpstatus_image *img,
-                                   const smtpstatus_classification *c, const char *text);
+json_t *answer_json_classification(const smtpstatus_image *img, const smtpstatus_classification *c,
+                                   const char *text);
 
 /* The CodeDiff of the socket API: {"added", "removed", "changed"}. */
 json_t *answer_json_diff(const smtpstatus_registry_info *info);

@@ -125,8 +125,8 @@ test_no_registry_is_503(void **state)
     init(&f, 0);
     struct served none = {0};
     f.svc.current = &none;
-    const char *targets[] = {"/v1/codes/5.1.1", "/v1/codes?q=x", "/v1/basic/550", "/v1/registry",
-                             "/healthz", "/v1/render?basic=550"};
+    const char *targets[] = {"/v1/codes/5.1.1", "/v1/codes?q=x", "/v1/basic/550",
+                             "/v1/registry",    "/healthz",      "/v1/render?basic=550"};
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
         ask(&f, HTTP_METHOD_GET, targets[i], NULL, 1);
         assert_error(&f, 503, "unavailable");
@@ -194,9 +194,8 @@ test_reload_rules(void **state)
     http_api_reload_response(&f.api, 1, 0, NULL, 0, &f.body, &f.resp);
     assert_int_equal(f.resp.status, 200);
     json_t *j = answer(&f);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "registry"),
-                                                        "generation")),
-                     3);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(j, "registry"), "generation")), 3);
     assert_true(json_is_array(json_object_get(json_object_get(j, "diff"), "added")));
     json_decref(j);
     struct diag d;
@@ -226,7 +225,7 @@ test_metrics_exposition(void **state)
     init(&f, 0);
     f.svc.stats.requests[OP_LOOKUP] = 5;
     f.svc.stats.reloads_ok = 2;
-    metrics_observe(&f.metrics.latency_http, 3000);     /* 3 us: the first bucket */
+    metrics_observe(&f.metrics.latency_http, 3000);       /* 3 us: the first bucket */
     metrics_observe(&f.metrics.latency_http, 2000000000); /* 2 s: only +Inf */
     ask(&f, HTTP_METHOD_GET, "/v1/codes/5.1.1", NULL, 1);
     metrics_count_status(&f.metrics, 200);
@@ -235,15 +234,21 @@ test_metrics_exposition(void **state)
     assert_non_null(strstr(f.resp.content_type, "text/plain; version=0.0.4"));
     buf_append(&f.body, "", 1);
     const char *m = f.body.data;
-    assert_non_null(strstr(m, "smtpstatusd_requests_total{surface=\"socket\",operation=\"lookup\"} 5\n"));
-    assert_non_null(strstr(m, "smtpstatusd_requests_total{surface=\"http\",operation=\"lookup\"} 1\n"));
-    assert_non_null(strstr(m, "smtpstatusd_requests_total{surface=\"http\",operation=\"metrics\"} 1\n"));
+    assert_non_null(
+        strstr(m, "smtpstatusd_requests_total{surface=\"socket\",operation=\"lookup\"} 5\n"));
+    assert_non_null(
+        strstr(m, "smtpstatusd_requests_total{surface=\"http\",operation=\"lookup\"} 1\n"));
+    assert_non_null(
+        strstr(m, "smtpstatusd_requests_total{surface=\"http\",operation=\"metrics\"} 1\n"));
     assert_non_null(strstr(m, "smtpstatusd_reloads_total{result=\"ok\"} 2\n"));
     assert_non_null(strstr(m, "smtpstatusd_http_responses_total{status=\"200\"} 1\n"));
     assert_non_null(strstr(m, "smtpstatusd_registry_generation 3\n"));
-    assert_non_null(strstr(m, "smtpstatusd_request_duration_seconds_bucket{surface=\"http\",le=\"1e-05\"} 1\n"));
-    assert_non_null(strstr(m, "smtpstatusd_request_duration_seconds_bucket{surface=\"http\",le=\"1\"} 1\n"));
-    assert_non_null(strstr(m, "smtpstatusd_request_duration_seconds_bucket{surface=\"http\",le=\"+Inf\"} 2\n"));
+    assert_non_null(strstr(
+        m, "smtpstatusd_request_duration_seconds_bucket{surface=\"http\",le=\"1e-05\"} 1\n"));
+    assert_non_null(
+        strstr(m, "smtpstatusd_request_duration_seconds_bucket{surface=\"http\",le=\"1\"} 1\n"));
+    assert_non_null(
+        strstr(m, "smtpstatusd_request_duration_seconds_bucket{surface=\"http\",le=\"+Inf\"} 2\n"));
     assert_non_null(strstr(m, "smtpstatusd_request_duration_seconds_count{surface=\"http\"} 2\n"));
     assert_non_null(strstr(m, "# TYPE smtpstatusd_request_duration_seconds histogram\n"));
     buf_free(&f.body);
@@ -254,10 +259,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lookup_and_counts),
-        cmocka_unit_test(test_no_registry_is_503),
-        cmocka_unit_test(test_methods_and_paths),
-        cmocka_unit_test(test_reload_rules),
+        cmocka_unit_test(test_lookup_and_counts),  cmocka_unit_test(test_no_registry_is_503),
+        cmocka_unit_test(test_methods_and_paths),  cmocka_unit_test(test_reload_rules),
         cmocka_unit_test(test_metrics_exposition),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
