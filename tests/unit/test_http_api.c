@@ -173,6 +173,8 @@ test_reload_rules(void **state)
     init(&f, 0);
     assert_int_equal(ask(&f, HTTP_METHOD_POST, "/v1/reload", NULL, 1), HTTP_API_DONE);
     assert_error(&f, 403, "permission_denied");
+    buf_free(&f.body);
+    http_api_free(&f.api);
     init(&f, 1);
     /* Even with --http-admin, a peer that is not on loopback may not reload. */
     assert_int_equal(ask(&f, HTTP_METHOD_POST, "/v1/reload", NULL, 0), HTTP_API_DONE);
