@@ -361,6 +361,27 @@ else
   bad "the admin daemon did not start"; sed 's/^/  | /' "$tmp/admin.log"
 fi
 
+# The daemons stop cleanly on SIGTERM with clients connected (under the sanitizers too: a leak
+# or a bad access in the shutdown path shows in the log).
+stop_and_check() {
+  local name=$1 p
+  p=$(cat "$tmp/$name/run/smtpstatusd.lock" 2>/dev/null) || return 0
+  kill -TERM "$p" 2>/dev/null
+  for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  if ! kill -0 "$p" 2>/dev/null && grep -q ': info: stopped$' "$tmp/$name.log" &&
+     ! grep -q 'Sanitizer\|runtime error' "$tmp/$name.log" &&
+     [ ! -e "$tmp/$name/run/smtpstatusd-http.sock" ]; then
+    ok "$name: SIGTERM stops the daemon cleanly and removes its HTTP socket"
+  else
+    bad "$name: no clean stop"; tail -n 20 "$tmp/$name.log" | sed 's/^/  | /'
+  fi
+}
+exec {held}<>/dev/tcp/127.0.0.1/"$(sed -n 's/.*http: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/main.log" | head -n 1)"
+printf 'GET /healthz HTTP/1.1\r\nHost: t\r\n' >&"$held" # half a request, left open
+stop_and_check main
+exec {held}>&-
+stop_and_check admin
+
 # No daemon logged an error but for the broken reload (bad clients are warnings or info at
 # most).
 if grep -h ': error: ' "$tmp"/*.log | grep -v "$tmp/broken" >"$tmp/errors"; [ -s "$tmp/errors" ]; then
