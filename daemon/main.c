@@ -717,10 +717,10 @@ main(int argc, char **argv)
         .max_connections = d.opt.max_connections,
         .latency = &d.metrics.latency_socket,
     };
+    start_http(&d); /* first: a busy HTTP port stops the daemon before the socket exists */
     int rc = rpc_server_start(&d.rpc, d.loop, &d.svc, &ro, rpc_reload, &d);
     if (rc != 0)
         fatal("cannot listen on %s: %s", d.socket_path, uv_strerror(rc));
-    start_http(&d);
     start_signals(&d);
 
     log_info("ready: listening on %s", d.socket_path);

@@ -277,7 +277,8 @@ if [ $rc -eq 1 ] && grep -q 'port must be a number' "$tmp/refused.err"; then ok 
 "$SMTPSTATUSD" --foreground --rundir "$tmp/refused/run" --statedir "$tmp/refused/state" \
   --http "127.0.0.1:$port" >/dev/null 2>"$tmp/refused.err"
 rc=$?
-if [ $rc -eq 1 ] && grep -q "cannot listen on 127.0.0.1:$port: address already in use" "$tmp/refused.err"; then
+if [ $rc -eq 1 ] && grep -q "cannot listen on 127.0.0.1:$port: address already in use" "$tmp/refused.err" &&
+   [ ! -e "$tmp/refused/run/smtpstatusd.sock" ]; then
   ok "a port in use is a clear start-up error"
 else
   bad "port in use: exit $rc"; sed 's/^/  | /' "$tmp/refused.err"
