@@ -392,6 +392,8 @@ on_request(void *arg, const struct http_request *req, int keep_alive)
 {
     struct http_conn *c = arg;
     struct http_server *srv = c->srv;
+    if (c->closing || c->draining)
+        return 1; /* a failed write closed it during this read: answer nothing more */
     uint64_t t0 = uv_hrtime();
     c->in_message = 0;
     c->last_active = uv_now(srv->loop);
