@@ -41,6 +41,7 @@
 #include "served.h"
 #include "service.h"
 #include "smtpstatus.h"
+#include "publish.h"
 #include "state.h"
 
 #define SOCKET_NAME "smtpstatusd.sock"
@@ -75,6 +76,7 @@ struct daemon {
     struct options opt;
     uv_signal_t sigint, sigterm, sighup;
     struct served current;
+    struct publisher publisher;
     struct service svc;
     struct rpc_server rpc;
     struct http_server http;
@@ -341,11 +343,11 @@ run_check(const struct options *o)
 
 /* Tries one directory at start-up; logs everything it finds. */
 static int
-try_dir(const char *what, const char *dir, struct served *out)
+try_dir(const char *what, const char *dir, uint64_t generation, struct served *out)
 {
     struct diag d;
     diag_init(&d);
-    int rc = load_served(dir, 1, out, &d);
+    int rc = load_served(dir, generation, out, &d);
     log_diag(&d);
     if (rc != 0)
         log_error("%s %s is not usable: %zu error%s", what, dir, d.errors,
@@ -356,22 +358,40 @@ try_dir(const char *what, const char *dir, struct served *out)
 
 /* --registry when it loads, else the saved state, else the embedded default. */
 static void
-choose_served(const struct options *o, struct served *out)
+choose_served(const struct options *o, uint64_t generation, struct served *out)
 {
     char saved[PATH_MAX];
     struct stat st;
-    if (o->registry_dir != NULL && try_dir("registry", o->registry_dir, out) == 0)
+    if (o->registry_dir != NULL && try_dir("registry", o->registry_dir, generation, out) == 0)
         return;
     state_registry_dir(o->statedir, saved, sizeof saved);
     if (stat(saved, &st) == 0) {
-        if (try_dir("saved registry", saved, out) == 0)
+        if (try_dir("saved registry", saved, generation, out) == 0)
             return;
     } else if (o->registry_dir != NULL) {
         log_error("no saved registry in %s either", o->statedir);
     }
     if (o->registry_dir != NULL)
         log_error("serving the embedded default registry instead");
-    served_init_embedded(out, 1);
+    served_init_embedded(out, generation);
+}
+
+/* Publishes the registry being served as the shared image. Returns 0 or -1 (logged). */
+static int
+publish_current(struct daemon *d)
+{
+    size_t len;
+    const void *bytes = served_image_bytes(&d->current, &len);
+    char err[256];
+    if (publisher_publish(&d->publisher, bytes, len, d->current.generation, err, sizeof err) !=
+        0) {
+        log_error("%s; clients will ask the socket instead", err);
+        d->svc.image_path = "";
+        return -1;
+    }
+    d->svc.image_path = d->publisher.path;
+    log_info("published generation %" PRIu64 " at %s", d->current.generation, d->publisher.path);
+    return 0;
 }
 
 /* ---- reload ----------------------------------------------------------------------------- */
@@ -393,6 +413,9 @@ on_reload_done(struct reload_job *job)
                  diff->changed_count);
         for (size_t i = 0; i < d->current.warning_count; i++)
             log_warnx("%s", d->current.warnings[i]);
+        if (job->publish_error[0] != '\0')
+            log_error("%s; clients will ask the socket instead", job->publish_error);
+        d->svc.image_path = job->publish_error[0] == '\0' ? d->publisher.path : "";
     } else {
         log_diag(&job->diag);
         log_error("reload of %s failed; still serving generation %" PRIu64, job->dir,
@@ -435,6 +458,7 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
     job->old = d->current.img;
     job->generation = d->current.generation + 1;
     job->statedir = d->opt.statedir;
+    job->publisher = &d->publisher;
     job->done = on_reload_done;
     job->arg = d;
     job->waiter = waiter;
@@ -700,9 +724,20 @@ main(int argc, char **argv)
     d.lock_fd = take_lock(d.lock_path);
     resolve_admin_group(&d);
 
-    choose_served(&d.opt, &d.current);
+    /* Generations go on from the image a previous daemon left, which is marked superseded
+     * first: its clients must not take it for this daemon's registry. */
+    uint64_t last_generation;
+    struct diag pd;
+    diag_init(&pd);
+    if (publisher_init(&d.publisher, d.opt.rundir, &last_generation, &pd) != 0) {
+        log_diag(&pd);
+        fatal("cannot publish images in %s", d.opt.rundir);
+    }
+    log_diag(&pd);
+    diag_free(&pd);
+    choose_served(&d.opt, last_generation + 1, &d.current);
     d.svc.current = &d.current;
-    d.svc.image_path = "";
+    publish_current(&d);
     d.svc.stats.started_at = (uint64_t)time(NULL);
     smtpstatus_image_summary s;
     smtpstatus_image_summarize(d.current.img, &s);
@@ -734,6 +769,7 @@ main(int argc, char **argv)
     uv_run(d.loop, UV_RUN_DEFAULT);
 
     uv_loop_close(d.loop);
+    publisher_close(&d.publisher);
     served_free(&d.current);
     free(d.svc.admin_uids);
     unlink(d.lock_path);

@@ -71,6 +71,9 @@ work(uv_work_t *req)
         served_free(s);
         return;
     }
+    if (job->publisher != NULL)
+        publisher_publish(job->publisher, s->buf, s->len, s->generation, job->publish_error,
+                          sizeof job->publish_error);
     job->ok = 1;
 }
 
@@ -91,6 +94,7 @@ int
 reload_start(uv_loop_t *loop, struct reload_job *job)
 {
     job->ok = 0;
+    job->publish_error[0] = '\0';
     memset(&job->next, 0, sizeof job->next);
     diag_init(&job->diag);
     job->work.data = job;

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "diag.h"
+#include "publish.h"
 #include "served.h"
 
 struct reload_job;
@@ -23,6 +24,8 @@ struct reload_job {
     const smtpstatus_image *old;  /* read by the worker; the caller keeps it alive until done */
     uint64_t generation;          /* of the new registry */
     const char *statedir;         /* where to save the new files; NULL: do not save */
+    struct publisher *publisher;  /* where to publish the new image once saved; NULL: nowhere.
+                                     Used by the worker alone while the job runs */
     reload_done_fn done;          /* called on the loop */
     void *arg;                    /* for the caller */
     void *waiter;                 /* for the caller: who asked, if anyone */
@@ -30,6 +33,8 @@ struct reload_job {
     int ok;
     struct served next;           /* on success: the new registry, owned by the job */
     struct diag diag;             /* every error and warning */
+    char publish_error[256];      /* on success: "" when the image was published, else why not
+                                     (the reload stands; clients use the socket meanwhile) */
 };
 
 /* Starts the job on the thread pool. Returns 0, or a negative libuv error (done is not called). */

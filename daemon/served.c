@@ -17,6 +17,15 @@ served_init_embedded(struct served *s, uint64_t generation)
     s->loaded_at = sum.built_at;
 }
 
+const void *
+served_image_bytes(const struct served *s, size_t *len)
+{
+    if (s->buf == NULL)
+        return smtpstatus_embedded_image_data(len);
+    *len = s->len;
+    return s->buf;
+}
+
 void
 code_diff_free(struct code_diff *diff)
 {

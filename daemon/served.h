@@ -36,6 +36,9 @@ struct served {
 /* Serves the embedded image as generation `generation`. Never fails. */
 void served_init_embedded(struct served *s, uint64_t generation);
 
+/* The bytes of the image being served, and their length in *len. */
+const void *served_image_bytes(const struct served *s, size_t *len);
+
 /* Frees what `s` owns and leaves it zeroed. */
 void served_free(struct served *s);
 

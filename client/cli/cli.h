@@ -29,7 +29,7 @@ enum {
 
 /* The whole command line, as parse_args() in smtpstatus.c read it. */
 struct options {
-    int json, pretty, offline, help, version;
+    int json, pretty, offline, socket_only, help, version;
     int smtputf8, dsn, has_width;
     unsigned width;
     unsigned timeout_ms; /* --timeout, DEFAULT_TIMEOUT_MS when not given */

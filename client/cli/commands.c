@@ -160,7 +160,7 @@ cmd_basic(const struct options *opt, struct source *src)
                      "%u has no standard meaning, and no enhanced code is associated with it",
                      code);
         status = EXIT_NOT_FOUND;
-    } else if (src->daemon != NULL) {
+    } else if (src->img == NULL) {
         status = daemon_failed(src, rc, r, "basic", w);
     } else {
         output_error("basic", w, "%s: %s", w, smtpstatus_strerror(rc));
@@ -486,7 +486,7 @@ cmd_classify(const struct options *opt, struct source *src)
     } else if (rc == SMTPSTATUS_ENOMEM) {
         output_error(NULL, NULL, "out of memory");
         status = EXIT_NOT_FOUND;
-    } else if (src->daemon != NULL) {
+    } else if (src->img == NULL) {
         status = daemon_failed(src, rc, r, NULL, NULL);
     } else {
         output_error(NULL, NULL, "cannot classify: %s", smtpstatus_strerror(rc));
@@ -501,10 +501,13 @@ int
 cmd_info(const struct options *opt, struct source *src)
 {
     (void)opt;
+    smtpstatus_client_status where;
+    if (src->daemon != NULL)
+        smtpstatus_client_status_get(src->daemon, &where);
     if (src->img != NULL) {
         smtpstatus_image_summary s;
         smtpstatus_image_summarize(src->img, &s);
-        output_info(&s);
+        output_info(&s, src->daemon != NULL ? &where : NULL);
         return EXIT_ANSWERED;
     }
     smtpstatus_result *r;
@@ -514,7 +517,7 @@ cmd_info(const struct options *opt, struct source *src)
         rc = SMTPSTATUS_EPROTO;
     int status = rc == 0 ? EXIT_ANSWERED : daemon_failed(src, rc, r, NULL, NULL);
     if (rc == 0)
-        output_registry(&info);
+        output_registry(&info, &where);
     smtpstatus_result_free(r);
     return status;
 }

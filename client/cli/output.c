@@ -57,6 +57,7 @@ output_warnx(const char *fmt, ...)
 /* The JSON builders are shared with the daemon's HTTP port (client/json/answer_json.h). */
 #define jstr answer_json_str
 #define jset answer_json_set
+#define jstr_or_null answer_json_str_or_null
 
 /* Writes one object on stdout and frees it. */
 static void
@@ -387,8 +388,42 @@ utc_time(uint64_t t, char *buf, size_t size)
     return buf;
 }
 
+/* Which path answered: "shared" (the daemon's image), "socket", or "offline". */
+static const char *
+answered_by(const smtpstatus_client_status *where)
+{
+    return where == NULL ? "offline" : where->shared ? "shared" : "socket";
+}
+
+static void
+where_json(json_t *o, const smtpstatus_client_status *where)
+{
+    jset(o, "answered_by", jstr(answered_by(where)));
+    jset(o, "image", jstr_or_null(where != NULL ? where->image_path : NULL));
+    jset(o, "image_error", jstr_or_null(where != NULL && where->error_detail[0] != '\0'
+                                            ? where->error_detail
+                                            : NULL));
+}
+
+static void
+print_where(const smtpstatus_client_status *where)
+{
+    if (where == NULL) {
+        printf("Answered by: the registry built into the library (--offline)\n");
+        return;
+    }
+    printf("Answered by: %s\n", where->shared ? "shared memory (no syscall per lookup)"
+                                               : "the daemon's socket");
+    if (where->shared)
+        printf("Image file:  %s\n", where->image_path);
+    else if (where->error_detail[0] != '\0')
+        printf("Image file:  %s\n", where->error_detail);
+    else
+        printf("Image file:  %s (not used: --socket)\n", where->image_path);
+}
+
 void
-output_info(const smtpstatus_image_summary *s)
+output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *where)
 {
     char digest[17], checksum[17], built[32];
     snprintf(digest, sizeof digest, "%016llx", (unsigned long long)s->source_digest);
@@ -407,9 +442,11 @@ output_info(const smtpstatus_image_summary *s)
         jset(o, "subjects", json_integer(s->subject_count));
         jset(o, "codes", json_integer(s->code_count));
         jset(o, "basic_codes", json_integer(s->basic_count));
+        where_json(o, where);
         emit(o);
         return;
     }
+    print_where(where);
     printf("Source:      %s\n", s->source);
     printf("Generation:  %llu\n", (unsigned long long)s->generation);
     printf("Built:       %s\n", built);
@@ -435,12 +472,15 @@ print_codes(const char *label, const char *const *codes, size_t n)
 }
 
 void
-output_registry(const smtpstatus_registry_info *info)
+output_registry(const smtpstatus_registry_info *info, const smtpstatus_client_status *where)
 {
     if (json_mode) {
-        emit(answer_json_registry(info));
+        json_t *o = answer_json_registry(info);
+        where_json(o, where);
+        emit(o);
         return;
     }
+    print_where(where);
     char loaded[32];
     printf("Source:      %s\n", info->source);
     printf("Generation:  %llu\n", (unsigned long long)info->generation);

@@ -81,13 +81,14 @@ unsigned output_render_warning_bit(const char *name);
 void output_classification(const smtpstatus_image *img, const smtpstatus_classification *c,
                            const char *text);
 
-/* The summary of a registry image (info --offline). */
-void output_info(const smtpstatus_image_summary *s);
+/* The summary of a registry image: the embedded one (info --offline; `where` is NULL) or the
+ * daemon's shared image (`where` says which path answers, and the image file). */
+void output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *where);
 
-/* What the daemon serves (info): the fields output_info() shows that the daemon knows too, in
- * the same form, then the diff of the reload that made this registry and the loader's
- * warnings. */
-void output_registry(const smtpstatus_registry_info *info);
+/* What the daemon serves, asked over its socket (info): the fields output_info() shows that the
+ * daemon knows too, in the same form, then the diff of the reload that made this registry and
+ * the loader's warnings, and `where` (why the shared image did not answer). */
+void output_registry(const smtpstatus_registry_info *info, const smtpstatus_client_status *where);
 
 /* A reload that succeeded: the registry now served and what changed ("added: X.7.30"); the
  * loader's warnings go to stderr, as the compiler-style lines the daemon sent. */

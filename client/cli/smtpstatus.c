@@ -71,6 +71,8 @@ usage(FILE *f)
             "  --pretty                indented JSON (implies --json)\n"
             "  --offline               answer from the registry built into the library,\n"
             "                          with no daemon\n"
+            "  --socket                ask the daemon's socket, even when its shared image\n"
+            "                          (RUNDIR/registry) could answer in-process\n"
             "  --rundir DIR            the daemon's run directory (default: %s)\n"
             "  --timeout MS            give up on the daemon after MS milliseconds per\n"
             "                          question (default %u)\n"
@@ -174,6 +176,8 @@ parse_args(int argc, char **argv, struct options *opt)
             opt->pretty = 1;
         } else if (strcmp(arg, "--offline") == 0) {
             opt->offline = 1;
+        } else if (strcmp(arg, "--socket") == 0) {
+            opt->socket_only = 1;
         } else if (strcmp(arg, "--smtputf8") == 0) {
             opt->smtputf8 = 1;
         } else if (strcmp(arg, "--dsn") == 0) {

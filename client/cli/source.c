@@ -81,7 +81,7 @@ source_open(struct source *src, const struct options *opt)
         }
         return 0;
     }
-    smtpstatus_options so = {opt->rundir, opt->timeout_ms};
+    smtpstatus_options so = {opt->rundir, opt->timeout_ms, opt->socket_only};
     src->timeout_ms = opt->timeout_ms;
     int rc = smtpstatus_open(&so, &src->daemon);
     if (rc == SMTPSTATUS_ENOSPC) {
@@ -99,12 +99,15 @@ source_open(struct source *src, const struct options *opt)
         output_error(NULL, NULL, "%s", smtpstatus_strerror(rc));
         return EXIT_NOT_FOUND;
     }
+    src->shared = smtpstatus_pin(src->daemon, &src->img) == 0;
     return 0;
 }
 
 void
 source_close(struct source *src)
 {
+    if (src->shared)
+        smtpstatus_unpin(src->daemon, src->img);
     smtpstatus_close(src->daemon);
     src->daemon = NULL;
     src->img = NULL;

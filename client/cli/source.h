@@ -15,19 +15,22 @@
 #include "smtpstatus.h"
 
 struct source {
-    const smtpstatus_image *img; /* --offline: the embedded image; else NULL */
-    smtpstatus *daemon;          /* otherwise: the handle on the daemon's socket; else NULL */
+    const smtpstatus_image *img; /* --offline: the embedded image; else the daemon's shared
+                                    image, pinned, when it is usable; else NULL */
+    smtpstatus *daemon;          /* unless --offline: the handle on the daemon; else NULL */
+    int shared;                  /* img is the daemon's shared image, pinned */
     unsigned timeout_ms;         /* the handle's limit per question */
 };
 
 /*
- * Opens the source of answers. Returns 0 with src->img or src->daemon set, or an exit status
- * after saying what went wrong. Does not connect to the daemon yet.
+ * Opens the source of answers. Returns 0 with src->img or src->daemon set (both when the
+ * daemon's shared image answers), or an exit status after saying what went wrong. Does not
+ * connect to the daemon's socket yet.
  */
 int source_open(struct source *src, const struct options *opt);
 
-/* Lets go of what source_open() took: the daemon's handle and its connection. The embedded
- * image is static and never freed. */
+/* Lets go of what source_open() took: the pin of the shared image, the daemon's handle and its
+ * connection. The embedded image is static and never freed. */
 void source_close(struct source *src);
 
 /*

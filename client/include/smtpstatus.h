@@ -45,6 +45,9 @@ extern "C" {
     X(EIMG_CHECKSUM, -4034, "image checksum mismatch")                                            \
     X(EIMG_BOUNDS, -4035, "image table or string out of bounds")                                  \
     X(EIMG_CORRUPT, -4036, "image structure is inconsistent")                                     \
+    X(EIMG_FOREIGN, -4037, "image not trusted: owned by another user, or writable by others")     \
+    X(EIMG_NOTFILE, -4038, "image is a symbolic link or not a regular file")                      \
+    X(EIMG_MISSING, -4039, "no image published in the run directory")                             \
     X(ENOTFOUND, -4040, "no such entry")                                                          \
     X(ECLASSMISMATCH, -4050, "enhanced code class differs from the basic code's first digit")     \
     X(E3YZ, -4051, "3yz replies carry no enhanced status code")                                   \
@@ -432,6 +435,7 @@ typedef struct smtpstatus smtpstatus;
 typedef struct smtpstatus_options {
     const char *rundir;  /* NULL: smtpstatus_default_rundir() */
     unsigned timeout_ms; /* each call's limit; 0: 5000 */
+    int socket_only;     /* never map the shared image: every answer comes from the socket */
 } smtpstatus_options;
 
 /* Creates a handle (owned by the caller; smtpstatus_close() frees it). Does not connect yet.
@@ -552,6 +556,75 @@ int smtpstatus_stats(smtpstatus *h, smtpstatus_result **out);
  * uptime_seconds), name and value. SMTPSTATUS_EINVAL past the last. */
 int smtpstatus_result_counter(const smtpstatus_result *r, size_t i, const char **group,
                               const char **name, uint64_t *value);
+
+/* ---- Answering from the shared image --------------------------------------------------------- */
+
+/*
+ * The daemon publishes the registry it serves as an image file, RUNDIR/registry. A handle maps
+ * it on first use and answers lookups, lookups by basic code, render and classify in-process,
+ * with the smtpstatus_image_* functions above: no syscall, no allocation, no round trip.
+ *
+ * Trust: the file is opened with O_NOFOLLOW and must be a regular file owned by root, by the
+ * caller's own user, or by the owner of the run directory when only root can have made that
+ * directory (its parent is not writable by others); it must not be writable by group or others.
+ * It is mapped read-only and validated whole (magic, version, every offset and length, the
+ * checksum) before the first lookup. An image that fails any check is refused, the reason is
+ * kept for smtpstatus_client_status_get(), and the socket answers instead; attaching is retried
+ * with a backoff from 100 ms to 5 s, so a broken file costs a few syscalls a second, not one per
+ * call.
+ *
+ * Lifetime: a pinned image, and every pointer taken from it, stays valid until it is unpinned,
+ * even after the daemon has published a newer image, stopped or been killed (the file is never
+ * changed, only superseded). Unpinned images that the daemon has superseded are unmapped, so a
+ * long-lived process holds at most the current mapping plus the ones it still pins.
+ *
+ * Threads: every function here may be called from any thread on a shared handle; a pinned image
+ * may be read from any thread. Pinning takes no lock. The library never installs signal handlers
+ * and never aborts; the daemon never truncates a published file, so a mapping cannot fault.
+ */
+
+/* Pins the current shared image into *img. Returns 0, or why no usable image is there now: an
+ * SMTPSTATUS_EIMG_* error (missing, refused, corrupt), a negative errno, or
+ * SMTPSTATUS_EUNAVAILABLE for a socket_only handle; then *img is NULL and the socket functions
+ * answer. Each pin is released with smtpstatus_unpin(). */
+int smtpstatus_pin(smtpstatus *h, const smtpstatus_image **img);
+
+/* Releases a pin from smtpstatus_pin() or smtpstatus_refresh(). NULL is allowed. */
+void smtpstatus_unpin(smtpstatus *h, const smtpstatus_image *img);
+
+/*
+ * Keeps a pinned image current, for a caller that holds one across many lookups. *img is a pin
+ * or NULL. When the daemon has not superseded it this is one acquire load and returns 0 at once;
+ * otherwise the pin is released, and *img becomes a pin of the new image (0), or NULL
+ * (an error as smtpstatus_pin(): use the socket). Pointers taken from the old image are invalid
+ * after a call that changed *img.
+ */
+int smtpstatus_refresh(smtpstatus *h, const smtpstatus_image **img);
+
+/*
+ * smtpstatus_refresh(h, img), then smtpstatus_image_lookup(*img, code, out), in one call: the
+ * usual way to look codes up through the shared image. Returns as smtpstatus_image_lookup(), or
+ * with *img NULL an error as smtpstatus_pin() when no image is usable (ask the socket).
+ */
+int smtpstatus_shared_lookup(smtpstatus *h, const smtpstatus_image **img, smtpstatus_code code,
+                             smtpstatus_entry *out);
+
+/* Which path answers, and how it went. */
+typedef struct smtpstatus_client_status {
+    int shared;             /* 1: the shared image answers; 0: the socket does */
+    const char *image_path; /* RUNDIR/registry; valid while the handle is */
+    uint64_t generation;    /* of the image in use; 0 when none */
+    int error;              /* why no image is in use: an SMTPSTATUS_EIMG_* error, or a negative
+                               errno; 0 when one is, or none was tried */
+    char error_detail[320]; /* the same for a person: "PATH: reason" */
+    uint64_t pins;          /* answers from the shared image: pins, and calls answered from it */
+    uint64_t socket_calls;  /* answers from the daemon's socket */
+    uint64_t attaches;      /* images mapped and validated */
+    uint64_t refusals;      /* images refused, or found missing */
+    uint32_t mappings;      /* images mapped now: the current one, and superseded pinned ones */
+} smtpstatus_client_status;
+
+void smtpstatus_client_status_get(smtpstatus *h, smtpstatus_client_status *out);
 
 /* ---- Where the daemon lives ------------------------------------------------------------------ */
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "shared_image.h"
 #include "smtpstatus.h"
 #include "smtpstatus.pb-c.h"
 
@@ -38,6 +39,8 @@ struct smtpstatus {
     int fd; /* -1 when not connected */
     unsigned timeout_ms;
     uint64_t next_id;
+    uint64_t socket_calls;      /* calls the daemon answered; under lock */
+    struct shared_image shared; /* the daemon's published image (shared_image.h) */
 };
 
 struct smtpstatus_result {
@@ -71,6 +74,10 @@ smtpstatus_open(const smtpstatus_options *opt, smtpstatus **out)
         free(h);
         return SMTPSTATUS_ENOSPC;
     }
+    if (shared_image_init(&h->shared, rundir, opt != NULL && opt->socket_only) != 0) {
+        free(h);
+        return SMTPSTATUS_ENOSPC;
+    }
     pthread_mutex_init(&h->lock, NULL);
     h->fd = -1;
     h->timeout_ms = opt != NULL && opt->timeout_ms ? opt->timeout_ms : DEFAULT_TIMEOUT_MS;
@@ -86,6 +93,7 @@ smtpstatus_close(smtpstatus *h)
         return;
     if (h->fd >= 0)
         close(h->fd);
+    shared_image_free(&h->shared);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }
@@ -94,6 +102,21 @@ const char *
 smtpstatus_socket_path(const smtpstatus *h)
 {
     return h->addr.sun_path;
+}
+
+struct shared_image *
+smtpstatus__shared_of(smtpstatus *h)
+{
+    return &h->shared;
+}
+
+uint64_t
+smtpstatus__socket_calls(smtpstatus *h)
+{
+    pthread_mutex_lock(&h->lock);
+    uint64_t n = h->socket_calls;
+    pthread_mutex_unlock(&h->lock);
+    return n;
 }
 
 /* ---- transport ------------------------------------------------------------------------------ */
@@ -287,6 +310,8 @@ call(smtpstatus *h, Request *req, Response **resp)
         disconnect(h);
         rc = SMTPSTATUS_EPROTO;
     }
+    if (rc == 0)
+        h->socket_calls++;
     pthread_mutex_unlock(&h->lock);
     return rc;
 }

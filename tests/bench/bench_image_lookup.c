@@ -11,13 +11,26 @@
  * with any code from 200 to 599. Samples of the two sides alternate and the best (lowest)
  * ns/op of each side is reported, as one JSON object per line on stdout; the ratio is
  * image / baseline. Checksums of the answers go to stderr, which also keeps the compiler from
- * dropping the work. tests/bench/README.md says how to run it and read it.
+ * dropping the work.
+ *
+ * Given the path of smtpstatusd, it also starts the real daemon in a temp run directory (the
+ * embedded registry) and measures the same lookups through the image the daemon published, as a
+ * long-lived client does them: smtpstatus_shared_lookup() on a held pin, which is one acquire
+ * load and the lookup ("shared_lookup", against the static array refilled from that image). In the same run
+ * it times one lookup asked of the daemon's socket with smtpstatus_lookup() ("socket_lookup":
+ * connect once, then one round trip per lookup), and prints the shared lookup against it
+ * ("shared_vs_socket": ratio = shared / socket, speedup = socket / shared). Bounded: at most
+ * 10 s to wait for the daemon, SOCKET_OPS round trips. tests/bench/README.md says how to run it
+ * and read it.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "smtpstatus.h"
 
@@ -27,6 +40,7 @@
 #define BENCH_MAX_SAMPLES 100u  /* per side */
 #define BENCH_BUDGET_NS   1.5e9 /* per benchmark, both sides together */
 #define BENCH_SEED        0x5eedc0de2024ull
+#define SOCKET_OPS        20000u /* round trips timed for socket_lookup */
 
 /* The baseline's direct tables cover subjects 0..7 and details 0..31, which hold every
  * registered code of the embedded data; other codes take the out-of-range path. */
@@ -237,7 +251,12 @@ verify(const smtpstatus_image *img)
     return 0;
 }
 
-/* One timed sample of either side; returns ns per lookup and adds to *sum. */
+/* The daemon's handle and the pin the shared_lookup side holds and refreshes. */
+static smtpstatus *shared_handle;
+static const smtpstatus_image *shared_pin;
+
+/* One timed sample of either side; returns ns per lookup and adds to *sum. The image side is
+ * `img`, or the daemon's shared image when shared_handle is set. */
 static double
 sample_lookup(const smtpstatus_image *img, int baseline, uint64_t *sum)
 {
@@ -247,8 +266,10 @@ sample_lookup(const smtpstatus_image *img, int baseline, uint64_t *sum)
     double t0 = now_ns();
     for (unsigned p = 0; p < BENCH_PASSES; p++) {
         for (unsigned i = 0; i < BENCH_CODES; i++) {
-            int rc = baseline ? baseline_lookup(codes[i], &out)
-                              : smtpstatus_image_lookup(img, codes[i], &out);
+            int rc = baseline        ? baseline_lookup(codes[i], &out)
+                     : shared_handle ? smtpstatus_shared_lookup(shared_handle, &shared_pin,
+                                                                codes[i], &out)
+                                     : smtpstatus_image_lookup(img, codes[i], &out);
             acc = acc * 31 + ((uintptr_t)out.title ^ (uintptr_t)out.subject.title ^
                               (uint64_t)out.registered ^ (uint64_t)(unsigned)rc);
         }
@@ -285,7 +306,7 @@ typedef double (*sample_fn)(const smtpstatus_image *img, int baseline, uint64_t 
  * JSON line and the checksums. Returns 0, or -1 when the two sides' checksums differ.
  */
 static int
-run(const char *name, sample_fn fn, const smtpstatus_image *img)
+run(const char *name, sample_fn fn, const smtpstatus_image *img, double *best_out)
 {
     uint64_t sum_img = 0, sum_base = 0, warm = 0;
     fn(img, 0, &warm);
@@ -315,6 +336,8 @@ run(const char *name, sample_fn fn, const smtpstatus_image *img)
     fflush(stdout);
     fprintf(stderr, "%s: %u samples per side; checksum image %016llx baseline %016llx\n", name,
             samples, (unsigned long long)sum_img, (unsigned long long)sum_base);
+    if (best_out != NULL)
+        *best_out = best_img;
     if (sum_img != sum_base) {
         fprintf(stderr, "%s: checksums differ: the two sides did not do the same work\n", name);
         return -1;
@@ -322,9 +345,138 @@ run(const char *name, sample_fn fn, const smtpstatus_image *img)
     return 0;
 }
 
-int
-main(void)
+/* ---- the daemon ----------------------------------------------------------------------------- */
+
+static char tmpdir[64];
+static pid_t daemon_pid = -1;
+
+static void
+stop_daemon(void)
 {
+    if (daemon_pid > 0) {
+        kill(daemon_pid, SIGTERM);
+        waitpid(daemon_pid, NULL, 0);
+        daemon_pid = -1;
+    }
+    if (tmpdir[0] != '\0') {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench_image_lookup: could not remove %s\n", tmpdir);
+    }
+}
+
+/* Starts smtpstatusd on the embedded registry in a temp run directory and returns a handle on
+ * it once it answers over its socket, or NULL. */
+static smtpstatus *
+start_daemon(const char *path, char *rundir, size_t size)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/bench-image-XXXXXX");
+    if (mkdtemp(tmpdir) == NULL)
+        return NULL;
+    char statedir[128];
+    snprintf(rundir, size, "%s/run", tmpdir);
+    snprintf(statedir, sizeof statedir, "%s/state", tmpdir);
+    daemon_pid = fork();
+    if (daemon_pid < 0)
+        return NULL;
+    if (daemon_pid == 0) {
+        if (freopen("/dev/null", "w", stderr) == NULL)
+            _exit(127);
+        execl(path, "smtpstatusd", "--foreground", "--rundir", rundir, "--statedir", statedir,
+              "--http", "off", (char *)NULL);
+        _exit(127);
+    }
+    smtpstatus_options o = {.rundir = rundir, .timeout_ms = 1000, .socket_only = 1};
+    smtpstatus *probe;
+    if (smtpstatus_open(&o, &probe) != 0)
+        return NULL;
+    for (int i = 0; i < 200; i++) {
+        smtpstatus_result *r = NULL;
+        int rc = smtpstatus_registry_info_get(probe, &r);
+        smtpstatus_result_free(r);
+        if (rc == 0)
+            return probe;
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    smtpstatus_close(probe);
+    return NULL;
+}
+
+/* Mean ns of one lookup asked of the daemon's socket, over SOCKET_OPS round trips. */
+static double
+socket_lookup_ns(smtpstatus *h, uint64_t *sum)
+{
+    char text[3][16];
+    for (unsigned i = 0; i < 3; i++)
+        smtpstatus_code_format(codes[i], text[i], sizeof text[i]);
+    double t0 = now_ns();
+    for (unsigned i = 0; i < SOCKET_OPS; i++) {
+        const char *one[] = {text[i % 3]};
+        smtpstatus_result *r = NULL;
+        smtpstatus_entry e;
+        if (smtpstatus_lookup(h, one, 1, &r) != 0 || smtpstatus_result_entry(r, 0, &e, NULL) != 0) {
+            smtpstatus_result_free(r);
+            return -1;
+        }
+        *sum += e.registered;
+        smtpstatus_result_free(r);
+    }
+    return (now_ns() - t0) / SOCKET_OPS;
+}
+
+static int
+run_shared(const char *daemon_path)
+{
+    char rundir[128];
+    atexit(stop_daemon);
+    smtpstatus *sock = start_daemon(daemon_path, rundir, sizeof rundir);
+    if (sock == NULL) {
+        fprintf(stderr, "bench_image_lookup: the daemon %s did not start\n", daemon_path);
+        return -1;
+    }
+    smtpstatus_options o = {.rundir = rundir};
+    if (smtpstatus_open(&o, &shared_handle) != 0 ||
+        smtpstatus_pin(shared_handle, &shared_pin) != 0) {
+        fprintf(stderr, "bench_image_lookup: the daemon's shared image is not usable\n");
+        return -1;
+    }
+    if (fill_baseline(shared_pin) != 0 || verify(shared_pin) != 0)
+        return -1;
+    double shared_ns = 0;
+    int rc = run("shared_lookup", sample_lookup, shared_pin, &shared_ns);
+
+    uint64_t sum = 0;
+    socket_lookup_ns(sock, &sum); /* warm-up: connect, first answers */
+    double socket_ns = socket_lookup_ns(sock, &sum);
+    if (socket_ns < 0) {
+        fprintf(stderr, "bench_image_lookup: a lookup over the socket failed\n");
+        return -1;
+    }
+    printf("{\"bench\":\"shared_vs_socket\",\"ns_per_op\":%.3f,\"baseline\":\"socket_lookup\","
+           "\"baseline_ns_per_op\":%.1f,\"ratio\":%.5f,\"speedup\":%.0f,\"socket_ops\":%u}\n",
+           shared_ns, socket_ns, shared_ns / socket_ns, socket_ns / shared_ns, SOCKET_OPS);
+    fprintf(stderr, "socket_lookup: %llu registered answers\n", (unsigned long long)sum);
+    smtpstatus_client_status cs;
+    smtpstatus_client_status_get(shared_handle, &cs);
+    if (!cs.shared || cs.socket_calls != 0) {
+        fprintf(stderr, "bench_image_lookup: the shared side did not answer from the image\n");
+        rc = -1;
+    }
+    smtpstatus_unpin(shared_handle, shared_pin);
+    smtpstatus_close(shared_handle);
+    smtpstatus_close(sock);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc > 2) {
+        fprintf(stderr, "usage: bench_image_lookup [PATH_TO_SMTPSTATUSD]\n");
+        return 2;
+    }
     const smtpstatus_image *img = smtpstatus_image_embedded();
     if (img == NULL) {
         fprintf(stderr, "bench_image_lookup: the embedded image is invalid\n");
@@ -337,7 +489,9 @@ main(void)
     if (verify(img) != 0)
         return 1;
     int rc = 0;
-    rc |= run("image_lookup", sample_lookup, img);
-    rc |= run("image_lookup_basic", sample_basic, img);
+    rc |= run("image_lookup", sample_lookup, img, NULL);
+    rc |= run("image_lookup_basic", sample_basic, img, NULL);
+    if (argc == 2)
+        rc |= run_shared(argv[1]);
     return rc != 0 ? 1 : 0;
 }

@@ -9,6 +9,7 @@ it with SIGTERM, expecting exit code 0. test_socket_api.sh runs it with the syst
 
 usage: socket_client.py SMTPSTATUSD PB_DIR PROJECT_DATA_DIR SHARED_IANA_DIR
 """
+import mmap
 import os
 import queue
 import re
@@ -16,6 +17,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -322,6 +324,21 @@ def csv_codes(directory, prefix):
                                                 f.read(), re.M)]
 
 
+def image_header(path):
+    """The published image's header fields, read as proto/smtpstatus_image.h lays them out, and
+    whether its FNV-1a 64 checksum (superseded and checksum taken as zero) holds."""
+    data = open(path, "rb").read()
+    magic, version, header_size, superseded, size, checksum, generation = \
+        struct.unpack_from("<8sIIQQQQ", data, 0)
+    h = 0xcbf29ce484222325
+    for i, b in enumerate(data):
+        if 16 <= i < 24 or 32 <= i < 40:
+            b = 0
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return {"magic": magic, "version": version, "superseded": superseded, "size": size,
+            "file_size": len(data), "generation": generation, "checksum_ok": h == checksum}
+
+
 # ---- scenarios ----------------------------------------------------------------------------
 
 def scenario_every_operation(root):
@@ -330,6 +347,17 @@ def scenario_every_operation(root):
         check("hello: protocol 1, generation 1, a version",
               r.id == 1 and r.hello.protocol == 1 and r.hello.generation == 1
               and re.match(r"^\d+\.\d+\.\d+", r.hello.version), r)
+        check("hello: the image is published in the run directory",
+              r.hello.image_path == os.path.join(d.rundir, "registry"), r.hello.image_path)
+        st = os.lstat(r.hello.image_path) if r.hello.image_path else None
+        check("image: a regular file of mode 0644, owned by the daemon's user",
+              st is not None and stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o644
+              and st.st_uid == os.geteuid(), st)
+        hdr = image_header(r.hello.image_path) if st else {}
+        check("image: read from its ABI alone: magic, version, size, generation, checksum",
+              hdr.get("magic") == b"SMTPSIMG" and hdr.get("version") == 1
+              and hdr.get("superseded") == 0 and hdr.get("size") == hdr.get("file_size")
+              and hdr.get("generation") == r.hello.generation and hdr.get("checksum_ok"), hdr)
 
         asked = ["5.1.1", "X.7.26", "5.1.99", "5.7.708", "bogus", "5.1.1000"]
         r = c.call(request(2, lookup=pb.LookupRequest(codes=asked)))
@@ -471,6 +499,9 @@ def scenario_pipelining(root):
         # A reload in the middle of a pipeline: its answer comes before those of the requests
         # sent after it, and those see the new registry.
         data = copy_data(root, "data")
+        image = os.path.join(d.rundir, "registry")
+        old = open(image, "rb")
+        old_map = mmap.mmap(old.fileno(), 0, prot=mmap.PROT_READ)
         reqs = [request(1, hello=pb.HelloRequest()),
                 request(2, reload=pb.ReloadRequest(directory=data)),
                 request(3, registry_info=pb.RegistryInfoRequest()),
@@ -485,6 +516,13 @@ def scenario_pipelining(root):
               and resps[2] and resps[2].registry_info.generation == 2
               and resps[2].registry_info.source == data
               and resps[3] and resps[3].hello.generation == 2, resps)
+        hdr = image_header(image)
+        check("reload: the new image replaced the old one, which is marked superseded by 2",
+              hdr["generation"] == 2 and hdr["superseded"] == 0 and hdr["checksum_ok"]
+              and struct.unpack_from("<Q", old_map, 16)[0] == 2
+              and struct.unpack_from("<Q", old_map, 40)[0] == 1, hdr)
+        old_map.close()
+        old.close()
         stop_cleanly(d, "pipelining")
 
 

@@ -455,27 +455,52 @@ open(sys.argv[1], "w", encoding="utf-8").write("".join(x + "\n" for x in out))
 ' "$1"
 }
 
-# vs_offline NAME [--json] ARGS...: the CLI asked with --offline and asked of the daemon exits
-# alike and prints the same stdout (JSON compared through json_mask) and stderr. Standard input
-# is $IN (default /dev/null).
+# vs_offline NAME [--json] ARGS...: the CLI asked with --offline, asked of the daemon's shared
+# image, and asked of the daemon's socket (--socket) exits alike and prints the same stdout and
+# stderr: the shared image's answers byte for byte, the socket's JSON through json_mask.
+# Standard input is $IN (default /dev/null).
 vs_offline() {
   local name=$1
   shift
   "$S" --offline "$@" <"${IN:-/dev/null}" >"$tmp/a.out" 2>"$tmp/a.err"; local ra=$?
-  "$S" --rundir "$R" "$@" <"${IN:-/dev/null}" >"$tmp/b.out" 2>"$tmp/b.err"; local rb=$?
-  if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$tmp/a.err" "$tmp/b.err"; then
-    bad "$name: sanitizer report"; sed 's/^/  | /' "$tmp/b.err"; return
+  "$S" --rundir "$R" "$@" <"${IN:-/dev/null}" >"$tmp/c.out" 2>"$tmp/c.err"; local rc=$?
+  "$S" --rundir "$R" --socket "$@" <"${IN:-/dev/null}" >"$tmp/b.out" 2>"$tmp/b.err"; local rb=$?
+  if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$tmp/a.err" "$tmp/b.err" "$tmp/c.err"; then
+    bad "$name: sanitizer report"; sed 's/^/  | /' "$tmp/b.err" "$tmp/c.err"; return
+  fi
+  if [ "$ra" -eq "$rc" ] && cmp -s "$tmp/a.out" "$tmp/c.out" && cmp -s "$tmp/a.err" "$tmp/c.err"; then
+    ok "$name (shared image)"
+  else
+    bad "$name (shared image): exit $ra offline, $rc from the shared image"
+    diff "$tmp/a.out" "$tmp/c.out" | sed 's/^/  | /'
+    diff "$tmp/a.err" "$tmp/c.err" | sed 's/^/  | /'
   fi
   if [ "$1" = --json ] && ! { json_mask "$tmp/a.out" && json_mask "$tmp/b.out"; }; then
     bad "$name: not JSON"; sed 's/^/  | /' "$tmp/a.out" "$tmp/b.out"; return
   fi
   if [ "$ra" -eq "$rb" ] && cmp -s "$tmp/a.out" "$tmp/b.out" && cmp -s "$tmp/a.err" "$tmp/b.err" \
     && { [ -s "$tmp/a.out" ] || [ -s "$tmp/a.err" ]; }; then
-    ok "$name"
+    ok "$name (socket)"
   else
-    bad "$name: exit $ra offline, $rb from the daemon"
+    bad "$name (socket): exit $ra offline, $rb from the daemon"
     diff "$tmp/a.out" "$tmp/b.out" | sed 's/^/  | /'
     diff "$tmp/a.err" "$tmp/b.err" | sed 's/^/  | /'
+  fi
+}
+
+# vs_offline_shared_only NAME ARGS...: the shared image's answer equals the --offline one.
+vs_offline_shared_only() {
+  local name=$1
+  shift
+  "$S" --offline "$@" >"$tmp/a.out" 2>"$tmp/a.err"; local ra=$?
+  "$S" --rundir "$R" "$@" >"$tmp/c.out" 2>"$tmp/c.err"; local rc=$?
+  if [ "$ra" -eq "$rc" ] && [ -s "$tmp/a.out" ] && cmp -s "$tmp/a.out" "$tmp/c.out" \
+    && cmp -s "$tmp/a.err" "$tmp/c.err"; then
+    ok "$name"
+  else
+    bad "$name: exit $ra offline, $rc from the shared image"
+    diff "$tmp/a.out" "$tmp/c.out" | sed 's/^/  | /'
+    diff "$tmp/a.err" "$tmp/c.err" | sed 's/^/  | /'
   fi
 }
 
@@ -528,23 +553,53 @@ if [ "$daemon_ready" -eq 1 ]; then
   IN=$tmp/mixed both "classify differing lines" classify
   both "classify no code" classify "hello there"
 
-  # info: the same registry, described by the daemon (its load time, diff and warnings instead
-  # of the image's build time, checksum and size).
+  # info over the socket: the same registry, described by the daemon (its load time, diff and
+  # warnings instead of the image's build time, checksum and size), and why the shared image did
+  # not answer (--socket).
   "$S" --offline --json info >"$tmp/info.off"
-  expect_json "daemon: info --json" 0 "
+  expect_json "daemon: info --socket --json" 0 "
 all(d[k] == json.load(open('$tmp/info.off'))[k]
     for k in ('source', 'digest', 'classes', 'subjects', 'codes', 'basic_codes'))
 and isinstance(d['generation'], int) and d['loaded_at'] > 0
-and d['last_diff'] == {'added': [], 'removed': [], 'changed': []} and d['warnings'] == []" \
-    -- "$S" --rundir "$R" --json info
+and d['last_diff'] == {'added': [], 'removed': [], 'changed': []} and d['warnings'] == []
+and d['answered_by'] == 'socket' and d['image'] == '$R/registry' and d['image_error'] is None" \
+    -- "$S" --rundir "$R" --socket --json info
   "$S" --offline info | grep -E '^(Source|Digest|Contents):' >"$tmp/info.want"
+  run 0 -- "$S" --rundir "$R" --socket info
+  if grep -E '^(Source|Digest|Contents):' "$tmp/out" | cmp -s "$tmp/info.want" - \
+    && grep -Eq '^Generation: +[0-9]+$' "$tmp/out" && grep -Eq '^Loaded: +[0-9-]+T' "$tmp/out" \
+    && grep -Eq "^Answered by: the daemon's socket$" "$tmp/out"; then
+    ok "daemon: info --socket for people"
+  else
+    bad "daemon: info --socket for people"; sed 's/^/  | /' "$tmp/out"
+  fi
+  # info from the shared image: the image's own facts, the generation the daemon serves, and
+  # the file.
+  "$S" --rundir "$R" --socket --json info >"$tmp/info.sock"
+  expect_json "daemon: info --json (shared image)" 0 "
+all(d[k] == json.load(open('$tmp/info.off'))[k]
+    for k in ('source', 'digest', 'classes', 'subjects', 'codes', 'basic_codes', 'checksum'))
+and d['generation'] == json.load(open('$tmp/info.sock'))['generation']
+and d['answered_by'] == 'shared' and d['image'] == '$R/registry' and d['image_error'] is None" \
+    -- "$S" --rundir "$R" --json info
   run 0 -- "$S" --rundir "$R" info
   if grep -E '^(Source|Digest|Contents):' "$tmp/out" | cmp -s "$tmp/info.want" - \
-    && grep -Eq '^Generation: +[0-9]+$' "$tmp/out" && grep -Eq '^Loaded: +[0-9-]+T' "$tmp/out"; then
-    ok "daemon: info for people"
+    && grep -Eq '^Answered by: shared memory' "$tmp/out" \
+    && grep -Fxq "Image file:  $R/registry" "$tmp/out"; then
+    ok "daemon: info for people (shared image)"
   else
-    bad "daemon: info for people"; sed 's/^/  | /' "$tmp/out"
+    bad "daemon: info for people (shared image)"; sed 's/^/  | /' "$tmp/out"
   fi
+  # An image this user may not trust: refused, said so by info, and the socket answers.
+  cp -p "$R/registry" "$tmp/registry.good"
+  chmod 0666 "$R/registry"
+  expect_json "daemon: a group- and world-writable image is refused" 0 "
+d['answered_by'] == 'socket' and 'writable by group or others' in d['image_error']
+and d['image_error'].startswith('$R/registry: ')" -- "$S" --rundir "$R" --json info
+  expect "daemon: info names the refused image" 0 "^Image file:  $R/registry: writable by group or others \\(mode 666\\); refused$" '' \
+    -- "$S" --rundir "$R" info
+  vs_offline "daemon = offline: lookup past a refused image" lookup 5.1.1
+  chmod 0644 "$R/registry"
 
   # Options anywhere, and the run directory from the environment.
   same "daemon: options before or after" -- "$S" --json --rundir "$R" lookup 5.1.1 X.2.2 \
@@ -626,6 +681,16 @@ and "invalid_argument" in d["errors"] and d["generation"] >= 1 and d["connection
   if [ "$rc" -eq 0 ]; then ok "daemon: stops cleanly"; else bad "daemon: exit $rc on SIGTERM"; sed 's/^/  | /' "$tmp/daemon.log"; fi
   for cmd in "lookup 5.1.1" "basic 550" "search mailbox" "render 550 5.1.1" "classify 550 5.1.1 x" \
     "info" "reload" "stats"; do
+    # shellcheck disable=SC2086
+    expect "daemon stopped: --socket $cmd" 3 '' "no daemon answers at $R/smtpstatusd\.sock: " \
+      -- "$S" --rundir "$R" --socket $cmd
+  done
+  # The image it published stays, and answers while the daemon is down.
+  for cmd in "lookup 5.1.1" "basic 550" "search mailbox" "render 550 5.1.1" "classify 550 5.1.1 x"; do
+    # shellcheck disable=SC2086
+    vs_offline_shared_only "daemon stopped, shared image: $cmd" $cmd
+  done
+  for cmd in "reload" "stats"; do
     # shellcheck disable=SC2086
     expect "daemon stopped: $cmd" 3 '' "no daemon answers at $R/smtpstatusd\.sock: " \
       -- "$S" --rundir "$R" $cmd

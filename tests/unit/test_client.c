@@ -21,76 +21,10 @@
 
 #include "smtpstatus.h"
 
-struct daemon {
-    pid_t pid;
-    char dir[256];
-    char rundir[300];
-};
-
-/* Starts smtpstatusd in the foreground and waits (at most 20 s) for its ready line. */
-static void
-daemon_start(struct daemon *d, const char *dir, const char *registry)
-{
-    snprintf(d->dir, sizeof d->dir, "%s", dir);
-    snprintf(d->rundir, sizeof d->rundir, "%s/run", dir);
-    char statedir[300];
-    snprintf(statedir, sizeof statedir, "%s/state", dir);
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    d->pid = fork();
-    assert_true(d->pid >= 0);
-    if (d->pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
-        if (registry != NULL)
-            execl(SMTPSTATUSD_PATH, "smtpstatusd", "--foreground", "--rundir", d->rundir,
-                  "--statedir", statedir, "--http", "off", "--registry", registry,
-                  (char *)NULL);
-        else
-            execl(SMTPSTATUSD_PATH, "smtpstatusd", "--foreground", "--rundir", d->rundir,
-                  "--statedir", statedir, "--http", "off", (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    char log[8192] = "";
-    size_t n = 0;
-    time_t deadline = time(NULL) + 20;
-    while (strstr(log, "info: ready:") == NULL) {
-        struct pollfd pf = {p[0], POLLIN, 0};
-        if (time(NULL) > deadline || poll(&pf, 1, 1000) < 0)
-            fail_msg("the daemon did not become ready: %s", log);
-        if (!(pf.revents & (POLLIN | POLLHUP)))
-            continue;
-        ssize_t got = read(p[0], log + n, sizeof log - 1 - n);
-        if (got <= 0)
-            fail_msg("the daemon exited before it was ready: %s", log);
-        n += (size_t)got;
-        log[n] = '\0';
-    }
-    /* Keep draining its log so it never blocks on a full pipe. */
-    if (fork() == 0) {
-        char sink[4096];
-        while (read(p[0], sink, sizeof sink) > 0)
-            ;
-        _exit(0);
-    }
-    close(p[0]);
-}
-
-static void
-daemon_stop(struct daemon *d)
-{
-    int status;
-    kill(d->pid, SIGTERM);
-    assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-}
-
 static smtpstatus *
 open_handle(const char *rundir, unsigned timeout_ms)
 {
-    smtpstatus_options o = {rundir, timeout_ms};
+    smtpstatus_options o = {.rundir = rundir, .timeout_ms = timeout_ms};
     smtpstatus *h;
     assert_int_equal(smtpstatus_open(&o, &h), 0);
     return h;
@@ -103,8 +37,8 @@ test_every_call(void **state)
     const char *tmp = testutil_tempdir();
     char dir[256];
     snprintf(dir, sizeof dir, "%s", tmp);
-    struct daemon d;
-    daemon_start(&d, dir, NULL);
+    struct testutil_daemon d;
+    testutil_daemon_start(&d, dir, NULL);
     smtpstatus *h = open_handle(d.rundir, 5000);
     smtpstatus_result *r;
 
@@ -234,7 +168,7 @@ test_every_call(void **state)
     smtpstatus_result_free(r);
 
     smtpstatus_close(h);
-    daemon_stop(&d);
+    testutil_daemon_stop(&d);
     testutil_rmtree(dir);
 }
 
@@ -267,8 +201,8 @@ test_threads_and_restart(void **state)
     const char *tmp = testutil_tempdir();
     char dir[256];
     snprintf(dir, sizeof dir, "%s", tmp);
-    struct daemon d;
-    daemon_start(&d, dir, NULL);
+    struct testutil_daemon d;
+    testutil_daemon_start(&d, dir, NULL);
     smtpstatus *h = open_handle(d.rundir, 5000);
     pthread_t t[4];
     struct thread_arg args[4];
@@ -281,16 +215,16 @@ test_threads_and_restart(void **state)
         assert_int_equal(args[i].failures, 0);
     }
 
-    daemon_stop(&d);
+    testutil_daemon_stop(&d);
     smtpstatus_result *r;
     assert_int_equal(smtpstatus_registry_info_get(h, &r), SMTPSTATUS_EUNAVAILABLE);
     assert_null(r);
-    daemon_start(&d, dir, NULL);
+    testutil_daemon_start(&d, dir, NULL);
     /* The handle's connection is dead; the next call reconnects without the caller noticing. */
     assert_int_equal(smtpstatus_registry_info_get(h, &r), 0);
     smtpstatus_result_free(r);
     smtpstatus_close(h);
-    daemon_stop(&d);
+    testutil_daemon_stop(&d);
     testutil_rmtree(dir);
 }
 
@@ -329,7 +263,7 @@ test_timeout(void **state)
     char longdir[200];
     memset(longdir, 'a', sizeof longdir - 1);
     longdir[sizeof longdir - 1] = '\0';
-    smtpstatus_options o = {longdir, 0};
+    smtpstatus_options o = {.rundir = longdir};
     assert_int_equal(smtpstatus_open(&o, &h), SMTPSTATUS_ENOSPC);
     testutil_rmtree(dir);
 }

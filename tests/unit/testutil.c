@@ -2,6 +2,10 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,4 +96,70 @@ testutil_rand(uint64_t *state)
     x ^= x >> 27;
     *state = x;
     return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* Starts smtpstatusd in the foreground and waits (at most 20 s) for its ready line. */
+void
+testutil_daemon_start(struct testutil_daemon *d, const char *dir, const char *registry)
+{
+    snprintf(d->dir, sizeof d->dir, "%s", dir);
+    snprintf(d->rundir, sizeof d->rundir, "%s/run", dir);
+    char statedir[300];
+    snprintf(statedir, sizeof statedir, "%s/state", dir);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    d->pid = fork();
+    assert_true(d->pid >= 0);
+    if (d->pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        if (registry != NULL)
+            execl(SMTPSTATUSD_PATH, "smtpstatusd", "--foreground", "--rundir", d->rundir,
+                  "--statedir", statedir, "--http", "off", "--registry", registry,
+                  (char *)NULL);
+        else
+            execl(SMTPSTATUSD_PATH, "smtpstatusd", "--foreground", "--rundir", d->rundir,
+                  "--statedir", statedir, "--http", "off", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    char log[8192] = "";
+    size_t n = 0;
+    time_t deadline = time(NULL) + 20;
+    while (strstr(log, "info: ready:") == NULL) {
+        struct pollfd pf = {p[0], POLLIN, 0};
+        if (time(NULL) > deadline || poll(&pf, 1, 1000) < 0)
+            fail_msg("the daemon did not become ready: %s", log);
+        if (!(pf.revents & (POLLIN | POLLHUP)))
+            continue;
+        ssize_t got = read(p[0], log + n, sizeof log - 1 - n);
+        if (got <= 0)
+            fail_msg("the daemon exited before it was ready: %s", log);
+        n += (size_t)got;
+        log[n] = '\0';
+    }
+    /* Keep draining its log so it never blocks on a full pipe, in a grandchild that init
+     * reaps, so that no zombie is left whichever way the daemon ends. */
+    pid_t child = fork();
+    if (child == 0) {
+        if (fork() == 0) {
+            char sink[4096];
+            while (read(p[0], sink, sizeof sink) > 0)
+                ;
+        }
+        _exit(0);
+    }
+    if (child > 0)
+        waitpid(child, NULL, 0);
+    close(p[0]);
+}
+
+void
+testutil_daemon_stop(struct testutil_daemon *d)
+{
+    int status;
+    kill(d->pid, SIGTERM);
+    assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
@@ -35,5 +36,20 @@ void testutil_rmtree(const char *path);
 
 /* xorshift64*: a fixed, seedable sequence so that failures reproduce. */
 uint64_t testutil_rand(uint64_t *state);
+
+/* A real smtpstatusd, run in the foreground by a test. */
+struct testutil_daemon {
+    pid_t pid;
+    char dir[256];
+    char rundir[300];
+};
+
+/* Starts SMTPSTATUSD_PATH with run directory DIR/run and state directory DIR/state (and
+ * --registry when `registry` is not NULL), and waits at most 20 s for its ready line; fails the
+ * test otherwise. Its log is drained in the background. */
+void testutil_daemon_start(struct testutil_daemon *d, const char *dir, const char *registry);
+
+/* Stops it with SIGTERM; fails the test unless it exits 0. */
+void testutil_daemon_stop(struct testutil_daemon *d);
 
 #endif

@@ -1,0 +1,718 @@
+/*
+ * The shared registry image, end to end: the real daemon publishes RUNDIR/registry and the
+ * library maps it (client/src/shared_image.c). Covered here: pinning and what a pin answers; the
+ * image outliving the daemon; generations going on across a restart; a storm of reloads under
+ * reader threads, which must only ever see complete generations; readers riding through a
+ * SIGKILL of the daemon and moving to its successor; every kind of bad image refused, with the
+ * socket answering instead; a superseded image whose successor is bad; and mappings that do not
+ * pile up.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtpstatus.h"
+#include "smtpstatus_image.h"
+
+#define STORM_RELOADS 500
+#define READERS       4
+
+static smtpstatus *
+open_handle(const char *rundir, int socket_only)
+{
+    smtpstatus_options o = {rundir, 5000, socket_only};
+    smtpstatus *h;
+    assert_int_equal(smtpstatus_open(&o, &h), 0);
+    return h;
+}
+
+static smtpstatus_code
+code(const char *s)
+{
+    smtpstatus_code c;
+    assert_int_equal(smtpstatus_code_parse(s, strlen(s), 0, &c, NULL), 0);
+    return c;
+}
+
+static uint64_t
+generation_of(const smtpstatus_image *img)
+{
+    smtpstatus_image_summary s;
+    smtpstatus_image_summarize(img, &s);
+    return s.generation;
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* How many mappings of `path` this process holds, from /proc/self/maps. */
+static int
+mappings_of(const char *path)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strstr(line, path) != NULL)
+            n++;
+    fclose(f);
+    return n;
+}
+
+/* ---- publishing and pinning ----------------------------------------------------------------- */
+
+static void
+test_pin_answers_like_the_daemon(void **state)
+{
+    (void)state;
+    const char *dir = testutil_tempdir();
+    struct testutil_daemon d;
+    testutil_daemon_start(&d, dir, NULL);
+    char path[400];
+    snprintf(path, sizeof path, "%s/registry", d.rundir);
+
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_int_equal(st.st_uid, geteuid());
+
+    smtpstatus *h = open_handle(d.rundir, 0);
+    const smtpstatus_image *img;
+    assert_int_equal(smtpstatus_pin(h, &img), 0);
+    smtpstatus_image_summary s;
+    smtpstatus_image_summarize(img, &s);
+    assert_int_equal(s.size, (uint64_t)st.st_size);
+    assert_string_equal(s.source, "embedded");
+
+    /* The same answer as the image built into the library, and as the daemon's socket. */
+    smtpstatus_entry mine, emb;
+    assert_int_equal(smtpstatus_image_lookup(img, code("5.7.26"), &mine), 0);
+    assert_int_equal(smtpstatus_image_lookup(smtpstatus_image_embedded(), code("5.7.26"), &emb),
+                     0);
+    assert_true(mine.registered);
+    assert_string_equal(mine.title, emb.title);
+    assert_string_equal(mine.description, emb.description);
+    assert_true(mine.title != emb.title); /* from the mapping, not the library's copy */
+
+    smtpstatus_result *r;
+    smtpstatus_registry_info info;
+    assert_int_equal(smtpstatus_registry_info_get(h, &r), 0);
+    assert_int_equal(smtpstatus_result_registry(r, &info), 0);
+    assert_int_equal(info.generation, s.generation);
+    smtpstatus_result_free(r);
+
+    smtpstatus_client_status cs;
+    smtpstatus_client_status_get(h, &cs);
+    assert_int_equal(cs.shared, 1);
+    assert_int_equal(cs.generation, s.generation);
+    assert_string_equal(cs.image_path, path);
+    assert_int_equal(cs.error, 0);
+    assert_int_equal(cs.attaches, 1);
+    assert_int_equal(cs.pins, 1);
+    assert_int_equal(cs.socket_calls, 1);
+    assert_int_equal(cs.mappings, 1);
+
+    /* The image stays when the daemon stops: a pin goes on answering, and a new handle still
+     * attaches. */
+    testutil_daemon_stop(&d);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_int_equal(smtpstatus_refresh(h, &img), 0);
+    assert_int_equal(smtpstatus_image_lookup(img, code("5.1.1"), &mine), 0);
+    assert_true(mine.registered);
+    smtpstatus *h2 = open_handle(d.rundir, 0);
+    const smtpstatus_image *img2;
+    assert_int_equal(smtpstatus_pin(h2, &img2), 0);
+    assert_int_equal(generation_of(img2), s.generation);
+    smtpstatus_unpin(h2, img2);
+    smtpstatus_close(h2);
+
+    /* A handle that asked for the socket only never maps anything. */
+    smtpstatus *hs = open_handle(d.rundir, 1);
+    assert_int_equal(smtpstatus_pin(hs, &img2), SMTPSTATUS_EUNAVAILABLE);
+    smtpstatus_client_status_get(hs, &cs);
+    assert_int_equal(cs.shared, 0);
+    assert_int_equal(cs.attaches, 0);
+    smtpstatus_close(hs);
+
+    smtpstatus_unpin(h, img);
+    smtpstatus_close(h);
+    testutil_rmtree(dir);
+}
+
+/* A restarted daemon marks the image it finds superseded, and goes on from its generation. */
+static void
+test_restart_supersedes_and_goes_on(void **state)
+{
+    (void)state;
+    const char *dir = testutil_tempdir();
+    struct testutil_daemon d;
+    testutil_daemon_start(&d, dir, NULL);
+    smtpstatus *h = open_handle(d.rundir, 0);
+    const smtpstatus_image *old;
+    assert_int_equal(smtpstatus_pin(h, &old), 0);
+    uint64_t g = generation_of(old);
+    testutil_daemon_stop(&d);
+    testutil_daemon_start(&d, dir, NULL);
+
+    /* The old pin is still whole, and knows it has been superseded by generation g + 1. */
+    smtpstatus_entry e;
+    assert_int_equal(smtpstatus_image_lookup(old, code("5.1.1"), &e), 0);
+    assert_true(e.registered);
+    const smtpstatus_image *cur = old;
+    const smtpstatus_image *pin_old;
+    assert_int_equal(smtpstatus_pin(h, &pin_old), 0); /* follows to the new one */
+    assert_int_equal(generation_of(pin_old), g + 1);
+    smtpstatus_unpin(h, pin_old);
+    assert_int_equal(smtpstatus_refresh(h, &cur), 0);
+    assert_true(cur != old);
+    assert_int_equal(generation_of(cur), g + 1);
+    smtpstatus_client_status cs;
+    smtpstatus_client_status_get(h, &cs);
+    assert_int_equal(cs.mappings, 1); /* the old image went with its last pin */
+    smtpstatus_unpin(h, cur);
+    smtpstatus_close(h);
+    testutil_daemon_stop(&d);
+    testutil_rmtree(dir);
+}
+
+/* ---- the reload storm ---------------------------------------------------------------------- */
+
+struct expect {
+    char title[256], description[4096], raw[256];
+    char title_511[256];
+    int always; /* X.7.29 is in every generation; else in odd ones only */
+};
+
+struct reader {
+    pthread_t thread;
+    smtpstatus *h;
+    int pin_each_time; /* 1: pin and unpin per round; 0: hold a pin and refresh it */
+    const struct expect *want;
+    int stop;          /* atomic */
+    uint64_t rounds, with, without, seen_generation; /* seen_generation: atomic */
+    char failure[512];
+};
+
+static void reader_fail(struct reader *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+reader_fail(struct reader *r, const char *fmt, ...)
+{
+    if (r->failure[0] != '\0')
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->failure, sizeof r->failure, fmt, ap);
+    va_end(ap);
+}
+
+/* One round against one image: 5.1.1 as always, and X.7.29, whole, in the generations that have
+ * it (the storm starts from a registry with it as generation 1, and alternates). */
+static void
+check_image(struct reader *r, const smtpstatus_image *img)
+{
+    uint64_t g = generation_of(img);
+    smtpstatus_entry e;
+    smtpstatus_code c511 = {5, 1, 1}, c729 = {5, 7, 29};
+    if (smtpstatus_image_lookup(img, c511, &e) != 0 || !e.registered ||
+        strcmp(e.title, r->want->title_511) != 0)
+        reader_fail(r, "generation %llu: 5.1.1 is wrong (round %llu)", (unsigned long long)g, (unsigned long long)r->rounds);
+    if (smtpstatus_image_lookup(img, c729, &e) != 0) {
+        reader_fail(r, "generation %llu: lookup of 5.7.29 failed (round %llu)", (unsigned long long)g, (unsigned long long)r->rounds);
+    } else if (e.registered) {
+        if (!(r->want->always || g % 2 == 1) || strcmp(e.title, r->want->title) != 0 ||
+            strcmp(e.description, r->want->description) != 0 ||
+            strcmp(e.basic_codes_raw, r->want->raw) != 0)
+            reader_fail(r, "generation %llu: a torn or misplaced X.7.29 (round %llu)",
+                        (unsigned long long)g, (unsigned long long)r->rounds);
+        r->with++;
+    } else {
+        if (r->want->always || g % 2 != 0 || e.subject.title == NULL)
+            reader_fail(r, "generation %llu: X.7.29 missing (round %llu)", (unsigned long long)g, (unsigned long long)r->rounds);
+        r->without++;
+    }
+    __atomic_store_n(&r->seen_generation, g, __ATOMIC_RELEASE);
+    r->rounds++;
+}
+
+static void *
+reader_main(void *arg)
+{
+    struct reader *r = arg;
+    const smtpstatus_image *held = NULL;
+    while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+        if (r->pin_each_time) {
+            const smtpstatus_image *img;
+            if (smtpstatus_pin(r->h, &img) != 0) {
+                reader_fail(r, "pin failed (round %llu)", (unsigned long long)r->rounds);
+                continue;
+            }
+            check_image(r, img);
+            smtpstatus_unpin(r->h, img);
+        } else {
+            if (smtpstatus_refresh(r->h, &held) != 0) {
+                reader_fail(r, "refresh failed (round %llu)", (unsigned long long)r->rounds);
+                continue;
+            }
+            check_image(r, held);
+        }
+    }
+    smtpstatus_unpin(r->h, held);
+    return NULL;
+}
+
+static void
+readers_start(struct reader *rs, smtpstatus *h, const struct expect *want)
+{
+    for (int i = 0; i < READERS; i++) {
+        memset(&rs[i], 0, sizeof rs[i]);
+        rs[i].h = h;
+        rs[i].pin_each_time = i % 2;
+        rs[i].want = want;
+        assert_int_equal(pthread_create(&rs[i].thread, NULL, reader_main, &rs[i]), 0);
+    }
+}
+
+static void
+readers_stop(struct reader *rs)
+{
+    for (int i = 0; i < READERS; i++)
+        __atomic_store_n(&rs[i].stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < READERS; i++) {
+        pthread_join(rs[i].thread, NULL);
+        if (rs[i].failure[0] != '\0')
+            fail_msg("reader %d: %s", i, rs[i].failure);
+        assert_true(rs[i].rounds > 0);
+    }
+}
+
+static void
+expect_from(const smtpstatus_image *img, struct expect *want)
+{
+    smtpstatus_entry e;
+    smtpstatus_code c729 = {5, 7, 29}, c511 = {5, 1, 1};
+    assert_int_equal(smtpstatus_image_lookup(img, c729, &e), 0);
+    assert_true(e.registered);
+    snprintf(want->title, sizeof want->title, "%s", e.title);
+    snprintf(want->description, sizeof want->description, "%s", e.description);
+    snprintf(want->raw, sizeof want->raw, "%s", e.basic_codes_raw);
+    assert_int_equal(smtpstatus_image_lookup(img, c511, &e), 0);
+    snprintf(want->title_511, sizeof want->title_511, "%s", e.title);
+}
+
+/* Starts the daemon on `with` (a registry with X.7.29), then reloads it STORM_RELOADS times,
+ * alternating `without` and `with`, while READERS threads look codes up. */
+static void
+storm(const char *with, const char *without)
+{
+    const char *dir = testutil_tempdir();
+    struct testutil_daemon d;
+    testutil_daemon_start(&d, dir, with);
+    char path[400];
+    snprintf(path, sizeof path, "%s/registry", d.rundir);
+    smtpstatus *h = open_handle(d.rundir, 0);
+    const smtpstatus_image *first;
+    assert_int_equal(smtpstatus_pin(h, &first), 0);
+    assert_int_equal(generation_of(first), 1);
+    static struct expect want;
+    expect_from(first, &want);
+    smtpstatus_unpin(h, first);
+
+    struct reader rs[READERS];
+    readers_start(rs, h, &want);
+    smtpstatus *admin = open_handle(d.rundir, 1);
+    uint32_t most_mappings = 0;
+    for (int i = 1; i <= STORM_RELOADS; i++) {
+        smtpstatus_result *r;
+        int rc = smtpstatus_reload(admin, i % 2 ? without : with, &r);
+        if (rc != 0)
+            fail_msg("reload %d: %s: %s", i, smtpstatus_strerror(rc),
+                     r != NULL ? smtpstatus_result_message(r) : "");
+        smtpstatus_result_free(r);
+        smtpstatus_client_status cs;
+        smtpstatus_client_status_get(h, &cs);
+        if (cs.mappings > most_mappings)
+            most_mappings = cs.mappings;
+    }
+    /* Let the readers see the last generation before they stop. */
+    for (int t = 0; t < 500; t++) {
+        int all = 1;
+        for (int i = 0; i < READERS; i++)
+            all &= __atomic_load_n(&rs[i].seen_generation, __ATOMIC_ACQUIRE) ==
+                   1 + STORM_RELOADS;
+        if (all)
+            break;
+        sleep_ms(10);
+    }
+    readers_stop(rs);
+    uint64_t with_n = 0, without_n = 0;
+    for (int i = 0; i < READERS; i++) {
+        assert_int_equal(rs[i].seen_generation, 1 + STORM_RELOADS);
+        with_n += rs[i].with;
+        without_n += rs[i].without;
+    }
+    print_message("storm: %d reloads; readers saw X.7.29 %llu times and its absence %llu times; "
+                  "at most %u mappings at once\n",
+                  STORM_RELOADS, (unsigned long long)with_n, (unsigned long long)without_n,
+                  most_mappings);
+    assert_true(with_n > 0 && without_n > 0);
+    /* At most: the current image, and one per reader still pinning an older one. */
+    assert_true(most_mappings <= 1 + READERS);
+
+    smtpstatus_client_status cs;
+    smtpstatus_client_status_get(h, &cs);
+    assert_int_equal(cs.shared, 1);
+    assert_int_equal(cs.generation, 1 + STORM_RELOADS);
+    assert_int_equal(cs.mappings, 1);
+    assert_int_equal(mappings_of(path), 1);
+    struct stat st;
+    char tmp[420];
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    assert_int_equal(lstat(tmp, &st), -1); /* nothing left half-published */
+
+    smtpstatus_close(admin);
+    smtpstatus_close(h);
+    assert_int_equal(mappings_of(path), 0);
+    testutil_daemon_stop(&d);
+    testutil_rmtree(dir);
+}
+
+/* The project's own registry, and the same without X.7.29 and X.7.30, written by the test. */
+static void
+test_reload_storm_project_data(void **state)
+{
+    (void)state;
+    const char *dir = testutil_tempdir();
+    char with[400], without[400];
+    snprintf(with, sizeof with, "%s", testutil_project_data());
+    snprintf(without, sizeof without, "%s/without", dir);
+    assert_int_equal(mkdir(without, 0755), 0);
+    for (int n = 1; n <= 3; n++) {
+        char from[600], to[600];
+        snprintf(from, sizeof from, "%s/smtp-enhanced-status-codes-%d.csv", with, n);
+        snprintf(to, sizeof to, "%s/smtp-enhanced-status-codes-%d.csv", without, n);
+        size_t len;
+        char *text = testutil_read_file(from, &len);
+        /* data/ keeps each row on one line. */
+        char *out = malloc(len + 1);
+        assert_non_null(out);
+        size_t o = 0;
+        for (char *line = text; *line != '\0';) {
+            char *end = strchr(line, '\n');
+            size_t l = end != NULL ? (size_t)(end - line) + 1 : strlen(line);
+            if (strncmp(line, "\"X.7.29\"", 8) != 0 && strncmp(line, "\"X.7.30\"", 8) != 0) {
+                memcpy(out + o, line, l);
+                o += l;
+            }
+            line += l;
+        }
+        assert_true(o < len || n != 3); /* the codes table did lose the two rows */
+        testutil_write_file(to, out, o);
+        free(out);
+        free(text);
+    }
+    storm(with, without);
+    testutil_rmtree(dir);
+}
+
+/* The real IANA tables: later/ has X.7.29, 2017/ does not. */
+static void
+test_reload_storm_iana(void **state)
+{
+    (void)state;
+    char with[400], without[400];
+    snprintf(with, sizeof with, "%s", testutil_shared_iana("later"));
+    snprintf(without, sizeof without, "%s", testutil_shared_iana("2017"));
+    storm(with, without);
+}
+
+/* ---- SIGKILL ------------------------------------------------------------------------------- */
+
+static void
+test_readers_survive_sigkill(void **state)
+{
+    (void)state;
+    const char *dir = testutil_tempdir();
+    struct testutil_daemon d;
+    testutil_daemon_start(&d, dir, testutil_project_data());
+    smtpstatus *h = open_handle(d.rundir, 0);
+    const smtpstatus_image *img;
+    assert_int_equal(smtpstatus_pin(h, &img), 0);
+    static struct expect want;
+    expect_from(img, &want);
+    want.always = 1;
+    uint64_t g = generation_of(img);
+    smtpstatus_unpin(h, img);
+
+    struct reader rs[READERS];
+    readers_start(rs, h, &want);
+    sleep_ms(100);
+    assert_int_equal(kill(d.pid, SIGKILL), 0);
+    int status;
+    assert_int_equal(waitpid(d.pid, &status, 0), d.pid);
+    assert_true(WIFSIGNALED(status));
+    uint64_t before[READERS];
+    for (int i = 0; i < READERS; i++)
+        before[i] = __atomic_load_n(&rs[i].rounds, __ATOMIC_RELAXED);
+    sleep_ms(300);
+    for (int i = 0; i < READERS; i++) {
+        assert_true(__atomic_load_n(&rs[i].rounds, __ATOMIC_RELAXED) > before[i]);
+        assert_int_equal(rs[i].failure[0], '\0');
+    }
+
+    /* The next daemon marks the image superseded and publishes generation 2: every reader
+     * moves there. */
+    testutil_daemon_start(&d, dir, testutil_project_data());
+    int moved = 0;
+    for (int t = 0; t < 2000 && !moved; t++) {
+        moved = 1;
+        for (int i = 0; i < READERS; i++)
+            moved &= __atomic_load_n(&rs[i].seen_generation, __ATOMIC_ACQUIRE) == g + 1;
+        if (!moved)
+            sleep_ms(5);
+    }
+    readers_stop(rs);
+    assert_true(moved);
+    smtpstatus_close(h);
+    testutil_daemon_stop(&d);
+    testutil_rmtree(dir);
+}
+
+/* ---- bad images ---------------------------------------------------------------------------- */
+
+static void
+write_image(const char *path, const void *buf, size_t len, mode_t mode)
+{
+    unlink(path);
+    testutil_write_file(path, buf, len);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+/* A fresh handle on `rundir` must refuse the image with `want`, and name the file. */
+static void
+refused(const char *rundir, int want, const char *what)
+{
+    smtpstatus *h = open_handle(rundir, 0);
+    const smtpstatus_image *img = (const void *)1;
+    int rc = smtpstatus_pin(h, &img);
+    smtpstatus_client_status cs;
+    smtpstatus_client_status_get(h, &cs);
+    print_message("%s: %s\n", what, cs.error_detail);
+    if (rc != want || img != NULL || cs.error != want)
+        fail_msg("%s: pin gave %s, error %s (%s); wanted %s", what, smtpstatus_err_name(rc),
+                 smtpstatus_err_name(cs.error), cs.error_detail, smtpstatus_err_name(want));
+    assert_non_null(strstr(cs.error_detail, cs.image_path));
+    assert_int_equal(cs.shared, 0);
+    assert_int_equal(cs.refusals, 1);
+    assert_int_equal(cs.mappings, 0);
+    smtpstatus_close(h);
+}
+
+static void
+test_bad_images_refused(void **state)
+{
+    (void)state;
+    const char *dir = testutil_tempdir();
+    char rundir[400], path[450], other[450];
+    snprintf(rundir, sizeof rundir, "%s/run", dir);
+    snprintf(path, sizeof path, "%s/registry", rundir);
+    snprintf(other, sizeof other, "%s/elsewhere", dir);
+    assert_int_equal(mkdir(rundir, 0755), 0);
+    size_t len;
+    const unsigned char *good = smtpstatus_embedded_image_data(&len);
+    unsigned char *bad = malloc(len);
+    assert_non_null(bad);
+
+    refused(rundir, SMTPSTATUS_EIMG_MISSING, "missing");
+
+    write_image(path, good, len / 2, 0644);
+    refused(rundir, SMTPSTATUS_EIMG_TRUNCATED, "truncated");
+    write_image(path, good, 100, 0644);
+    refused(rundir, SMTPSTATUS_EIMG_TRUNCATED, "shorter than a header");
+
+    memcpy(bad, good, len);
+    bad[len / 2] ^= 0x40;
+    write_image(path, bad, len, 0644);
+    refused(rundir, SMTPSTATUS_EIMG_CHECKSUM, "a byte flipped");
+
+    memcpy(bad, good, len);
+    bad[0] ^= 0x01;
+    write_image(path, bad, len, 0644);
+    refused(rundir, SMTPSTATUS_EIMG_MAGIC, "bad magic");
+
+    write_image(other, good, len, 0644);
+    unlink(path);
+    assert_int_equal(symlink(other, path), 0);
+    refused(rundir, SMTPSTATUS_EIMG_NOTFILE, "a symbolic link to a good image");
+    unlink(path);
+
+    assert_int_equal(mkdir(path, 0755), 0);
+    refused(rundir, SMTPSTATUS_EIMG_NOTFILE, "a directory");
+    rmdir(path);
+
+    write_image(path, good, len, 0664);
+    refused(rundir, SMTPSTATUS_EIMG_FOREIGN, "writable by its group");
+
+    if (geteuid() == 0) {
+        write_image(path, good, len, 0644);
+        assert_int_equal(chown(path, 65534, 65534), 0);
+        refused(rundir, SMTPSTATUS_EIMG_FOREIGN, "owned by another user");
+    } else {
+        print_message("skipped: an image owned by another user needs root to make\n");
+    }
+
+    /* The control: the same bytes, as they should be, are taken. */
+    write_image(path, good, len, 0644);
+    smtpstatus *h = open_handle(rundir, 0);
+    const smtpstatus_image *img;
+    assert_int_equal(smtpstatus_pin(h, &img), 0);
+    smtpstatus_unpin(h, img);
+    smtpstatus_close(h);
+    free(bad);
+    testutil_rmtree(dir);
+}
+
+/* With a bad image in place, the daemon's socket answers, and the handle says so. */
+static void
+test_bad_image_falls_back_to_the_socket(void **state)
+{
+    (void)state;
+    const char *dir = testutil_tempdir();
+    struct testutil_daemon d;
+    testutil_daemon_start(&d, dir, NULL);
+    char path[400], tmp[420];
+    snprintf(path, sizeof path, "%s/registry", d.rundir);
+    snprintf(tmp, sizeof tmp, "%s/registry.bad", d.rundir);
+    size_t len;
+    char *bytes = testutil_read_file(path, &len);
+    bytes[len - 1] ^= 0x20;
+    write_image(tmp, bytes, len, 0644);
+    assert_int_equal(rename(tmp, path), 0);
+    free(bytes);
+
+    smtpstatus *h = open_handle(d.rundir, 0);
+    const smtpstatus_image *img;
+    assert_int_equal(smtpstatus_pin(h, &img), SMTPSTATUS_EIMG_CHECKSUM);
+    const char *codes[] = {"5.7.26"};
+    smtpstatus_result *r;
+    assert_int_equal(smtpstatus_lookup(h, codes, 1, &r), 0);
+    smtpstatus_entry e;
+    assert_int_equal(smtpstatus_result_entry(r, 0, &e, NULL), 0);
+    assert_true(e.registered);
+    smtpstatus_result_free(r);
+    smtpstatus_client_status cs;
+    smtpstatus_client_status_get(h, &cs);
+    assert_int_equal(cs.shared, 0);
+    assert_int_equal(cs.error, SMTPSTATUS_EIMG_CHECKSUM);
+    assert_int_equal(cs.pins, 0);
+    assert_int_equal(cs.socket_calls, 1);
+
+    /* Within the backoff a pin does not even look again. */
+    assert_int_equal(smtpstatus_pin(h, &img), SMTPSTATUS_EIMG_CHECKSUM);
+    smtpstatus_client_status_get(h, &cs);
+    assert_int_equal(cs.refusals, 1);
+    smtpstatus_close(h);
+    testutil_daemon_stop(&d);
+    testutil_rmtree(dir);
+}
+
+/* An image superseded by a bad one: the pin that held it keeps it; refreshing lets it go and
+ * answers "use the socket"; after the backoff a good successor is taken. */
+static void
+test_superseded_by_a_bad_image(void **state)
+{
+    (void)state;
+    const char *dir = testutil_tempdir();
+    char rundir[400], path[450], tmp[450];
+    snprintf(rundir, sizeof rundir, "%s/run", dir);
+    snprintf(path, sizeof path, "%s/registry", rundir);
+    snprintf(tmp, sizeof tmp, "%s/registry.next", rundir);
+    assert_int_equal(mkdir(rundir, 0755), 0);
+    size_t len;
+    const unsigned char *good = smtpstatus_embedded_image_data(&len);
+    write_image(path, good, len, 0644);
+
+    smtpstatus *h = open_handle(rundir, 0);
+    const smtpstatus_image *held, *other;
+    assert_int_equal(smtpstatus_pin(h, &held), 0);
+    assert_int_equal(smtpstatus_pin(h, &other), 0);
+    assert_ptr_equal(held, other);
+
+    /* What the daemon does: the successor renamed in, then the release store. */
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    struct smtpstatus_image_header *hdr =
+        mmap(NULL, sizeof *hdr, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    assert_true(hdr != MAP_FAILED);
+    close(fd);
+    unsigned char *bad = malloc(len);
+    assert_non_null(bad);
+    memcpy(bad, good, len);
+    bad[len - 3] ^= 0x01;
+    write_image(tmp, bad, len, 0644);
+    assert_int_equal(rename(tmp, path), 0);
+    __atomic_store_n(&hdr->superseded, 2, __ATOMIC_RELEASE);
+
+    assert_int_equal(smtpstatus_refresh(h, &held), SMTPSTATUS_EIMG_CHECKSUM);
+    assert_null(held);
+    smtpstatus_client_status cs;
+    smtpstatus_client_status_get(h, &cs);
+    assert_int_equal(cs.shared, 0);
+    assert_int_equal(cs.error, SMTPSTATUS_EIMG_CHECKSUM);
+    assert_int_equal(cs.mappings, 1); /* `other` still pins the old image ... */
+    smtpstatus_entry e;
+    assert_int_equal(smtpstatus_image_lookup(other, code("5.1.1"), &e), 0);
+    assert_true(e.registered); /* ... which still answers */
+    smtpstatus_unpin(h, other);
+    smtpstatus_client_status_get(h, &cs);
+    assert_int_equal(cs.mappings, 0);
+    munmap(hdr, sizeof *hdr);
+
+    write_image(tmp, good, len, 0644);
+    assert_int_equal(rename(tmp, path), 0);
+    sleep_ms(150); /* the first backoff is 100 ms */
+    assert_int_equal(smtpstatus_refresh(h, &held), 0);
+    assert_non_null(held);
+    smtpstatus_client_status_get(h, &cs);
+    assert_int_equal(cs.shared, 1);
+    assert_int_equal(cs.error, 0);
+    smtpstatus_unpin(h, held);
+    smtpstatus_close(h);
+    free(bad);
+    testutil_rmtree(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pin_answers_like_the_daemon),
+        cmocka_unit_test(test_restart_supersedes_and_goes_on),
+        cmocka_unit_test(test_reload_storm_project_data),
+        cmocka_unit_test(test_reload_storm_iana),
+        cmocka_unit_test(test_readers_survive_sigkill),
+        cmocka_unit_test(test_bad_images_refused),
+        cmocka_unit_test(test_bad_image_falls_back_to_the_socket),
+        cmocka_unit_test(test_superseded_by_a_bad_image),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
