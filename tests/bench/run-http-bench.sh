@@ -9,8 +9,10 @@
 # one's best round counts, so that a burst of other work on the machine does not decide the
 # ratio. Installs wrk and nginx-light from Debian first when they are missing and
 # this runs as root. Prints one JSON line per measurement, then one per connection count with
-# the ratio smtpstatusd / nginx (the goal is at least 1.0), and exits 0 unless something did
-# not run; the figures are printed, never asserted. It takes about 2 * ROUNDS * 2 * (DURATION
+# the ratio smtpstatusd / nginx in requests per second (the goal is at least 1.0) and
+# `cpu_ratio`, nginx's CPU time per request over ours (above 1: we work less per request; it
+# matters when wrk's single core, not the server, sets the rate), and exits 0 unless something
+# did not run; the figures are printed, never asserted. It takes about 2 * ROUNDS * 2 * (DURATION
 # + 1) seconds: 48 s by default.
 #
 #   tests/bench/run-http-bench.sh BUILD_DIR
@@ -103,32 +105,49 @@ if ! cmp -s <(curl -sf "$url") <(curl -sf "$nginx_url"); then
 fi
 body_bytes=$(stat -c %s "$tmp/www/v1/codes/5.1.1")
 
-# measure NAME URL CONNECTIONS: prints a JSON line; sets $rps.
+# The CPU time (user + system, in clock ticks) a process has used.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+nginx_worker=""
+
+# measure NAME URL CONNECTIONS PID: prints a JSON line; sets $rps and $cpu_us (the server's
+# CPU time per request, in microseconds: when wrk's one core is the limit, both servers may
+# reach the same rate, and this says which one worked less for it).
 measure() {
-    local name=$1 u=$2 c=$3
+    local name=$1 u=$2 c=$3 p=$4
     wrk -t1 -c"$c" -d1s "$u" >/dev/null
+    local t0 t1
+    t0=$(cpu_ticks "$p")
     wrk -t1 -c"$c" -d"${duration}s" --latency "$u" >"$tmp/wrk.out"
+    t1=$(cpu_ticks "$p")
     rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk.out")
+    cpu_us=$(awk -v d="$((t1 - t0))" -v hz="$hz" -v r="${rps:-0}" -v s="$duration" \
+        'BEGIN { printf "%.2f", (r > 0) ? d * 1e6 / hz / (r * s) : 0 }')
     local p99 errors
     p99=$(awk '$1 == "99%" { print $2 }' "$tmp/wrk.out")
     errors=$(awk '/Non-2xx or 3xx responses:/ { print $5 } /Socket errors:/ { print "socket" }' "$tmp/wrk.out" | head -n 1)
-    printf '{"bench":"http","server":"%s","path":"/v1/codes/5.1.1","body_bytes":%s,"connections":%s,"seconds":%s,"requests_per_sec":%s,"latency_p99":"%s","errors":"%s"}\n' \
-        "$name" "$body_bytes" "$c" "$duration" "${rps:-0}" "${p99:-?}" "${errors:-none}"
+    printf '{"bench":"http","server":"%s","path":"/v1/codes/5.1.1","body_bytes":%s,"connections":%s,"seconds":%s,"requests_per_sec":%s,"server_cpu_us_per_request":%s,"latency_p99":"%s","errors":"%s"}\n' \
+        "$name" "$body_bytes" "$c" "$duration" "${rps:-0}" "$cpu_us" "${p99:-?}" "${errors:-none}"
 }
 
 rounds=${ROUNDS:-2}
 best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
+least() { awk -v a="$1" -v b="$2" 'BEGIN { print (b + 0 > 0 && (a + 0 == 0 || b + 0 < a + 0)) ? b : a }'; }
+nginx_worker=$(pgrep -P "$nginx_pid" | head -n 1)
 for c in 16 64; do
-    ours=0 theirs=0
+    ours=0 theirs=0 ours_cpu=0 theirs_cpu=0
     for _ in $(seq "$rounds"); do
-        measure smtpstatusd "$url" "$c"
+        measure smtpstatusd "$url" "$c" "$daemon_pid"
         ours=$(best "$ours" "$rps")
-        measure nginx "$nginx_url" "$c"
+        ours_cpu=$(least "$ours_cpu" "$cpu_us")
+        measure nginx "$nginx_url" "$c" "$nginx_worker"
         theirs=$(best "$theirs" "$rps")
+        theirs_cpu=$(least "$theirs_cpu" "$cpu_us")
     done
     ratio=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
-    printf '{"bench":"http","connections":%s,"smtpstatusd_rps":%s,"nginx_rps":%s,"ratio":%s,"goal":1.0}\n' \
-        "$c" "$ours" "$theirs" "$ratio"
+    cpu_ratio=$(awk -v a="$ours_cpu" -v b="$theirs_cpu" 'BEGIN { printf "%.2f", (a > 0) ? b / a : 0 }')
+    printf '{"bench":"http","connections":%s,"smtpstatusd_rps":%s,"nginx_rps":%s,"ratio":%s,"smtpstatusd_cpu_us_per_request":%s,"nginx_cpu_us_per_request":%s,"cpu_ratio":%s,"goal":1.0}\n' \
+        "$c" "$ours" "$theirs" "$ratio" "$ours_cpu" "$theirs_cpu" "$cpu_ratio"
 done
 if grep -q ': error: \|: warning: ' "$tmp/daemon.log"; then
     echo "run-http-bench: the daemon logged warnings or errors:" >&2
