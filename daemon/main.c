@@ -5,8 +5,10 @@
  * (--registry when it loads; else the last registry saved in the state directory; else the
  * embedded default; a broken --registry is reported with every file:line:col and does not stop
  * the daemon), starts the protobuf socket server, and says it is ready: a log line, READY=1 to
- * systemd when NOTIFY_SOCKET is set, and the parent's exit when it daemonized. SIGHUP and the
- * reload operation reload on the thread pool; SIGINT and SIGTERM stop it cleanly.
+ * systemd when NOTIFY_SOCKET is set, and the parent's exit when it daemonized. It also starts
+ * the JSON debug port (http_server.c) on loopback unless --http off. SIGHUP, the reload
+ * operation and POST /v1/reload (with --http-admin) reload on the thread pool; SIGINT and
+ * SIGTERM stop it cleanly.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +31,10 @@
 
 #include "diag.h"
 #include "frame.h"
+#include "http_server.h"
 #include "image_build.h"
 #include "log.h"
+#include "metrics.h"
 #include "registry.h"
 #include "reload.h"
 #include "rpc_server.h"
@@ -44,6 +48,9 @@
 #define LOCK_NAME "smtpstatusd.lock"
 #define DEFAULT_IDLE_TIMEOUT 60
 #define DEFAULT_MAX_CONNECTIONS 1024
+#define HTTP_SOCKET_NAME "smtpstatusd-http.sock"
+#define DEFAULT_HTTP "127.0.0.1:3463"
+#define DEFAULT_HTTP_HEADER_TIMEOUT 10
 
 struct options {
     const char *registry_dir; /* NULL: none configured */
@@ -54,7 +61,15 @@ struct options {
     unsigned max_connections;
     int foreground;
     int check;
+    const char *http;          /* ADDR:PORT, or "off" */
+    int http_unix;             /* also listen on RUNDIR/smtpstatusd-http.sock */
+    int http_allow_remote;     /* a non-loopback address is allowed */
+    int http_admin;            /* POST /v1/reload is enabled */
+    unsigned http_header_timeout; /* seconds */
 };
+
+/* Who asked for the running reload, so that its answer goes back the way the question came. */
+enum reload_surface { RELOAD_BY_SIGNAL, RELOAD_BY_SOCKET, RELOAD_BY_HTTP };
 
 struct daemon {
     uv_loop_t *loop;
@@ -64,10 +79,15 @@ struct daemon {
     struct publisher publisher;
     struct service svc;
     struct rpc_server rpc;
+    struct http_server http;
+    struct http_server_options http_opt;
+    struct metrics metrics;
     struct reload_job *job; /* the running reload, or NULL */
+    enum reload_surface job_surface;
     int lock_fd;
     char socket_path[PATH_MAX];
     char lock_path[PATH_MAX];
+    char http_socket_path[PATH_MAX];
 };
 
 static void
@@ -90,7 +110,18 @@ usage(FILE *f)
             "                         user always may)\n"
             "  --idle-timeout SECS    close a client connection that completes no request for\n"
             "                         this long (default %d)\n"
-            "  --max-connections N    serve at most N clients at once (default %d)\n"
+            "  --max-connections N    serve at most N clients at once on each of the socket and\n"
+            "                         the HTTP port (default %d)\n"
+            "  --http ADDR:PORT|off   the JSON debug port (default %s; port 0 picks a free one\n"
+            "                         and the log says which); off disables it\n"
+            "  --http-unix            also serve it on RUNDIR/" HTTP_SOCKET_NAME "\n"
+            "                         (curl --unix-socket)\n"
+            "  --http-allow-remote    allow --http on an address that is not loopback\n"
+            "  --http-admin           enable POST /v1/reload, for loopback and Unix socket\n"
+            "                         clients only\n"
+            "  --http-header-timeout SECS\n"
+            "                         close an HTTP client whose request takes longer than this\n"
+            "                         to arrive (default %d)\n"
             "  --log-level LEVEL      error, warning, info (default) or debug\n"
             "  --foreground           do not detach; log to stderr\n"
             "  --check                validate the registry (--registry DIR or the embedded one),\n"
@@ -98,7 +129,8 @@ usage(FILE *f)
             "                         and exit: 0 usable, 1 not usable\n"
             "  -h, --help             show this help and exit\n"
             "  -V, --version          show the version and exit\n",
-            DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS);
+            DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_HTTP,
+            DEFAULT_HTTP_HEADER_TIMEOUT);
 }
 
 static unsigned
@@ -130,7 +162,7 @@ static void
 parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_REGISTRY = 256, O_RUNDIR, O_STATEDIR, O_ADMIN, O_IDLE, O_MAXCONN, O_LOG, O_FG,
-           O_CHECK };
+           O_CHECK, O_HTTP, O_HTTP_UNIX, O_HTTP_REMOTE, O_HTTP_ADMIN, O_HTTP_HTIMEOUT };
     static const struct option longopts[] = {
         {"registry", required_argument, NULL, O_REGISTRY},
         {"rundir", required_argument, NULL, O_RUNDIR},
@@ -141,12 +173,19 @@ parse_options(int argc, char **argv, struct options *o)
         {"log-level", required_argument, NULL, O_LOG},
         {"foreground", no_argument, NULL, O_FG},
         {"check", no_argument, NULL, O_CHECK},
+        {"http", required_argument, NULL, O_HTTP},
+        {"http-unix", no_argument, NULL, O_HTTP_UNIX},
+        {"http-allow-remote", no_argument, NULL, O_HTTP_REMOTE},
+        {"http-admin", no_argument, NULL, O_HTTP_ADMIN},
+        {"http-header-timeout", required_argument, NULL, O_HTTP_HTIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->idle_timeout = DEFAULT_IDLE_TIMEOUT;
     o->max_connections = DEFAULT_MAX_CONNECTIONS;
+    o->http = DEFAULT_HTTP;
+    o->http_header_timeout = DEFAULT_HTTP_HEADER_TIMEOUT;
     int c;
     enum log_level level;
     while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
@@ -180,6 +219,21 @@ parse_options(int argc, char **argv, struct options *o)
             break;
         case O_CHECK:
             o->check = 1;
+            break;
+        case O_HTTP:
+            o->http = optarg;
+            break;
+        case O_HTTP_UNIX:
+            o->http_unix = 1;
+            break;
+        case O_HTTP_REMOTE:
+            o->http_allow_remote = 1;
+            break;
+        case O_HTTP_ADMIN:
+            o->http_admin = 1;
+            break;
+        case O_HTTP_HTIMEOUT:
+            o->http_header_timeout = parse_count("--http-header-timeout", optarg, 1, 3600);
             break;
         case 'h':
             usage(stdout);
@@ -346,7 +400,7 @@ static void
 on_reload_done(struct reload_job *job)
 {
     struct daemon *d = job->arg;
-    struct rpc_conn *waiter = job->waiter;
+    void *waiter = job->waiter;
     if (job->ok) {
         served_free(&d->current);
         d->current = job->next;
@@ -371,31 +425,35 @@ on_reload_done(struct reload_job *job)
         d->svc.stats.reloads_ok++;
     else
         d->svc.stats.reloads_failed++;
-    rpc_server_reload_done(&d->rpc, waiter, job->ok, &job->diag);
+    rpc_server_reload_done(&d->rpc, d->job_surface == RELOAD_BY_SOCKET ? waiter : NULL, job->ok,
+                           &job->diag);
+    http_server_reload_done(&d->http, d->job_surface == RELOAD_BY_HTTP ? waiter : NULL, job->ok,
+                            &job->diag);
     reload_job_free(job);
     free(job);
     d->job = NULL;
     d->svc.reload_busy = 0;
 }
 
-/* Starts a reload of `dir` (NULL: the configured directory). Returns 0 or -1. */
+/* Starts a reload of `dir` (NULL: the configured directory) that `waiter` (of `surface`) waits
+ * on. Returns 0, or -EINVAL (no directory), -EBUSY (a reload is running) or -ENOMEM. */
 static int
-start_reload(struct daemon *d, struct rpc_conn *waiter, const char *dir)
+start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const char *dir)
 {
     if (dir == NULL)
         dir = d->opt.registry_dir;
     if (dir == NULL) {
         log_warnx("reload asked with no directory, and no --registry is configured");
-        return -1;
+        return -EINVAL;
     }
     if (d->job != NULL) {
         log_warnx("a reload is already running; not starting another");
-        return -1;
+        return -EBUSY;
     }
     struct reload_job *job = calloc(1, sizeof *job);
     if (job == NULL || (job->dir = strdup(dir)) == NULL) {
         free(job);
-        return -1;
+        return -ENOMEM;
     }
     job->old = d->current.img;
     job->generation = d->current.generation + 1;
@@ -408,9 +466,10 @@ start_reload(struct daemon *d, struct rpc_conn *waiter, const char *dir)
     if (reload_start(d->loop, job) != 0) {
         reload_job_free(job);
         free(job);
-        return -1;
+        return -ENOMEM;
     }
     d->job = job;
+    d->job_surface = surface;
     d->svc.reload_busy = 1;
     return 0;
 }
@@ -418,7 +477,13 @@ start_reload(struct daemon *d, struct rpc_conn *waiter, const char *dir)
 static int
 rpc_reload(void *arg, struct rpc_conn *waiter, const char *dir)
 {
-    return start_reload(arg, waiter, dir);
+    return start_reload(arg, RELOAD_BY_SOCKET, waiter, dir);
+}
+
+static int
+http_reload(void *arg, struct http_conn *waiter, const char *dir)
+{
+    return start_reload(arg, RELOAD_BY_HTTP, waiter, dir);
 }
 
 /* ---- process setup ---------------------------------------------------------------------- */
@@ -543,6 +608,57 @@ daemonize(void)
     return p[1];
 }
 
+/* Checks the HTTP options into d->http_opt, before anything starts: a bad address or a remote
+ * one without --http-allow-remote stops the daemon with a message. */
+static void
+configure_http(struct daemon *d)
+{
+    const struct options *o = &d->opt;
+    struct http_server_options *h = &d->http_opt;
+    memset(h, 0, sizeof *h);
+    h->header_timeout_ms = o->http_header_timeout * 1000u;
+    h->idle_timeout_ms = o->idle_timeout * 1000u;
+    h->max_connections = o->max_connections;
+    h->admin = o->http_admin;
+    if (strcmp(o->http, "off") != 0) {
+        char err[256];
+        int loopback = 0;
+        if (http_server_parse_address(o->http, &h->addr, &loopback, err, sizeof err) != 0)
+            fatal("--http: %s", err);
+        if (!loopback && !o->http_allow_remote)
+            fatal("--http %s is not a loopback address: the debug port is for this host only. "
+                  "Give --http-allow-remote to serve it there anyway",
+                  o->http);
+        h->tcp = 1;
+    }
+    if (o->http_unix) {
+        int n = snprintf(d->http_socket_path, sizeof d->http_socket_path,
+                         "%s/" HTTP_SOCKET_NAME, o->rundir);
+        if (n < 0 || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path))
+            fatal("the HTTP socket path %s is too long for a Unix socket; give a shorter --rundir",
+                  d->http_socket_path);
+        h->unix_path = d->http_socket_path;
+    }
+}
+
+static void
+start_http(struct daemon *d)
+{
+    if (!d->http_opt.tcp && d->http_opt.unix_path == NULL) {
+        log_info("http: off");
+        return;
+    }
+    char err[512];
+    if (http_server_start(&d->http, d->loop, &d->svc, &d->metrics, &d->http_opt, http_reload, d,
+                          err, sizeof err) != 0)
+        fatal("http: %s; choose another with --http ADDR:PORT, or --http off", err);
+    if (d->http_opt.tcp)
+        log_info("http: listening on %s%s", d->http.address,
+                 d->opt.http_admin ? " (POST /v1/reload enabled for local clients)" : "");
+    if (d->http_opt.unix_path != NULL)
+        log_info("http: listening on %s", d->http_opt.unix_path);
+}
+
 /* ---- the loop ----------------------------------------------------------------------------- */
 
 static void
@@ -551,6 +667,7 @@ on_stop_signal(uv_signal_t *h, int signum)
     struct daemon *d = h->data;
     log_info("received %s; shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     rpc_server_stop(&d->rpc);
+    http_server_stop(&d->http);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sighup, NULL);
@@ -562,7 +679,7 @@ on_sighup(uv_signal_t *h, int signum)
     (void)signum;
     struct daemon *d = h->data;
     log_info("received SIGHUP");
-    if (start_reload(d, NULL, NULL) != 0)
+    if (start_reload(d, RELOAD_BY_SIGNAL, NULL, NULL) != 0)
         log_warnx("SIGHUP: no reload started");
 }
 
@@ -594,6 +711,7 @@ main(int argc, char **argv)
     if (d.opt.check)
         return run_check(&d.opt);
 
+    configure_http(&d);
     int ready_fd = d.opt.foreground ? -1 : daemonize();
     signal(SIGPIPE, SIG_IGN);
     d.loop = uv_default_loop();
@@ -632,7 +750,9 @@ main(int argc, char **argv)
         .frame_limit = SMTPSTATUS_FRAME_LIMIT_DEFAULT,
         .idle_timeout_ms = d.opt.idle_timeout * 1000u,
         .max_connections = d.opt.max_connections,
+        .latency = &d.metrics.latency_socket,
     };
+    start_http(&d); /* first: a busy HTTP port stops the daemon before the socket exists */
     int rc = rpc_server_start(&d.rpc, d.loop, &d.svc, &ro, rpc_reload, &d);
     if (rc != 0)
         fatal("cannot listen on %s: %s", d.socket_path, uv_strerror(rc));

@@ -256,6 +256,7 @@ process(struct rpc_conn *c)
             return;
         }
         Smtpstatus__V1__Response resp;
+        uint64_t t0 = srv->opt.latency != NULL ? uv_hrtime() : 0;
         enum service_result r = service_handle(srv->svc, req, &c->peer, a, &resp);
         if (r == SERVICE_RELOAD) {
             const char *dir = req->reload->directory[0] != '\0' ? req->reload->directory : NULL;
@@ -273,6 +274,8 @@ process(struct rpc_conn *c)
             }
         } else {
             queue_answer(c, &resp);
+            if (srv->opt.latency != NULL)
+                metrics_observe(srv->opt.latency, uv_hrtime() - t0);
         }
         arena_reset(a); /* the request and its answer */
     }

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "diag.h"
+#include "metrics.h"
 #include "service.h"
 
 struct rpc_conn;
@@ -27,6 +28,7 @@ struct rpc_server_options {
     size_t frame_limit;        /* bytes of one message; SMTPSTATUS_FRAME_LIMIT_DEFAULT */
     unsigned idle_timeout_ms;  /* close connections idle this long */
     unsigned max_connections;  /* refuse more than this many at once */
+    struct latency_histogram *latency; /* where answer times are counted, or NULL */
 };
 
 struct rpc_server {

@@ -29,6 +29,18 @@ static const char *const op_names[OP_COUNT] = {
     "hello",  "lookup",        "basic",  "search", "list", "render",
     "classify", "registry_info", "reload", "stats",  "unknown"};
 
+const char *
+service_op_name(enum service_op op)
+{
+    return (unsigned)op < OP_COUNT ? op_names[op] : "unknown";
+}
+
+const char *
+service_error_name(int code)
+{
+    return (unsigned)code < SERVICE_ERROR_CODES ? error_names[code] : "unknown";
+}
+
 void
 service_error(struct service *svc, uint64_t id, Smtpstatus__V1__Error__Code code,
               const char *message, struct arena *a, Response *resp)

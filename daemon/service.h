@@ -92,6 +92,11 @@ void service_error(struct service *svc, uint64_t id, Smtpstatus__V1__Error__Code
 void service_reload_response(struct service *svc, uint64_t id, int ok, const struct diag *d,
                              struct arena *a, Smtpstatus__V1__Response *resp);
 
+/* The stable names of an operation ("lookup") and of an error code ("not_found"), as the stats
+ * answer and the metrics use them; "unknown" for a value out of range. Static strings. */
+const char *service_op_name(enum service_op op);
+const char *service_error_name(int code);
+
 /* Whether `peer` may reload. */
 int service_peer_is_admin(const struct service *svc, const struct peer *peer);
 

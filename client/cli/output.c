@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "answer_json.h"
 #include "output.h"
 
 #define LINE_WIDTH 76 /* columns of human output, indentation included */
@@ -53,60 +54,10 @@ output_warnx(const char *fmt, ...)
 
 /* ---- JSON helpers --------------------------------------------------------------------------- */
 
-/* A JSON string for s, or null for NULL. Bytes that are not valid UTF-8 (only a user's own
- * input can hold them) become '?', so that the output is always valid JSON. */
-static json_t *
-jstr(const char *s)
-{
-    if (s == NULL)
-        return json_null();
-    json_t *j = json_string(s);
-    if (j != NULL)
-        return j;
-    char *copy = strdup(s);
-    if (copy == NULL)
-        return NULL;
-    for (unsigned char *p = (unsigned char *)copy; *p != '\0'; p++)
-        if (*p >= 0x80)
-            *p = '?';
-    j = json_string(copy);
-    free(copy);
-    return j;
-}
-
-/* A JSON string for s[0..len), which may hold NULs (they become '?'). */
-static json_t *
-jstrn(const char *s, size_t len)
-{
-    json_t *j = json_stringn(s, len);
-    if (j != NULL)
-        return j;
-    char *copy = malloc(len + 1);
-    if (copy == NULL)
-        return NULL;
-    for (size_t i = 0; i < len; i++)
-        copy[i] = s[i] == '\0' || (unsigned char)s[i] >= 0x80 ? '?' : s[i];
-    copy[len] = '\0';
-    j = json_string(copy);
-    free(copy);
-    return j;
-}
-
-/* A JSON string for s, or null when s is NULL or "". */
-static json_t *
-jstr_or_null(const char *s)
-{
-    return s == NULL || s[0] == '\0' ? json_null() : jstr(s);
-}
-
-static void
-jset(json_t *obj, const char *key, json_t *value)
-{
-    /* json_object_set_new() takes the reference even when it fails; a NULL value (no memory)
-     * leaves the key out, and emit() reports it. */
-    if (obj != NULL)
-        json_object_set_new(obj, key, value);
-}
+/* The JSON builders are shared with the daemon's HTTP port (client/json/answer_json.h). */
+#define jstr answer_json_str
+#define jset answer_json_set
+#define jstr_or_null answer_json_str_or_null
 
 /* Writes one object on stdout and frees it. */
 static void
@@ -216,74 +167,11 @@ output_code_error(const char *word, int err, size_t errpos)
 
 /* ---- lookup, search ------------------------------------------------------------------------- */
 
-static json_t *
-part_json(const char *code, const smtpstatus_part *p)
-{
-    json_t *o = json_object();
-    jset(o, "code", jstr(code));
-    jset(o, "title", jstr(p->title));
-    jset(o, "description", jstr(p->description));
-    jset(o, "reference", jstr_or_null(p->reference));
-    return o;
-}
-
-/* The Entry of the socket API, as JSON. */
-static json_t *
-entry_json(const smtpstatus_image *img, const smtpstatus_entry *e)
-{
-    char code[SMTPSTATUS_CODE_STRLEN];
-    json_t *o = json_object();
-    jset(o, "code", jstr(code_str(e->code, code)));
-    jset(o, "registered", json_boolean(e->registered));
-    if (e->code.cls != 0) {
-        char name[16];
-        snprintf(name, sizeof name, "%u.XXX.XXX", e->code.cls);
-        jset(o, "class", part_json(name, &e->cls));
-    } else {
-        jset(o, "class", json_null());
-    }
-    if (e->subject_registered) {
-        char name[16];
-        snprintf(name, sizeof name, "X.%u.XXX", e->code.subject);
-        jset(o, "subject", part_json(name, &e->subject));
-    } else {
-        jset(o, "subject", json_null());
-    }
-    int r = e->registered;
-    jset(o, "title", r ? jstr(e->title) : json_null());
-    jset(o, "description", r ? jstr(e->description) : json_null());
-    jset(o, "reference", r ? jstr(e->reference) : json_null());
-    jset(o, "submitter", r ? jstr(e->submitter) : json_null());
-    jset(o, "change_controller", r ? jstr(e->change_controller) : json_null());
-    json_t *codes = json_array();
-    for (uint32_t i = 0; r && i < e->basic_code_count; i++)
-        json_array_append_new(codes, json_integer(e->basic_codes[i]));
-    jset(o, "basic_codes", codes);
-    json_t *classes = json_array();
-    for (unsigned d = 2; r && d <= 5; d++) {
-        if (e->basic_classes & (1u << d)) {
-            char wild[4] = {(char)('0' + d), 'X', 'X', '\0'};
-            json_array_append_new(classes, jstr(wild));
-        }
-    }
-    jset(o, "basic_classes", classes);
-    jset(o, "basic_any", json_boolean(r && (e->assoc_flags & SMTPSTATUS_ASSOC_ANY)));
-    jset(o, "basic_codes_raw", r ? jstr(e->basic_codes_raw) : json_null());
-    json_t *fields = json_object();
-    for (uint32_t i = 0; i < e->field_count; i++) {
-        smtpstatus_field f;
-        if (smtpstatus_image_entry_field(img, e, i, &f) == 0)
-            jset(fields, f.name, jstr(f.value));
-    }
-    jset(o, "fields", fields);
-    return o;
-}
-
 void
 output_entry(const smtpstatus_image *img, const smtpstatus_entry *e)
 {
     if (json_mode) {
-        emit(entry_json(img, e));
+        emit(answer_json_entry(img, e));
         return;
     }
     print_headline(e);
@@ -329,14 +217,7 @@ output_search(const smtpstatus_image *img, const char *query, const smtpstatus_e
               size_t n)
 {
     if (json_mode) {
-        json_t *o = json_object();
-        json_t *list = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(list, entry_json(img, &entries[i]));
-        jset(o, "query", jstr(query));
-        jset(o, "count", json_integer((json_int_t)n));
-        jset(o, "entries", list);
-        emit(o);
+        emit(answer_json_search(img, query, entries, n));
     } else {
         for (size_t i = 0; i < n; i++) {
             char code[SMTPSTATUS_CODE_STRLEN];
@@ -355,15 +236,9 @@ void
 output_basic(const smtpstatus_basic_answer *b, const char *sample_text,
              const struct output_assoc *assoc)
 {
-    json_t *o = NULL, *list = NULL;
+    json_t *o = NULL;
     if (json_mode) {
-        o = json_object();
-        list = json_array();
-        jset(o, "basic", json_integer(b->code));
-        jset(o, "standard", json_boolean(b->standard));
-        jset(o, "text", jstr_or_null(b->text));
-        jset(o, "reference", jstr_or_null(b->reference));
-        jset(o, "sample_text", jstr_or_null(sample_text));
+        o = answer_json_basic(b, sample_text);
     } else if (b->standard) {
         printf("%u  %s  (%s)\n", b->code, b->text, b->reference);
     } else {
@@ -379,34 +254,28 @@ output_basic(const smtpstatus_basic_answer *b, const char *sample_text,
         char code[SMTPSTATUS_CODE_STRLEN];
         code_str(a->code, code);
         if (json_mode) {
-            json_t *j = json_object();
-            jset(j, "code", jstr(code));
-            jset(j, "match", jstr(mname));
-            jset(j, "title", jstr(a->title));
-            json_array_append_new(list, j);
+            answer_json_basic_add(o, a->code, a->match, a->title);
         } else {
             printf("%*s%-9s %-9s %s\n", 2 * INDENT, "", code, mname, a->title);
         }
     }
-    if (json_mode) {
-        jset(o, "associations", list);
+    if (json_mode)
         emit(o);
-    }
 }
 
 /* ---- render --------------------------------------------------------------------------------- */
 
+/* The human text of each warning; JSON names them (answer_json_warning_name()). */
 static const struct {
     unsigned bit;
-    const char *name;
     const char *text;
 } warning_table[] = {
-    {SMTPSTATUS_WARN_NOT_ASSOCIATED, "not_associated",
+    {SMTPSTATUS_WARN_NOT_ASSOCIATED,
      "the registry does not associate this basic code with the enhanced code"},
-    {SMTPSTATUS_WARN_UNREGISTERED, "unregistered", "the enhanced code is not registered"},
-    {SMTPSTATUS_WARN_REPLACED, "replaced", "control characters in the text were replaced"},
-    {SMTPSTATUS_WARN_SPLIT_WORD, "split_word", "a word longer than a line was split"},
-    {SMTPSTATUS_WARN_CODE_LIKE_TEXT, "code_like_text",
+    {SMTPSTATUS_WARN_UNREGISTERED, "the enhanced code is not registered"},
+    {SMTPSTATUS_WARN_REPLACED, "control characters in the text were replaced"},
+    {SMTPSTATUS_WARN_SPLIT_WORD, "a word longer than a line was split"},
+    {SMTPSTATUS_WARN_CODE_LIKE_TEXT,
      "a line's text starts with a dotted number that readers will take for an enhanced code"},
 };
 
@@ -424,42 +293,13 @@ output_render(uint16_t basic, const smtpstatus_code *enhanced, int dsn, const ch
                 output_warnx("warning: %s", warning_table[i].text);
         return;
     }
-    json_t *o = json_object();
-    jset(o, "basic", json_integer(basic));
-    if (enhanced != NULL) {
-        smtpstatus_code c = *enhanced;
-        if (c.cls == 0)
-            c.cls = (uint8_t)(basic / 100);
-        char code[SMTPSTATUS_CODE_STRLEN];
-        jset(o, "enhanced", jstr(code_str(c, code)));
-    } else {
-        jset(o, "enhanced", json_null());
-    }
-    jset(o, "form", jstr(dsn ? "dsn" : "reply"));
-    jset(o, "reply", jstrn(reply, len));
-    json_t *lines = json_array();
-    for (size_t start = 0, i = 0; i + 1 < len; i++) {
-        if (reply[i] == '\r' && reply[i + 1] == '\n') {
-            json_array_append_new(lines, jstrn(reply + start, i - start));
-            start = i + 2;
-        }
-    }
-    jset(o, "lines", lines);
-    json_t *w = json_array();
-    for (size_t i = 0; i < nwarn; i++)
-        if (warnings & warning_table[i].bit)
-            json_array_append_new(w, jstr(warning_table[i].name));
-    jset(o, "warnings", w);
-    emit(o);
+    emit(answer_json_render(basic, enhanced, dsn, reply, len, warnings));
 }
 
 unsigned
 output_render_warning_bit(const char *name)
 {
-    for (size_t i = 0; i < sizeof warning_table / sizeof warning_table[0]; i++)
-        if (strcmp(warning_table[i].name, name) == 0)
-            return warning_table[i].bit;
-    return 0;
+    return answer_json_warning_bit(name);
 }
 
 /* ---- classify ------------------------------------------------------------------------------- */
@@ -507,24 +347,7 @@ output_classification(const smtpstatus_image *img, const smtpstatus_classificati
     if (c->has_enhanced)
         code_str(c->enhanced, code);
     if (json_mode) {
-        json_t *o = json_object();
-        jset(o, "basic", c->basic != 0 ? json_integer(c->basic) : json_null());
-        jset(o, "enhanced", c->has_enhanced ? jstr(code) : json_null());
-        jset(o, "kind", jstr(smtpstatus_kind_name(c->kind)));
-        jset(o, "retry", json_boolean(c->retry));
-        jset(o, "subject",
-             c->has_enhanced && c->entry.subject_registered ? jstr(c->entry.subject.title)
-                                                            : json_null());
-        jset(o, "registered", json_boolean(c->has_enhanced && c->entry.registered));
-        json_t *problems = json_array();
-        for (unsigned bit = 1; bit != 0; bit <<= 1)
-            if ((c->problems & bit) && smtpstatus_problem_name(bit) != NULL)
-                json_array_append_new(problems, jstr(smtpstatus_problem_name(bit)));
-        jset(o, "problems", problems);
-        jset(o, "text", jstr(text));
-        jset(o, "line_count", json_integer(c->line_count));
-        jset(o, "entry", c->has_enhanced ? entry_json(img, &c->entry) : json_null());
-        emit(o);
+        emit(answer_json_classification(img, c, text));
         return;
     }
     /* "550 5.1.1  permanent failure: do not retry", with whichever codes were found. */
@@ -636,44 +459,6 @@ output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *w
 
 /* ---- the daemon's registry, reload, stats ---------------------------------------------------- */
 
-static json_t *
-strings_json(const char *const *v, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, jstr(v[i]));
-    return a;
-}
-
-/* The CodeDiff of the socket API. */
-static json_t *
-diff_json(const smtpstatus_registry_info *info)
-{
-    json_t *o = json_object();
-    jset(o, "added", strings_json(info->added, info->added_count));
-    jset(o, "removed", strings_json(info->removed, info->removed_count));
-    jset(o, "changed", strings_json(info->changed, info->changed_count));
-    return o;
-}
-
-/* The RegistryInfo of the socket API. */
-static json_t *
-registry_json(const smtpstatus_registry_info *info)
-{
-    json_t *o = json_object();
-    jset(o, "source", jstr(info->source));
-    jset(o, "generation", json_integer((json_int_t)info->generation));
-    jset(o, "loaded_at", json_integer((json_int_t)info->loaded_at));
-    jset(o, "digest", jstr(info->digest));
-    jset(o, "classes", json_integer(info->class_count));
-    jset(o, "subjects", json_integer(info->subject_count));
-    jset(o, "codes", json_integer(info->code_count));
-    jset(o, "basic_codes", json_integer(info->basic_count));
-    jset(o, "last_diff", diff_json(info));
-    jset(o, "warnings", strings_json(info->warnings, info->warning_count));
-    return o;
-}
-
 /* "<label>X.7.29 X.7.30" on one line, when there is any code. */
 static void
 print_codes(const char *label, const char *const *codes, size_t n)
@@ -690,7 +475,7 @@ void
 output_registry(const smtpstatus_registry_info *info, const smtpstatus_client_status *where)
 {
     if (json_mode) {
-        json_t *o = registry_json(info);
+        json_t *o = answer_json_registry(info);
         where_json(o, where);
         emit(o);
         return;
@@ -726,10 +511,7 @@ void
 output_reloaded(const smtpstatus_registry_info *info)
 {
     if (json_mode) {
-        json_t *o = json_object();
-        jset(o, "registry", registry_json(info));
-        jset(o, "diff", diff_json(info));
-        emit(o);
+        emit(answer_json_reloaded(info));
     } else {
         printf("reloaded: generation %llu from %s, %u codes\n",
                (unsigned long long)info->generation, info->source, info->code_count);

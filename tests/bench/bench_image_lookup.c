@@ -384,7 +384,7 @@ start_daemon(const char *path, char *rundir, size_t size)
         if (freopen("/dev/null", "w", stderr) == NULL)
             _exit(127);
         execl(path, "smtpstatusd", "--foreground", "--rundir", rundir, "--statedir", statedir,
-              (char *)NULL);
+              "--http", "off", (char *)NULL);
         _exit(127);
     }
     smtpstatus_options o = {.rundir = rundir, .timeout_ms = 1000, .socket_only = 1};

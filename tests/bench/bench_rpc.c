@@ -1065,7 +1065,7 @@ main(int argc, char **argv)
     snprintf(rundir, sizeof rundir, "%s/run", tmpdir);
     snprintf(statedir, sizeof statedir, "%s/state", tmpdir);
     char *dargv[] = {(char *)daemon_path, "--foreground", "--rundir", rundir, "--statedir",
-                     statedir, NULL};
+                     statedir, "--http", "off", NULL};
     child_start(&daemon_child, dargv, 0, "ready: listening on ");
     static struct wire dw = {.name = "smtpstatusd", .protobuf = 1};
     snprintf(dw.path, sizeof dw.path, "%s/smtpstatusd.sock", rundir);

@@ -190,8 +190,9 @@ class Daemon:
         self.proc = None
 
     def start(self):
+        # No HTTP port: this tests the socket, and daemons run in parallel here.
         argv = [SMTPSTATUSD, "--foreground", "--rundir", self.rundir, "--statedir",
-                self.statedir, "--idle-timeout", str(self.idle_timeout)]
+                self.statedir, "--idle-timeout", str(self.idle_timeout), "--http", "off"]
         if self.registry is not None:
             argv += ["--registry", self.registry]
         argv = self.prefix + argv + self.extra

@@ -82,8 +82,9 @@ expect "bad log level" 1 '' 'unknown level "loud"' -- "$SMTPSTATUSD" --log-level
 
 # Start-up on a broken directory: the daemon says why, serves the embedded default, reports
 # ready, and stops cleanly on SIGTERM. It waits for the "ready" line, never for a fixed time.
+# Port 0: tests run in parallel, and the default port may be taken.
 coproc DAEMON { exec "$SMTPSTATUSD" --foreground --registry "$tmp/broken" --rundir "$tmp/run" \
-  --statedir "$tmp/state" 2>&1; }
+  --statedir "$tmp/state" --http 127.0.0.1:0 2>&1; }
 # Bash closes a coprocess's descriptors when it reaps it: keep a copy to read what it says last.
 pid=$DAEMON_PID
 exec {out_fd}<&"${DAEMON[0]}"

@@ -403,7 +403,9 @@ mkdir -p "$tmp/d"
 daemon_ready=0
 if [ -x "$D" ]; then
   # shellcheck disable=SC2069 # on purpose: its log into the pipe, its stdout away
-  coproc DAEMON { exec "$D" --foreground --rundir "$R" --statedir "$tmp/d/state" 2>&1 >/dev/null; }
+  # --http 127.0.0.1:0: tests run in parallel, and the default HTTP port may be taken.
+  coproc DAEMON { exec "$D" --foreground --rundir "$R" --statedir "$tmp/d/state" \
+    --http 127.0.0.1:0 2>&1 >/dev/null; }
   # shellcheck disable=SC2153 # coproc sets DAEMON_PID
   daemon_pid=$DAEMON_PID
   # bash closes a coproc's fds when it reaps the child: keep a copy of the read end.

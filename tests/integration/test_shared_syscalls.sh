@@ -22,7 +22,7 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok: $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
-if ! "$SMTPSTATUSD" --rundir "$tmp/run" --statedir "$tmp/state" 2>"$tmp/daemon.log"; then
+if ! "$SMTPSTATUSD" --rundir "$tmp/run" --statedir "$tmp/state" --http off 2>"$tmp/daemon.log"; then
   bad "the daemon did not start"; sed 's/^/  | /' "$tmp/daemon.log"; exit 1
 fi
 

@@ -115,10 +115,11 @@ testutil_daemon_start(struct testutil_daemon *d, const char *dir, const char *re
         close(p[0]);
         if (registry != NULL)
             execl(SMTPSTATUSD_PATH, "smtpstatusd", "--foreground", "--rundir", d->rundir,
-                  "--statedir", statedir, "--registry", registry, (char *)NULL);
+                  "--statedir", statedir, "--http", "off", "--registry", registry,
+                  (char *)NULL);
         else
             execl(SMTPSTATUSD_PATH, "smtpstatusd", "--foreground", "--rundir", d->rundir,
-                  "--statedir", statedir, (char *)NULL);
+                  "--statedir", statedir, "--http", "off", (char *)NULL);
         _exit(127);
     }
     close(p[1]);
