@@ -30,6 +30,7 @@
 #include "diag.h"
 #include "frame.h"
 #include "image_build.h"
+#include "listen_fds.h"
 #include "log.h"
 #include "registry.h"
 #include "reload.h"
@@ -570,6 +571,11 @@ main(int argc, char **argv)
     if (d.opt.check)
         return run_check(&d.opt);
 
+    /* Before daemonize(): the descriptors are passed to this pid ($LISTEN_PID). */
+    char activated[PATH_MAX], why[256];
+    int listen_fd = listen_fds_take_unix(activated, sizeof activated, why, sizeof why);
+    if (listen_fd == -2)
+        log_warnx("socket activation: %s; binding the socket myself", why);
     int ready_fd = d.opt.foreground ? -1 : daemonize();
     signal(SIGPIPE, SIG_IGN);
     d.loop = uv_default_loop();
@@ -594,6 +600,8 @@ main(int argc, char **argv)
 
     struct rpc_server_options ro = {
         .path = d.socket_path,
+        .has_listen_fd = listen_fd >= 0,
+        .listen_fd = listen_fd,
         .frame_limit = SMTPSTATUS_FRAME_LIMIT_DEFAULT,
         .idle_timeout_ms = d.opt.idle_timeout * 1000u,
         .max_connections = d.opt.max_connections,
@@ -603,7 +611,11 @@ main(int argc, char **argv)
         fatal("cannot listen on %s: %s", d.socket_path, uv_strerror(rc));
     start_signals(&d);
 
-    log_info("ready: listening on %s", d.socket_path);
+    if (listen_fd >= 0)
+        log_info("ready: listening on %s (socket from the service manager)",
+                 activated[0] ? activated : "an unnamed socket");
+    else
+        log_info("ready: listening on %s", d.socket_path);
     notify_ready();
     if (ready_fd >= 0) {
         if (write(ready_fd, "r", 1) != 1)
