@@ -34,6 +34,9 @@ struct options {
     unsigned width;
     unsigned timeout_ms; /* --timeout, DEFAULT_TIMEOUT_MS when not given */
     const char *rundir;  /* --rundir, or NULL for smtpstatus_default_rundir() */
+    const char *from;     /* update --from URL, or NULL for IANA's location */
+    const char *registry; /* update --registry DIR, or NULL for /etc/smtpstatusd/registry */
+    int allow_removals;   /* update --allow-removals */
     const char *command;
     char **args; /* the words after the subcommand, options removed */
     size_t nargs;
