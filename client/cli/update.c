@@ -117,9 +117,15 @@ make_dirs(const char *path)
 static int
 remove_set(const char *path)
 {
-    DIR *d = opendir(path);
-    if (d == NULL)
+    /* Never through a symbolic link: only a directory of ours is emptied. */
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
         return errno == ENOENT ? 0 : -1;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return -1;
+    }
     int rc = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -438,11 +444,15 @@ cmd_update(const struct options *opt, struct source *src)
     struct stat st;
     int had_dir = lstat(p.dir, &st) == 0;
     if (had_dir && !S_ISDIR(st.st_mode)) {
-        output_error("registry", p.dir, "%s exists and is not a directory", p.dir);
+        output_error("registry", p.dir, "%s is not a directory%s; give --registry a directory",
+                     p.dir, S_ISLNK(st.st_mode) ? " but a symbolic link" : "");
         return EXIT_NOT_FOUND;
     }
     if (make_dirs(p.parent) != 0) {
-        output_error("registry", p.dir, "cannot create %s: %s", p.parent, strerror(errno));
+        output_error("registry", p.dir, "cannot create %s: %s%s", p.parent, strerror(errno),
+                     errno == EACCES || errno == EROFS
+                         ? " (run as root, or give --registry DIR for a directory of yours)"
+                         : "");
         return EXIT_NOT_FOUND;
     }
     /* One update at a time per parent directory (a timer and an admin may overlap). */

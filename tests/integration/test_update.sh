@@ -160,6 +160,15 @@ else
 fi
 [ "$(reloads)" = 1 ] && ok "--offline did not reload the daemon" || bad "--offline reloaded"
 
+ln -s "$reg" "$tmp/link"
+run 1 "$S" update --from "$url/ok/later/" --registry "$tmp/link" \
+  && grep -q "$tmp/link is not a directory but a symbolic link" "$tmp/err" \
+  && ok "a symbolic link as the registry directory is refused" || { bad "symlink"; sed 's/^/  | /' "$tmp/err"; }
+unchanged "a symbolic link"
+
+run 0 "$S" --offline update --from "file://$tmp/mirror/later/" --registry "$tmp/fromfile" \
+  && same_set "$tmp/fromfile" "$tmp/mirror/later" && ok "a file:// mirror" || bad "file:// mirror"
+
 run 2 "$S" lookup 5.1.1 --from "$url/ok/later/" && grep -q "options of update, not of lookup" "$tmp/err" \
   && ok "--from outside update is a usage error" || bad "--from outside update"
 run 2 "$S" update extra && ok "update takes no arguments" || bad "update extra"
