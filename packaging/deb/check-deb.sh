@@ -110,6 +110,8 @@ if command -v systemd-analyze >/dev/null; then
   if systemd-analyze verify "${units[@]}" >"$tmp/verify.log" 2>&1 && [ ! -s "$tmp/verify.log" ]; then
     ok "systemd-analyze verify accepts the installed units"
   else bad "systemd-analyze verify"; cat "$tmp/verify.log"; fi
+  systemd-analyze security --offline=true --no-pager /usr/lib/systemd/system/smtpstatusd.service 2>&1 \
+    | sed -n 's/^→ /exposure: /p'
   [ -L /etc/systemd/system/sockets.target.wants/smtpstatusd.socket ] && ok "smtpstatusd.socket is enabled" \
     || bad "smtpstatusd.socket is not enabled"
   [ ! -e /etc/systemd/system/timers.target.wants/smtpstatus-update.timer ] && ok "the update timer is shipped disabled" \
