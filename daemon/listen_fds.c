@@ -44,7 +44,8 @@ is_listening_unix(int fd, char *path, size_t size)
     if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0 || sa.sun_family != AF_UNIX)
         return 0;
     size_t n = len > offsetof(struct sockaddr_un, sun_path)
-                   ? len - offsetof(struct sockaddr_un, sun_path) : 0;
+                   ? len - offsetof(struct sockaddr_un, sun_path)
+                   : 0;
     if (n > 0 && sa.sun_path[0] == '\0')
         n = 0; /* abstract: no path a client could open */
     n = strnlen(sa.sun_path, n);

@@ -17,8 +17,9 @@
  * path[0..size) ("" when it has none, e.g. an abstract socket); returns -1 when none was
  * passed (or they were passed to another process: $LISTEN_PID is not ours), and -2 after
  * writing why into why[0..why_size) when the passed descriptors are not usable (a count that
- * is not a number, no listening Unix stream socket among them). Either way it unsets LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES, so that no child sees
- * them, and makes every other passed descriptor close-on-exec. Does not block.
+ * is not a number, no listening Unix stream socket among them). Either way it unsets LISTEN_PID,
+ * LISTEN_FDS and LISTEN_FDNAMES, so that no child sees them, and makes every other passed
+ * descriptor close-on-exec. Does not block.
  */
 int listen_fds_take_unix(char *path, size_t size, char *why, size_t why_size);
 

@@ -100,27 +100,27 @@ fetch_url(const char *url, size_t max, char **data, size_t *len, char *why, size
     curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
     const char *scheme = NULL;
     curl_easy_getinfo(c, CURLINFO_SCHEME, &scheme);
-    int is_http = scheme != NULL && (curl_strequal(scheme, "http") || curl_strequal(scheme, "https"));
+    int is_http =
+        scheme != NULL && (curl_strequal(scheme, "http") || curl_strequal(scheme, "https"));
     int ok = 0;
     if (b.no_memory)
         snprintf(why, why_size, "%s: out of memory", url);
     else if (b.too_big)
-        snprintf(why, why_size, "%s: the file is larger than %zu bytes; not a registry table",
-                 url, max);
+        snprintf(why, why_size, "%s: the file is larger than %zu bytes; not a registry table", url,
+                 max);
     else if (rc == CURLE_PARTIAL_FILE)
         snprintf(why, why_size, "%s: the download was cut short (%s): a partial file", url,
                  err[0] ? err : curl_easy_strerror(rc));
     else if (rc == CURLE_OPERATION_TIMEDOUT)
-        snprintf(why, why_size, "%s: no complete answer within %ld seconds", url,
-                 FETCH_TIMEOUT_S);
+        snprintf(why, why_size, "%s: no complete answer within %ld seconds", url, FETCH_TIMEOUT_S);
     else if (rc != CURLE_OK)
         snprintf(why, why_size, "%s: %s", url, err[0] ? err : curl_easy_strerror(rc));
     else if (is_http && status != 200)
         snprintf(why, why_size, "%s: the server answered HTTP %ld, not 200", url, status);
     else if (announced >= 0 && (curl_off_t)b.len != announced)
         /* curl reports this itself (CURLE_PARTIAL_FILE); a second check costs nothing. */
-        snprintf(why, why_size, "%s: received %zu bytes of the %lld announced: a partial file",
-                 url, b.len, (long long)announced);
+        snprintf(why, why_size, "%s: received %zu bytes of the %lld announced: a partial file", url,
+                 b.len, (long long)announced);
     else if (b.len == 0)
         snprintf(why, why_size, "%s: the file is empty", url);
     else

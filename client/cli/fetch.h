@@ -25,7 +25,6 @@ void fetch_cleanup(void);
  * (without the NUL); or -1 with *data NULL and a message in why[0..why_size). Refuses a body
  * of more than `max` bytes. Blocks for up to FETCH_TIMEOUT_S seconds.
  */
-int fetch_url(const char *url, size_t max, char **data, size_t *len, char *why,
-              size_t why_size);
+int fetch_url(const char *url, size_t max, char **data, size_t *len, char *why, size_t why_size);
 
 #endif

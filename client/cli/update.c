@@ -64,8 +64,7 @@ make_paths(const char *arg, struct paths *p)
         n = snprintf(abs, sizeof abs, "%s", arg);
     } else {
         if (getcwd(cwd, sizeof cwd) == NULL) {
-            output_error("registry", arg, "cannot find the current directory: %s",
-                         strerror(errno));
+            output_error("registry", arg, "cannot find the current directory: %s", strerror(errno));
             return -1;
         }
         n = snprintf(abs, sizeof abs, "%s/%s", cwd, arg);
@@ -256,8 +255,7 @@ title_of(const smtpstatus_image *img, const char *s)
 }
 
 static void
-print_diff(const struct code_diff *diff, const smtpstatus_image *old,
-           const smtpstatus_image *new)
+print_diff(const struct code_diff *diff, const smtpstatus_image *old, const smtpstatus_image *new)
 {
     for (size_t i = 0; i < diff->added_count; i++)
         printf("added    %-8s %s\n", diff->added[i], title_of(new, diff->added[i]));
@@ -287,8 +285,8 @@ install(const struct paths *p, int had_dir, int *prev_kept)
     *prev_kept = 0;
     if (!had_dir) {
         if (rename(p->staging, p->dir) != 0) {
-            output_error("registry", p->dir, "cannot install %s: %s; nothing was changed",
-                         p->dir, strerror(errno));
+            output_error("registry", p->dir, "cannot install %s: %s; nothing was changed", p->dir,
+                         strerror(errno));
             return -1;
         }
     } else if (renameat2(AT_FDCWD, p->staging, AT_FDCWD, p->dir, RENAME_EXCHANGE) == 0) {
@@ -310,8 +308,8 @@ install(const struct paths *p, int had_dir, int *prev_kept)
             if (rename(p->prev, p->dir) != 0)
                 output_warnx("and cannot put %s back from %s: %s", p->dir, p->prev,
                              strerror(errno));
-            output_error("registry", p->dir, "cannot install %s: %s; nothing was changed",
-                         p->dir, strerror(saved));
+            output_error("registry", p->dir, "cannot install %s: %s; nothing was changed", p->dir,
+                         strerror(saved));
             return -1;
         }
         *prev_kept = 1;
@@ -363,7 +361,8 @@ reload_daemon(struct source *src, const struct paths *p, int json, uint64_t *gen
     if (src->daemon == NULL) {
         if (!json)
             printf("not asking smtpstatusd to reload (--offline): run `smtpstatus reload %s` "
-                   "or `systemctl reload smtpstatusd`\n", p->dir);
+                   "or `systemctl reload smtpstatusd`\n",
+                   p->dir);
         return EXIT_ANSWERED;
     }
     smtpstatus_result *r = NULL;
@@ -378,8 +377,8 @@ reload_daemon(struct source *src, const struct paths *p, int json, uint64_t *gen
         if (!json)
             printf("smtpstatusd reloaded %s: generation %" PRIu64 ", %" PRIu32
                    " codes; %zu added, %zu removed, %zu changed\n",
-                   p->dir, info.generation, info.code_count, info.added_count,
-                   info.removed_count, info.changed_count);
+                   p->dir, info.generation, info.code_count, info.added_count, info.removed_count,
+                   info.changed_count);
         status = EXIT_ANSWERED;
         break;
     case SMTPSTATUS_EUNAVAILABLE:
@@ -404,8 +403,8 @@ reload_daemon(struct source *src, const struct paths *p, int json, uint64_t *gen
     default:
         output_error("registry", p->dir,
                      "installed, but smtpstatusd did not reload: %s; run `smtpstatus reload %s`",
-                     r != NULL && smtpstatus_result_message(r)[0]
-                         ? smtpstatus_result_message(r) : smtpstatus_strerror(rc),
+                     r != NULL && smtpstatus_result_message(r)[0] ? smtpstatus_result_message(r)
+                                                                  : smtpstatus_strerror(rc),
                      p->dir);
         break;
     }
@@ -425,7 +424,8 @@ load_installed(const struct paths *p, int had_dir)
     diag_init(&d);
     if (registry_load_dir(p->dir, &r, &d) != 0) {
         output_warnx("the set installed in %s does not load (%zu error%s); comparing with the "
-                     "embedded registry instead", p->dir, d.errors, d.errors == 1 ? "" : "s");
+                     "embedded registry instead",
+                     p->dir, d.errors, d.errors == 1 ? "" : "s");
         r = NULL;
     }
     diag_free(&d);
@@ -484,7 +484,8 @@ cmd_update(const struct options *opt, struct source *src)
     if (loaded != 0) {
         output_error("from", from,
                      "the downloaded files are not a usable registry (%zu error%s above); "
-                     "nothing was changed", d.errors, d.errors == 1 ? "" : "s");
+                     "nothing was changed",
+                     d.errors, d.errors == 1 ? "" : "s");
         goto out;
     }
     int rc = compile(next, &cnext);
@@ -496,8 +497,10 @@ cmd_update(const struct options *opt, struct source *src)
     if (rc == 0 && code_diff_compute(cbefore.img, cnext.img, &diff) != 0)
         rc = SMTPSTATUS_ENOMEM;
     if (rc != 0) {
-        output_error("from", from, "cannot compile the downloaded registry: %s; nothing was "
-                     "changed", smtpstatus_strerror(rc));
+        output_error("from", from,
+                     "cannot compile the downloaded registry: %s; nothing was "
+                     "changed",
+                     smtpstatus_strerror(rc));
         goto out;
     }
     const char *baseline = before != NULL ? p.dir : "the embedded registry";
@@ -520,8 +523,9 @@ cmd_update(const struct options *opt, struct source *src)
                      "the downloaded registry lacks %zu code%s that %s has (first %s); IANA "
                      "deprecates codes rather than removing them, so this looks like a partial "
                      "or wrong download. Nothing was changed; give --allow-removals to install "
-                     "it anyway", diff.removed_count, diff.removed_count == 1 ? "" : "s",
-                     baseline, diff.removed[0]);
+                     "it anyway",
+                     diff.removed_count, diff.removed_count == 1 ? "" : "s", baseline,
+                     diff.removed[0]);
         goto out;
     }
 
@@ -535,24 +539,23 @@ cmd_update(const struct options *opt, struct source *src)
         printf("installed %s: %" PRIu32 " classes, %" PRIu32 " subjects, %" PRIu32
                " codes; %zu added, %zu removed, %zu changed since %s%s%s%s; %zu warning%s\n",
                p.dir, sum.class_count, sum.subject_count, sum.code_count, diff.added_count,
-               diff.removed_count, diff.changed_count, baseline,
-               prev_kept ? " (kept as " : "", prev_kept ? p.prev : "", prev_kept ? ")" : "",
-               d.warnings, d.warnings == 1 ? "" : "s");
+               diff.removed_count, diff.changed_count, baseline, prev_kept ? " (kept as " : "",
+               prev_kept ? p.prev : "", prev_kept ? ")" : "", d.warnings,
+               d.warnings == 1 ? "" : "s");
     }
     uint64_t generation = 0;
     status = reload_daemon(src, &p, opt->json || opt->pretty, &generation);
     if (opt->json || opt->pretty) {
-        json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:o, s:o, s:o, s:i, s:o}", "registry", p.dir,
-                              "from", from, "installed", 1, "current", 1, "added",
-                              json_codes(diff.added, diff.added_count), "removed",
-                              json_codes(diff.removed, diff.removed_count), "changed",
-                              json_codes(diff.changed, diff.changed_count), "warnings",
-                              (json_int_t)d.warnings, "previous",
-                              prev_kept ? json_string(p.prev) : json_null());
+        json_t *o = json_pack(
+            "{s:s, s:s, s:b, s:b, s:o, s:o, s:o, s:i, s:o}", "registry", p.dir, "from", from,
+            "installed", 1, "current", 1, "added", json_codes(diff.added, diff.added_count),
+            "removed", json_codes(diff.removed, diff.removed_count), "changed",
+            json_codes(diff.changed, diff.changed_count), "warnings", (json_int_t)d.warnings,
+            "previous", prev_kept ? json_string(p.prev) : json_null());
         if (o != NULL && generation != 0)
             json_object_set_new(o, "generation", json_integer((json_int_t)generation));
-        if (o == NULL || json_dumpf(o, stdout, JSON_PRESERVE_ORDER |
-                                                   (opt->pretty ? JSON_INDENT(2) : 0)) != 0)
+        if (o == NULL ||
+            json_dumpf(o, stdout, JSON_PRESERVE_ORDER | (opt->pretty ? JSON_INDENT(2) : 0)) != 0)
             status = EXIT_NOT_FOUND;
         putchar('\n');
         json_decref(o);
