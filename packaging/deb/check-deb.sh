@@ -137,12 +137,34 @@ if cmake -S "$here" -B "$tmp/cbuild" >"$tmp/cmake.log" 2>&1 && cmake --build "$t
   ok "consumer built with find_package(smtpstatus) against the installed library"
 else bad "find_package consumer"; cat "$tmp/cmake.log"; fi
 
-# What the daemon and `smtpstatus update` leave, which the purge must remove too.
-mkdir -p /var/lib/smtpstatusd /etc/smtpstatusd/registry
-cp data/smtp-enhanced-status-codes-?.csv /etc/smtpstatusd/registry/
-cp -r /etc/smtpstatusd/registry /etc/smtpstatusd/registry.prev
+# The installed `smtpstatus update` into its default /etc/smtpstatusd/registry, twice (from a
+# local mirror: a copy of data/, then one without X.7.30), so that registry.prev exists too: the
+# purge must remove both, and what the daemon keeps in /var/lib/smtpstatusd.
+mkdir -p "$tmp/mirror1" "$tmp/mirror2" /var/lib/smtpstatusd
+cp data/smtp-enhanced-status-codes-?.csv "$tmp/mirror1/"
+cp data/smtp-enhanced-status-codes-?.csv "$tmp/mirror2/"
+grep -v '^"\?X\.7\.30' data/smtp-enhanced-status-codes-3.csv >"$tmp/mirror2/smtp-enhanced-status-codes-3.csv"
+if /usr/bin/smtpstatus --offline update --from "file://$tmp/mirror1/" >"$tmp/update.log" 2>&1 \
+   && /usr/bin/smtpstatus --offline update --allow-removals --from "file://$tmp/mirror2/" >>"$tmp/update.log" 2>&1 \
+   && grep -q '^removed  X.7.30' "$tmp/update.log" && [ -d /etc/smtpstatusd/registry.prev ] \
+   && /usr/sbin/smtpstatusd --check --registry /etc/smtpstatusd/registry >/dev/null 2>&1; then
+  ok "the installed smtpstatus update installs into /etc/smtpstatusd/registry, keeping registry.prev"
+else
+  bad "installed smtpstatus update"; sed 's/^/  | /' "$tmp/update.log"
+fi
 
-dpkg -i "$deb" >"$tmp/upgrade.log" 2>&1 && ok "dpkg -i again (upgrade path)" || { bad "reinstall"; cat "$tmp/upgrade.log"; }
+dpkg -i "$deb" >"$tmp/upgrade.log" 2>&1 && ok "dpkg -i again (reinstall)" || { bad "reinstall"; cat "$tmp/upgrade.log"; }
+# An upgrade to a newer release of the same build: cpack again with release 2.
+(cd "$(dirname "$deb")" && cpack -G DEB -D CPACK_DEBIAN_PACKAGE_RELEASE=2 >"$tmp/cpack2.log" 2>&1)
+deb2=$(ls "$(dirname "$deb")"/smtpstatusd_*-2_*.deb 2>/dev/null | tail -1)
+if [ -f "$deb2" ] && dpkg -i "$deb2" >"$tmp/upgrade.log" 2>&1 \
+   && [ "$(dpkg-query -W -f='${Version}' smtpstatusd)" = "$(dpkg-deb -f "$deb" Version | sed 's/-1$/-2/')" ] \
+   && [ -L /etc/systemd/system/sockets.target.wants/smtpstatusd.socket ] && [ -d /etc/smtpstatusd/registry ]; then
+  ok "dpkg -i of release 2: upgraded, the socket still enabled, the registry kept"
+else
+  bad "upgrade to release 2"; cat "$tmp/cpack2.log" "$tmp/upgrade.log" 2>/dev/null | tail -20
+fi
+[ -n "$deb2" ] && rm -f "$deb2"
 if dpkg --purge smtpstatusd >"$tmp/purge.log" 2>&1; then
   installed=0; ok "dpkg --purge"
 else bad "dpkg --purge"; cat "$tmp/purge.log"; fi
