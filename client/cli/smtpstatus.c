@@ -100,7 +100,8 @@ usage(FILE *f)
             "     unknown basic code, no search match, a reply with no code, a reply that\n"
             "     cannot be rendered; a reload the daemon refused (a broken registry, each\n"
             "     problem shown as file:line:col; a user who may not reload; another reload\n"
-            "     running)\n"
+            "     running); an update that installed nothing (a failed or partial download,\n"
+            "     an invalid table, removed codes) or whose reload the daemon refused\n"
             "  2  usage error\n"
             "  3  daemon unavailable: no daemon on the socket, no answer in time, or an\n"
             "     answer this client cannot read; start smtpstatusd, or use --offline\n",
