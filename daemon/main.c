@@ -568,14 +568,14 @@ main(int argc, char **argv)
 {
     static struct daemon d;
     parse_options(argc, argv, &d.opt);
+    /* Socket activation, before daemonize(): the descriptors are passed to this pid. */
+    char activated[PATH_MAX], why[256];
+    int listen_fd = listen_fds_take_unix(activated, sizeof activated, why, sizeof why);
+    if (listen_fd == -2 && !d.opt.check)
+        log_warnx("socket activation: %s; binding the socket myself", why);
     if (d.opt.check)
         return run_check(&d.opt);
 
-    /* Before daemonize(): the descriptors are passed to this pid ($LISTEN_PID). */
-    char activated[PATH_MAX], why[256];
-    int listen_fd = listen_fds_take_unix(activated, sizeof activated, why, sizeof why);
-    if (listen_fd == -2)
-        log_warnx("socket activation: %s; binding the socket myself", why);
     int ready_fd = d.opt.foreground ? -1 : daemonize();
     signal(SIGPIPE, SIG_IGN);
     d.loop = uv_default_loop();
