@@ -33,6 +33,7 @@
 #include "frame.h"
 #include "http_server.h"
 #include "image_build.h"
+#include "listen_fds.h"
 #include "log.h"
 #include "metrics.h"
 #include "registry.h"
@@ -708,6 +709,11 @@ main(int argc, char **argv)
 {
     static struct daemon d;
     parse_options(argc, argv, &d.opt);
+    /* Socket activation, before daemonize(): the descriptors are passed to this pid. */
+    char activated[PATH_MAX], why[256];
+    int listen_fd = listen_fds_take_unix(activated, sizeof activated, why, sizeof why);
+    if (listen_fd == -2 && !d.opt.check)
+        log_warnx("socket activation: %s; binding the socket myself", why);
     if (d.opt.check)
         return run_check(&d.opt);
 
@@ -747,6 +753,8 @@ main(int argc, char **argv)
 
     struct rpc_server_options ro = {
         .path = d.socket_path,
+        .has_listen_fd = listen_fd >= 0,
+        .listen_fd = listen_fd,
         .frame_limit = SMTPSTATUS_FRAME_LIMIT_DEFAULT,
         .idle_timeout_ms = d.opt.idle_timeout * 1000u,
         .max_connections = d.opt.max_connections,
@@ -758,7 +766,11 @@ main(int argc, char **argv)
         fatal("cannot listen on %s: %s", d.socket_path, uv_strerror(rc));
     start_signals(&d);
 
-    log_info("ready: listening on %s", d.socket_path);
+    if (listen_fd >= 0)
+        log_info("ready: listening on %s (socket from the service manager)",
+                 activated[0] ? activated : "an unnamed socket");
+    else
+        log_info("ready: listening on %s", d.socket_path);
     notify_ready();
     if (ready_fd >= 0) {
         if (write(ready_fd, "r", 1) != 1)

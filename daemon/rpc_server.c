@@ -440,8 +440,14 @@ rpc_server_start(struct rpc_server *srv, uv_loop_t *loop, struct service *svc,
     if (rc != 0)
         return rc;
     srv->listener.data = srv;
-    /* The caller holds the run directory's lock, so a socket file here is a dead daemon's. */
-    if (unlink(opt->path) != 0 && errno != ENOENT) {
+    if (opt->has_listen_fd) {
+        /* Socket activation: already bound and listening; uv_listen() only starts watching. */
+        if ((rc = uv_pipe_open(&srv->listener, opt->listen_fd)) == 0)
+            rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
+        else
+            close(opt->listen_fd);
+    } else if (unlink(opt->path) != 0 && errno != ENOENT) {
+        /* The caller holds the run directory's lock, so a socket file here is a dead daemon's. */
         rc = uv_translate_sys_error(errno);
     } else if ((rc = uv_pipe_bind(&srv->listener, opt->path)) == 0) {
         /* Lookups are for every local user, as nscd's socket is; reload checks credentials. */
@@ -468,7 +474,8 @@ rpc_server_stop(struct rpc_server *srv)
         conn_close(srv->conns);
     arena_free(&srv->arena);
     uv_close((uv_handle_t *)&srv->listener, NULL);
-    unlink(srv->opt.path);
+    if (!srv->opt.has_listen_fd)
+        unlink(srv->opt.path);
 }
 
 void

@@ -25,6 +25,9 @@ typedef int (*rpc_reload_fn)(void *arg, struct rpc_conn *waiter, const char *dir
 
 struct rpc_server_options {
     const char *path;          /* the socket file */
+    int has_listen_fd;         /* 1: serve listen_fd, which is already bound and listening */
+    int listen_fd;             /* (socket activation); the server owns it then, and neither
+                                  chmods nor removes `path` */
     size_t frame_limit;        /* bytes of one message; SMTPSTATUS_FRAME_LIMIT_DEFAULT */
     unsigned idle_timeout_ms;  /* close connections idle this long */
     unsigned max_connections;  /* refuse more than this many at once */
@@ -47,15 +50,18 @@ struct rpc_server {
 
 /*
  * Binds opt->path (replacing a stale socket file: the caller holds the run directory's lock),
- * makes it mode 0666, and listens. Returns 0 or a negative libuv error; on error nothing is
- * left open. `svc` must outlive the server.
+ * makes it mode 0666, and listens; or, with opt->has_listen_fd, serves opt->listen_fd as it is
+ * (its owner, systemd's smtpstatusd.socket, set its path and mode). Returns 0 or a negative
+ * libuv error; on error nothing is left open (an inherited descriptor is closed). `svc` must
+ * outlive the server.
  */
 int rpc_server_start(struct rpc_server *srv, uv_loop_t *loop, struct service *svc,
                      const struct rpc_server_options *opt, rpc_reload_fn reload,
                      void *reload_arg);
 
-/* Closes the listener and every connection, and removes the socket file. The handles finish
- * closing when the loop runs again. */
+/* Closes the listener and every connection, and removes the socket file unless it came from
+ * the service manager (which keeps listening on it, to start the daemon again). The handles
+ * finish closing when the loop runs again. */
 void rpc_server_stop(struct rpc_server *srv);
 
 /* Answers the reload request that `waiter` is waiting on (see rpc_reload_fn), and resumes that

@@ -7,9 +7,11 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config          # the build
   libuv1-dev libprotobuf-c-dev protobuf-c-compiler libjansson-dev   # required libraries
+  libcurl4-openssl-dev                      # downloads for `smtpstatus update`
   node-llhttp                               # llhttp's C sources, for the HTTP port
   libcmocka-dev                             # unit tests
   python3 python3-protobuf protobuf-compiler curl strace   # integration tests
+  dpkg-dev lintian mandoc systemd           # packaging tests: the .deb, man pages, units
 )
 if [ "${1:-}" = "--fuzz" ]; then
   packages+=(clang libclang-rt-14-dev)

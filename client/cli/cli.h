@@ -15,7 +15,9 @@
  *   1  not found, invalid input or refused: an unregistered or malformed code (each still
  *      answered as far as it can be), an unknown basic code, a search with no match, a reply
  *      with no code, a reply that cannot be rendered; a reload the daemon refused (a broken
- *      registry, a user who may not reload, another reload running)
+ *      registry, a user who may not reload, another reload running); an update that
+ *      installed nothing (a failed or partial download, an invalid table, removed codes) or
+ *      whose reload the daemon refused
  *   2  usage error: unknown option or subcommand, wrong number of arguments
  *   3  daemon unavailable (without --offline): no daemon on the socket, no answer within
  *      --timeout, or an answer this client cannot read
@@ -34,6 +36,9 @@ struct options {
     unsigned width;
     unsigned timeout_ms; /* --timeout, DEFAULT_TIMEOUT_MS when not given */
     const char *rundir;  /* --rundir, or NULL for smtpstatus_default_rundir() */
+    const char *from;     /* update --from URL, or NULL for IANA's location */
+    const char *registry; /* update --registry DIR, or NULL for /etc/smtpstatusd/registry */
+    int allow_removals;   /* update --allow-removals */
     const char *command;
     char **args; /* the words after the subcommand, options removed */
     size_t nargs;

@@ -19,6 +19,7 @@
 #include "output.h"
 #include "smtpstatus.h"
 #include "source.h"
+#include "update.h"
 
 #define DEFAULT_TIMEOUT_MS 5000u /* --timeout: the limit of each question to the daemon */
 #define MAX_TIMEOUT_MS     3600000u
@@ -39,6 +40,7 @@ static const struct command {
     {"info", cmd_info, 0, 0, 0, 0},
     {"reload", cmd_reload, 0, 1, 1, 0},
     {"stats", cmd_stats, 0, 0, 1, 0},
+    {"update", cmd_update, 0, 0, 0, 0},
 };
 
 static void
@@ -65,6 +67,9 @@ usage(FILE *f)
             "  info                    the registry answers come from\n"
             "  reload [DIR]            make the daemon reload its registry (daemon only)\n"
             "  stats                   the daemon's counters (daemon only)\n"
+            "  update                  download IANA's registry files, check them, install\n"
+            "                          them (the previous set kept as DIR.prev), make the\n"
+            "                          daemon reload them, and print what changed\n"
             "\n"
             "Options, before or after the command:\n"
             "  --json                  one JSON object per answer, one per line\n"
@@ -81,6 +86,12 @@ usage(FILE *f)
             "  --smtputf8              render: the session negotiated SMTPUTF8 (UTF-8 text)\n"
             "  --dsn                   render: RFC 3464 Status, Action and Diagnostic-Code\n"
             "                          fields instead of reply lines\n"
+            "  --from URL              update: where the three CSV files are (default\n"
+            "                          " UPDATE_DEFAULT_FROM ")\n"
+            "  --registry DIR          update: the directory to install them in (default\n"
+            "                          " UPDATE_DEFAULT_DIR ")\n"
+            "  --allow-removals        update: install a set that lacks codes the installed\n"
+            "                          one has (refused otherwise, as a likely bad download)\n"
             "  -h, --help              this help\n"
             "  -V, --version           the version\n"
             "  --                      end of options: later words are arguments\n"
@@ -91,7 +102,8 @@ usage(FILE *f)
             "     unknown basic code, no search match, a reply with no code, a reply that\n"
             "     cannot be rendered; a reload the daemon refused (a broken registry, each\n"
             "     problem shown as file:line:col; a user who may not reload; another reload\n"
-            "     running)\n"
+            "     running); an update that installed nothing (a failed or partial download,\n"
+            "     an invalid table, removed codes) or whose reload the daemon refused\n"
             "  2  usage error\n"
             "  3  daemon unavailable: no daemon on the socket, no answer in time, or an\n"
             "     answer this client cannot read; start smtpstatusd, or use --offline\n",
@@ -190,6 +202,16 @@ parse_args(int argc, char **argv, struct options *opt)
             opt->rundir = option_value(argc, argv, &i, "--rundir");
             if (opt->rundir == NULL || opt->rundir[0] == '\0')
                 return usage_error("--rundir needs a directory");
+        } else if (strcmp(arg, "--allow-removals") == 0) {
+            opt->allow_removals = 1;
+        } else if (is_option(arg, "--from", 1)) {
+            opt->from = option_value(argc, argv, &i, "--from");
+            if (opt->from == NULL || opt->from[0] == '\0')
+                return usage_error("--from needs a URL, such as " UPDATE_DEFAULT_FROM);
+        } else if (is_option(arg, "--registry", 1)) {
+            opt->registry = option_value(argc, argv, &i, "--registry");
+            if (opt->registry == NULL || opt->registry[0] == '\0')
+                return usage_error("--registry needs a directory");
         } else if (is_option(arg, "--width", 1)) {
             if (parse_count(option_value(argc, argv, &i, "--width"), 100000, &opt->width) != 0)
                 return usage_error("--width needs a number of octets per line, such as 76");
@@ -236,6 +258,9 @@ run(const struct options *opt)
     if (!cmd->renders && (opt->has_width || opt->smtputf8 || opt->dsn))
         return usage_error("--width, --smtputf8 and --dsn are options of render, not of %s",
                            cmd->name);
+    if (strcmp(cmd->name, "update") != 0 && (opt->from || opt->registry || opt->allow_removals))
+        return usage_error("--from, --registry and --allow-removals are options of update, "
+                           "not of %s", cmd->name);
     if (cmd->daemon_only && opt->offline)
         return usage_error("%s asks the daemon, so it cannot run --offline", cmd->name);
     output_configure(opt->json, opt->pretty);

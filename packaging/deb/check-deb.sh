@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# CI's check of the Debian package, on the CI machine itself: builds the .deb (build-deb.sh),
+# runs lintian (no errors allowed), installs it with dpkg -i, checks what got installed (the
+# user, the installed smtpstatusd --check and smtpstatus --offline lookup 5.1.1, a daemon
+# answering, the units accepted by systemd-analyze verify, man pages, completion), builds a
+# program outside the tree against the installed library with pkg-config and with
+# find_package(smtpstatus), installs the package again (the upgrade path of the maintainer
+# scripts), then purges it and checks that nothing is left: every file under /etc, /usr,
+# /var/lib and /run is as it was before. Needs root and dpkg; skips, saying so, without them,
+# or when a smtpstatusd package is installed already (it is not ours to remove).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok: $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+finish() { echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit; }
+
+if [ "$(id -u)" -ne 0 ] || ! command -v dpkg >/dev/null || ! command -v cpack >/dev/null; then
+  echo "skip: the package check needs root, dpkg and cpack"
+  echo "0 passed, 0 failed, 1 skipped"; exit 0
+fi
+if dpkg-query -W -f='${Status}' smtpstatusd 2>/dev/null | grep -q 'installed'; then
+  echo "skip: a smtpstatusd package is installed already; not touching it"
+  echo "0 passed, 0 failed, 1 skipped"; exit 0
+fi
+
+# The purge removes these; a daemon running on /run/smtpstatusd is not ours to disturb, and
+# anything else there is set aside for the check and put back after it.
+ours=(/run/smtpstatusd /var/lib/smtpstatusd /etc/smtpstatusd)
+if [ -e /run/smtpstatusd/smtpstatusd.lock ] && ! flock -n /run/smtpstatusd/smtpstatusd.lock true; then
+  echo "skip: a smtpstatusd is running on /run/smtpstatusd; not touching it"
+  echo "0 passed, 0 failed, 1 skipped"; exit 0
+fi
+tmp=$(mktemp -d)
+mkdir "$tmp/aside"
+installed=0 daemon_pid=''
+cleanup() {
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null
+  [ $installed = 1 ] && dpkg --purge smtpstatusd >/dev/null 2>&1
+  for d in "${ours[@]}"; do
+    [ -e "$tmp/aside/${d//\//_}" ] && rm -rf "$d" && mv "$tmp/aside/${d//\//_}" "$d"
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+for d in "${ours[@]}"; do
+  if [ -e "$d" ]; then echo "note: setting $d aside until the check ends"; mv "$d" "$tmp/aside/${d//\//_}"; fi
+done
+
+deb=$(bash packaging/deb/build-deb.sh 2>"$tmp/build.log" | tail -1)
+if [ -f "$deb" ]; then ok "built $(basename "$deb")"; else bad "build"; cat "$tmp/build.log"; finish; fi
+
+if command -v lintian >/dev/null; then
+  lintian "$deb" >"$tmp/lintian.log" 2>&1
+  sed 's/^/  lintian: /' "$tmp/lintian.log" | grep -v 'running with root privileges'
+  if grep -q '^E:' "$tmp/lintian.log"; then bad "lintian reports errors"; else ok "lintian: no errors"; fi
+else
+  bad "lintian is not installed (bash packaging/install-deps.sh installs it)"
+fi
+
+contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
+for f in ./usr/sbin/smtpstatusd ./usr/bin/smtpstatus ./usr/include/smtpstatus.h \
+         ./usr/share/smtpstatus/proto/smtpstatus.proto ./usr/share/man/man8/smtpstatusd.8.gz \
+         ./usr/share/man/man1/smtpstatus.1.gz ./usr/share/man/man3/libsmtpstatus.3.gz \
+         ./usr/lib/systemd/system/smtpstatusd.service ./usr/lib/systemd/system/smtpstatusd.socket \
+         ./usr/lib/systemd/system/smtpstatus-update.timer ./usr/lib/sysusers.d/smtpstatusd.conf \
+         ./usr/share/bash-completion/completions/smtpstatus; do
+  grep -qxF "$f" <<<"$contents" || bad "the package lacks $f"
+done
+for pat in 'libsmtpstatus\.so\.0$' 'pkgconfig/smtpstatus\.pc$' 'cmake/smtpstatus/smtpstatusConfig\.cmake$'; do
+  grep -q "$pat" <<<"$contents" || bad "the package lacks $pat"
+done
+ok "the package holds the daemon, CLI, library, headers, pkg-config and CMake files, .proto, man pages, units, completion"
+
+# What is on the system before, to compare after the purge.
+snapshot() { find /etc /usr /var/lib /run -xdev \( -path /var/lib/apt -o -path /var/lib/dpkg \
+  -o -path /var/cache \) -prune -o -print 2>/dev/null | sort; }
+snapshot >"$tmp/before"
+
+if dpkg -i "$deb" >"$tmp/install.log" 2>&1; then
+  installed=1; ok "dpkg -i"
+else
+  bad "dpkg -i"; cat "$tmp/install.log"; finish
+fi
+getent passwd smtpstatusd >/dev/null && ok "the user smtpstatusd exists" || bad "no user smtpstatusd"
+
+if /usr/sbin/smtpstatusd --check >"$tmp/out" 2>&1 && grep -q 'the embedded registry is usable: 3 classes, 8 subjects, 81 codes' "$tmp/out"; then
+  ok "installed smtpstatusd --check: $(cat "$tmp/out")"
+else bad "installed smtpstatusd --check"; cat "$tmp/out"; fi
+out=$(/usr/bin/smtpstatus --offline lookup 5.1.1 2>&1 | head -1)
+[[ $out == "5.1.1  Bad destination mailbox address"* ]] && ok "installed smtpstatus --offline lookup 5.1.1: $out" \
+  || bad "installed smtpstatus --offline lookup 5.1.1: $out"
+
+# The installed daemon as its unit runs it (its user; it detaches once ready), in a temp run dir.
+mkdir -p "$tmp/run" "$tmp/state" && chown smtpstatusd: "$tmp/run" "$tmp/state" && chmod 755 "$tmp"
+if runuser -u smtpstatusd -- /usr/sbin/smtpstatusd --rundir "$tmp/run" --statedir "$tmp/state" 2>"$tmp/daemon.log"; then
+  daemon_pid=$(cat "$tmp/run/smtpstatusd.lock")
+  out=$(/usr/bin/smtpstatus --rundir "$tmp/run" lookup 5.7.26 2>&1 | head -1)
+  [[ $out == "5.7.26  Multiple authentication checks failed"* ]] \
+    && ok "the installed daemon, run as smtpstatusd, answers: $out" || bad "daemon lookup: $out"
+  kill "$daemon_pid"; daemon_pid=''
+else
+  bad "the installed daemon does not start as smtpstatusd"; cat "$tmp/daemon.log"
+fi
+
+if command -v systemd-analyze >/dev/null; then
+  units=(/usr/lib/systemd/system/smtpstatusd.service /usr/lib/systemd/system/smtpstatusd.socket
+         /usr/lib/systemd/system/smtpstatus-update.service /usr/lib/systemd/system/smtpstatus-update.timer)
+  if systemd-analyze verify "${units[@]}" >"$tmp/verify.log" 2>&1 && [ ! -s "$tmp/verify.log" ]; then
+    ok "systemd-analyze verify accepts the installed units"
+  else bad "systemd-analyze verify"; cat "$tmp/verify.log"; fi
+  systemd-analyze security --offline=true --no-pager /usr/lib/systemd/system/smtpstatusd.service 2>&1 \
+    | sed -n 's/^→ /exposure: /p'
+  [ -L /etc/systemd/system/sockets.target.wants/smtpstatusd.socket ] && ok "smtpstatusd.socket is enabled" \
+    || bad "smtpstatusd.socket is not enabled"
+  [ ! -e /etc/systemd/system/timers.target.wants/smtpstatus-update.timer ] && ok "the update timer is shipped disabled" \
+    || bad "the update timer is enabled"
+fi
+if command -v man >/dev/null; then
+  for p in 8/smtpstatusd 1/smtpstatus 3/libsmtpstatus; do
+    man -w "${p#*/}" 2>/dev/null | grep -q "man${p%/*}/${p#*/}" || bad "man ${p#*/} is not found"
+  done
+  ok "man finds smtpstatusd(8), smtpstatus(1), libsmtpstatus(3)"
+fi
+bash -c '_init_completion() { :; }; source /usr/share/bash-completion/completions/smtpstatus && complete -p smtpstatus' \
+  >/dev/null 2>&1 && ok "the bash completion loads" || bad "the bash completion does not load"
+
+# A program outside the tree, against the installed library only.
+here=$root/tests/integration/consumer
+if cc -std=c11 "$here/consumer.c" $(pkg-config --cflags --libs smtpstatus) -o "$tmp/consumer-pc" 2>"$tmp/cc.log" \
+   && [ "$("$tmp/consumer-pc")" = "Bad destination mailbox address" ]; then
+  ok "consumer built with pkg-config against the installed library"
+else bad "pkg-config consumer"; cat "$tmp/cc.log"; fi
+if cmake -S "$here" -B "$tmp/cbuild" >"$tmp/cmake.log" 2>&1 && cmake --build "$tmp/cbuild" >>"$tmp/cmake.log" 2>&1 \
+   && [ "$("$tmp/cbuild/consumer")" = "Bad destination mailbox address" ]; then
+  ok "consumer built with find_package(smtpstatus) against the installed library"
+else bad "find_package consumer"; cat "$tmp/cmake.log"; fi
+
+# The installed `smtpstatus update` into its default /etc/smtpstatusd/registry, twice (from a
+# local mirror: a copy of data/, then one without X.7.30), so that registry.prev exists too: the
+# purge must remove both, and what the daemon keeps in /var/lib/smtpstatusd.
+mkdir -p "$tmp/mirror1" "$tmp/mirror2" /var/lib/smtpstatusd
+cp data/smtp-enhanced-status-codes-?.csv "$tmp/mirror1/"
+cp data/smtp-enhanced-status-codes-?.csv "$tmp/mirror2/"
+grep -v '^"\?X\.7\.30' data/smtp-enhanced-status-codes-3.csv >"$tmp/mirror2/smtp-enhanced-status-codes-3.csv"
+if /usr/bin/smtpstatus --offline update --from "file://$tmp/mirror1/" >"$tmp/update.log" 2>&1 \
+   && /usr/bin/smtpstatus --offline update --allow-removals --from "file://$tmp/mirror2/" >>"$tmp/update.log" 2>&1 \
+   && grep -q '^removed  X.7.30' "$tmp/update.log" && [ -d /etc/smtpstatusd/registry.prev ] \
+   && /usr/sbin/smtpstatusd --check --registry /etc/smtpstatusd/registry >/dev/null 2>&1; then
+  ok "the installed smtpstatus update installs into /etc/smtpstatusd/registry, keeping registry.prev"
+else
+  bad "installed smtpstatus update"; sed 's/^/  | /' "$tmp/update.log"
+fi
+
+dpkg -i "$deb" >"$tmp/upgrade.log" 2>&1 && ok "dpkg -i again (reinstall)" || { bad "reinstall"; cat "$tmp/upgrade.log"; }
+# An upgrade to a newer release of the same build: cpack again with release 2.
+(cd "$(dirname "$deb")" && cpack -G DEB -D CPACK_DEBIAN_PACKAGE_RELEASE=2 >"$tmp/cpack2.log" 2>&1)
+deb2=$(ls "$(dirname "$deb")"/smtpstatusd_*-2_*.deb 2>/dev/null | tail -1)
+if [ -f "$deb2" ] && dpkg -i "$deb2" >"$tmp/upgrade.log" 2>&1 \
+   && [ "$(dpkg-query -W -f='${Version}' smtpstatusd)" = "$(dpkg-deb -f "$deb" Version | sed 's/-1$/-2/')" ] \
+   && [ -L /etc/systemd/system/sockets.target.wants/smtpstatusd.socket ] && [ -d /etc/smtpstatusd/registry ]; then
+  ok "dpkg -i of release 2: upgraded, the socket still enabled, the registry kept"
+else
+  bad "upgrade to release 2"; cat "$tmp/cpack2.log" "$tmp/upgrade.log" 2>/dev/null | tail -20
+fi
+[ -n "$deb2" ] && rm -f "$deb2"
+if dpkg --purge smtpstatusd >"$tmp/purge.log" 2>&1; then
+  installed=0; ok "dpkg --purge"
+else bad "dpkg --purge"; cat "$tmp/purge.log"; fi
+snapshot >"$tmp/after"
+if diff "$tmp/before" "$tmp/after" >"$tmp/left.log"; then
+  ok "nothing is left behind under /etc, /usr, /var/lib and /run"
+else
+  bad "the purge left or took files:"; sed 's/^/  | /' "$tmp/left.log"
+fi
+finish
