@@ -46,6 +46,8 @@ is_listening_unix(int fd, char *path, size_t size)
     size_t n = len > offsetof(struct sockaddr_un, sun_path)
                    ? len - offsetof(struct sockaddr_un, sun_path)
                    : 0;
+    if (n > sizeof sa.sun_path)
+        n = sizeof sa.sun_path; /* the kernel may count a terminator the struct has no room for */
     if (n > 0 && sa.sun_path[0] == '\0')
         n = 0; /* abstract: no path a client could open */
     n = strnlen(sa.sun_path, n);

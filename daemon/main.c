@@ -357,22 +357,31 @@ try_dir(const char *what, const char *dir, uint64_t generation, struct served *o
     return rc;
 }
 
-/* --registry when it loads, else the saved state, else the embedded default. */
+/* --registry when it loads, else the saved state, else the embedded default. A --registry
+ * directory that does not exist yet is not an error: a service names the directory that
+ * `smtpstatus update` creates, and a reload or SIGHUP loads it once it is there. */
 static void
 choose_served(const struct options *o, uint64_t generation, struct served *out)
 {
     char saved[PATH_MAX];
     struct stat st;
-    if (o->registry_dir != NULL && try_dir("registry", o->registry_dir, generation, out) == 0)
-        return;
+    int broken = 0; /* --registry exists but does not load */
+    if (o->registry_dir != NULL && stat(o->registry_dir, &st) != 0 && errno == ENOENT) {
+        log_info("registry %s does not exist yet; a reload or SIGHUP loads it once it does",
+                 o->registry_dir);
+    } else if (o->registry_dir != NULL) {
+        if (try_dir("registry", o->registry_dir, generation, out) == 0)
+            return;
+        broken = 1;
+    }
     state_registry_dir(o->statedir, saved, sizeof saved);
     if (stat(saved, &st) == 0) {
         if (try_dir("saved registry", saved, generation, out) == 0)
             return;
-    } else if (o->registry_dir != NULL) {
+    } else if (broken) {
         log_error("no saved registry in %s either", o->statedir);
     }
-    if (o->registry_dir != NULL)
+    if (broken)
         log_error("serving the embedded default registry instead");
     served_init_embedded(out, generation);
 }
@@ -714,6 +723,14 @@ main(int argc, char **argv)
     int listen_fd = listen_fds_take_unix(activated, sizeof activated, why, sizeof why);
     if (listen_fd == -2 && !d.opt.check)
         log_warnx("socket activation: %s; binding the socket myself", why);
+    if (listen_fd >= 0 && activated[0] != '\0' && !d.opt.check) {
+        char want[PATH_MAX + sizeof SOCKET_NAME + 1];
+        snprintf(want, sizeof want, "%s/" SOCKET_NAME, d.opt.rundir);
+        if (strcmp(activated, want) != 0)
+            log_warnx("socket activation: the socket passed is %s, but clients look for %s "
+                      "(and for the image beside it): make ListenStream= and --rundir agree",
+                      activated, want);
+    }
     if (d.opt.check)
         return run_check(&d.opt);
 

@@ -441,9 +441,10 @@ rpc_server_start(struct rpc_server *srv, uv_loop_t *loop, struct service *svc,
         return rc;
     srv->listener.data = srv;
     if (opt->has_listen_fd) {
-        /* Socket activation: already bound and listening; uv_listen() only starts watching. */
+        /* Socket activation: already bound and listening. uv_listen() calls listen() again,
+         * which would cut the service manager's Backlog= down to ours: ask for the most. */
         if ((rc = uv_pipe_open(&srv->listener, opt->listen_fd)) == 0)
-            rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
+            rc = uv_listen((uv_stream_t *)&srv->listener, SOMAXCONN, on_connection);
         else
             close(opt->listen_fd);
     } else if (unlink(opt->path) != 0 && errno != ENOENT) {

@@ -18,8 +18,9 @@ foreach(page ${SMTPSTATUS_MAN_PAGES})
 endforeach()
 add_custom_target(smtpstatus_man ALL DEPENDS ${_man_gz})
 
-# systemd: Debian 12 keeps units and sysusers.d entries under /lib (SMTPSTATUS_SYSTEMD_UNITDIR
-# is relative to the install prefix unless absolute).
+# systemd: under the prefix, /usr/lib/systemd/system and /usr/lib/sysusers.d, which Debian 12's
+# merged /usr also shows as /lib (SMTPSTATUS_SYSTEMD_UNITDIR is relative to the install prefix
+# unless absolute).
 set(SMTPSTATUS_SYSTEMD_UNITDIR lib/systemd/system CACHE STRING "where the systemd units go")
 set(SMTPSTATUS_SYSUSERSDIR lib/sysusers.d CACHE STRING "where the sysusers.d entry goes")
 install(FILES packaging/systemd/smtpstatusd.service packaging/systemd/smtpstatusd.socket
@@ -68,6 +69,8 @@ set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY "=")
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "systemd")
+# `smtpstatus update` fetches from IANA over https: libcurl needs the CA certificates.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "ca-certificates")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${CMAKE_SOURCE_DIR}/packaging/deb/postinst ${CMAKE_SOURCE_DIR}/packaging/deb/prerm

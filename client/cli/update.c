@@ -287,6 +287,7 @@ install(const struct paths *p, int had_dir, int *prev_kept)
         if (rename(p->staging, p->dir) != 0) {
             output_error("registry", p->dir, "cannot install %s: %s; nothing was changed", p->dir,
                          strerror(errno));
+            remove_set(p->staging);
             return -1;
         }
     } else if (renameat2(AT_FDCWD, p->staging, AT_FDCWD, p->dir, RENAME_EXCHANGE) == 0) {
@@ -299,28 +300,60 @@ install(const struct paths *p, int had_dir, int *prev_kept)
     } else if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
         /* This file system cannot exchange: two renames, undone if the second fails. */
         if (remove_set(p->prev) != 0 || rename(p->dir, p->prev) != 0) {
-            output_error("registry", p->dir, "cannot move %s aside to %s: %s; nothing was changed",
-                         p->dir, p->prev, strerror(errno));
+            output_error("registry", p->dir, "cannot move %s aside to %s: %s; %s is as it was",
+                         p->dir, p->prev, strerror(errno), p->dir);
+            remove_set(p->staging);
             return -1;
         }
         if (rename(p->staging, p->dir) != 0) {
             int saved = errno;
-            if (rename(p->prev, p->dir) != 0)
-                output_warnx("and cannot put %s back from %s: %s", p->dir, p->prev,
-                             strerror(errno));
-            output_error("registry", p->dir, "cannot install %s: %s; nothing was changed", p->dir,
-                         strerror(saved));
+            if (rename(p->prev, p->dir) != 0) {
+                output_error("registry", p->dir,
+                             "cannot install %s (%s), nor put the set before it back from %s "
+                             "(%s): %s is missing until you move %s back",
+                             p->dir, strerror(saved), p->prev, strerror(errno), p->dir, p->prev);
+            } else {
+                output_error("registry", p->dir, "cannot install %s: %s; nothing was changed",
+                             p->dir, strerror(saved));
+            }
+            remove_set(p->staging);
             return -1;
         }
         *prev_kept = 1;
     } else {
         output_error("registry", p->dir, "cannot install %s: %s; nothing was changed", p->dir,
                      strerror(errno));
+        remove_set(p->staging);
         return -1;
     }
     if (fsync_dir(p->parent) != 0)
         output_warnx("cannot sync %s: %s", p->parent, strerror(errno));
     return 0;
+}
+
+/* Removes PARENT/.NAME.new.* directories: staging left by an update that died. Call it under
+ * the lock. */
+static void
+remove_stale_staging(const struct paths *p)
+{
+    const char *name = strrchr(p->dir, '/');
+    name = name != NULL ? name + 1 : p->dir;
+    char prefix[PATH_MAX + 16];
+    snprintf(prefix, sizeof prefix, ".%s.new.", name);
+    DIR *d = opendir(p->parent);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        char path[PATH_MAX + NAME_MAX + 2];
+        snprintf(path, sizeof path, "%s/%s", p->parent, e->d_name);
+        if (remove_set(path) != 0)
+            output_warnx("cannot remove %s, left by an earlier update: %s", path,
+                         strerror(errno));
+    }
+    closedir(d);
 }
 
 /* Writes the downloaded files into a new staging directory. Returns 0, or -1 after saying why
@@ -465,6 +498,17 @@ cmd_update(const struct options *opt, struct source *src)
             close(lock);
         return EXIT_NOT_FOUND;
     }
+
+    /* Under the lock: what is there now, and no staging directory left by an update that
+     * died (nothing else makes them). */
+    had_dir = lstat(p.dir, &st) == 0;
+    if (had_dir && !S_ISDIR(st.st_mode)) {
+        output_error("registry", p.dir, "%s is not a directory; give --registry a directory",
+                     p.dir);
+        close(lock);
+        return EXIT_NOT_FOUND;
+    }
+    remove_stale_staging(&p);
 
     int status = EXIT_NOT_FOUND;
     struct registry *next = NULL, *before = NULL;

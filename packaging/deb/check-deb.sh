@@ -7,7 +7,8 @@
 # find_package(smtpstatus), installs the package again (the upgrade path of the maintainer
 # scripts), then purges it and checks that nothing is left: every file under /etc, /usr,
 # /var/lib and /run is as it was before. Needs root and dpkg; skips, saying so, without them,
-# or when a smtpstatusd package is installed already (it is not ours to remove).
+# or when a smtpstatusd package is installed already (it is not ours to remove). With
+# --require (as .ci/run calls it) a skip is a failure: CI must not pass without the check.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -15,22 +16,27 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok: $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 finish() { echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit; }
+require=0
+[ "${1:-}" = --require ] && require=1
+skip() {
+  echo "skip: $*"
+  echo "0 passed, 0 failed, 1 skipped"
+  [ $require -eq 1 ] && { echo "FAIL: --require: the package check did not run"; exit 1; }
+  exit 0
+}
 
 if [ "$(id -u)" -ne 0 ] || ! command -v dpkg >/dev/null || ! command -v cpack >/dev/null; then
-  echo "skip: the package check needs root, dpkg and cpack"
-  echo "0 passed, 0 failed, 1 skipped"; exit 0
+  skip "the package check needs root, dpkg and cpack"
 fi
 if dpkg-query -W -f='${Status}' smtpstatusd 2>/dev/null | grep -q 'installed'; then
-  echo "skip: a smtpstatusd package is installed already; not touching it"
-  echo "0 passed, 0 failed, 1 skipped"; exit 0
+  skip "a smtpstatusd package is installed already; not touching it"
 fi
 
 # The purge removes these; a daemon running on /run/smtpstatusd is not ours to disturb, and
 # anything else there is set aside for the check and put back after it.
 ours=(/run/smtpstatusd /var/lib/smtpstatusd /etc/smtpstatusd)
 if [ -e /run/smtpstatusd/smtpstatusd.lock ] && ! flock -n /run/smtpstatusd/smtpstatusd.lock true; then
-  echo "skip: a smtpstatusd is running on /run/smtpstatusd; not touching it"
-  echo "0 passed, 0 failed, 1 skipped"; exit 0
+  skip "a smtpstatusd is running on /run/smtpstatusd; not touching it"
 fi
 tmp=$(mktemp -d)
 mkdir "$tmp/aside"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The systemd units in packaging/systemd/: `systemd-analyze verify` accepts them (with the
-# build's smtpstatus in place of /usr/bin/smtpstatus, which is not installed here), the daemon's
+# build's programs in place of /usr/bin/smtpstatus and /usr/sbin/smtpstatusd, which are not
+# installed here), the daemon's
 # hardening is measured with `systemd-analyze security --offline=true` and its exposure figure
-# printed and held to at most 2.0, the service's ExecStart passes --registry only when
-# /etc/smtpstatusd/registry exists (run here with that path swapped for a temp one), the socket
+# printed and held to at most 2.0, the service's ExecStart serves the built-in registry until
+# /etc/smtpstatusd/registry exists and SIGHUP loads it then (run here with the paths swapped for
+# temp ones), the socket
 # unit and the service agree on the socket, and sysusers.d accepts the user. Skips, saying so,
 # without systemd-analyze. ctest sets BUILD_DIR.
 set -uo pipefail
@@ -23,6 +25,7 @@ fi
 cp "$units"/*.service "$units"/*.socket "$units"/*.timer "$tmp/"
 sed -i "s#/usr/bin/smtpstatus #$BUILD_DIR/smtpstatus #; s#/usr/bin/smtpstatus\$#$BUILD_DIR/smtpstatus#" \
   "$tmp/smtpstatus-update.service"
+sed -i "s#/usr/sbin/smtpstatusd #$BUILD_DIR/smtpstatusd #" "$tmp/smtpstatusd.service"
 if systemd-analyze verify --man=no "$tmp"/*.service "$tmp"/*.socket "$tmp"/*.timer >"$tmp/verify.log" 2>&1 \
    && [ ! -s "$tmp/verify.log" ]; then
   ok "systemd-analyze verify accepts every unit"
@@ -43,20 +46,33 @@ for unit in smtpstatusd.service smtpstatus-update.service; do
   fi
 done
 
-# ExecStart as systemd runs it: "$$" is a literal "$"; then the argv is sh's.
-line=$(sed -n 's/^ExecStart=//p' "$units/smtpstatusd.service" | sed 's/\$\$/$/g')
+# ExecStart as systemd runs it, with the paths moved into a temp directory: the real daemon
+# serves the built-in registry while /etc/smtpstatusd/registry does not exist, and SIGHUP (the
+# unit's ExecReload) loads the directory once it does. $SMTPSTATUSD_OPTS is split on spaces, as
+# systemd splits an unbraced variable.
+line=$(sed -n 's/^ExecStart=//p' "$units/smtpstatusd.service")
 line=${line//\/etc\/smtpstatusd\/registry/$tmp/registry}
-printf '#!/bin/sh\necho smtpstatusd "$@"\n' >"$tmp/echo-args" && chmod +x "$tmp/echo-args"
-line=${line//\/usr\/sbin\/smtpstatusd/$tmp/echo-args}
-execstart() { SMTPSTATUSD_OPTS="$1" python3 -c 'import shlex, subprocess, sys; sys.exit(subprocess.call(shlex.split(sys.argv[1])))' "$line" ; }
-base="smtpstatusd --foreground --rundir /run/smtpstatusd --statedir /var/lib/smtpstatusd"
-got=$(execstart "")
-[ "$got" = "$base" ] && ok "ExecStart without the registry directory: the built-in registry" \
-  || bad "ExecStart without the directory: $got"
-mkdir "$tmp/registry"
-got=$(execstart "--admin-group mail --log-level debug")
-[ "$got" = "$base --registry $tmp/registry --admin-group mail --log-level debug" ] \
-  && ok "ExecStart with the registry directory and SMTPSTATUSD_OPTS" || bad "ExecStart with the directory: $got"
+line=${line//\/run\/smtpstatusd/$tmp/run}
+line=${line//\/var\/lib\/smtpstatusd/$tmp/state}
+line=${line//\/usr\/sbin\/smtpstatusd/$BUILD_DIR/smtpstatusd}
+line=${line//\$SMTPSTATUSD_OPTS/--http off --log-level debug}
+# shellcheck disable=SC2086
+$line 2>"$tmp/daemon.log" &
+daemon=$!
+for _ in $(seq 100); do grep -q 'ready: listening' "$tmp/daemon.log" && break; sleep 0.1; done
+source_of() { "$BUILD_DIR/smtpstatus" --rundir "$tmp/run" --socket --json info \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["source"])'; }
+[ "$(source_of)" = embedded ] && grep -q "registry $tmp/registry does not exist yet" "$tmp/daemon.log" \
+  && ! grep -q 'error:' "$tmp/daemon.log" \
+  && ok "ExecStart without the registry directory: the built-in registry, and no error" \
+  || { bad "ExecStart without the registry directory"; sed 's/^/  | /' "$tmp/daemon.log"; }
+cp -r "$(dirname "$0")/../../data" "$tmp/registry"
+kill -HUP "$daemon"
+for _ in $(seq 100); do grep -q "reloaded $tmp/registry" "$tmp/daemon.log" && break; sleep 0.1; done
+[ "$(source_of)" = "$tmp/registry" ] \
+  && ok "ExecReload (SIGHUP) loads the registry directory once it exists" \
+  || { bad "SIGHUP after the directory appeared"; sed 's/^/  | /' "$tmp/daemon.log"; }
+kill "$daemon"; wait "$daemon"
 
 listen=$(sed -n 's/^ListenStream=//p' "$units/smtpstatusd.socket")
 [ "$listen" = /run/smtpstatusd/smtpstatusd.sock ] && grep -q '^SocketMode=0666$' "$units/smtpstatusd.socket" \

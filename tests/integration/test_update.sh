@@ -90,6 +90,8 @@ title() { "$S" --json lookup "$1" 2>/dev/null | python3 -c 'import json,sys; pri
 
 [ "$(title 5.7.30)" = None ] && ok "before: 5.7.30 is not registered" || bad "before: 5.7.30 is $(title 5.7.30)"
 
+# Staging left by an update that died is removed by the next one.
+mkdir "$tmp/etc/.registry.new.dead01" && echo x >"$tmp/etc/.registry.new.dead01/smtp-enhanced-status-codes-1.csv"
 if run 0 "$S" update --from "$url/ok/later/" --registry "$reg"; then
   if grep -q '^added    X.7.29   ARC validation failure$' "$tmp/out" \
      && grep -q '^added    X.7.30   REQUIRETLS support required$' "$tmp/out" \
@@ -104,6 +106,8 @@ else
 fi
 same_set "$reg" "$tmp/mirror/later" && same_set "$reg.prev" "$tmp/mirror/2017" \
   && ok "good update: the new set installed, the old one kept as registry.prev" || bad "good update: files"
+[ ! -e "$tmp/etc/.registry.new.dead01" ] && ok "good update: a dead update's staging is removed" \
+  || bad "good update: $tmp/etc/.registry.new.dead01 is still there"
 [ "$(stat -c %a "$reg")" = 755 ] && [ "$(stat -c %a "$reg/smtp-enhanced-status-codes-3.csv")" = 644 ] \
   && ok "good update: readable by the daemon's user (0755, 0644)" || bad "good update: modes"
 [ "$(title 5.7.30)" = "REQUIRETLS support required" ] && ok "good update: the daemon answers 5.7.30" \
