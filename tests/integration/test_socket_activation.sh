@@ -26,8 +26,9 @@ mkdir -p "$tmp/run"
 sock=$tmp/run/smtpstatusd.sock
 export SMTPSTATUS_RUNDIR=$tmp/run
 
+# --http off: tests run in parallel, and the default HTTP port may be taken.
 coproc ACT { exec python3 "$here/socket_activate.py" "$sock" 2 -- "$D" --foreground \
-  --rundir "$tmp/run" --statedir "$tmp/state" 2>>"$tmp/daemon.log"; }
+  --rundir "$tmp/run" --statedir "$tmp/state" --http off 2>>"$tmp/daemon.log"; }
 helper_pid=$ACT_PID
 exec {act_fd}<&"${ACT[0]}"
 next() { IFS= read -r -t 30 -u "$act_fd" line || line="(no answer from socket_activate.py)"; }
@@ -60,7 +61,7 @@ helper_pid=''
 # daemon binds its own socket. It detaches once ready, so the command returning means ready.
 rm -rf "$tmp/run2"
 ( export LISTEN_PID=$BASHPID LISTEN_FDS=1; exec 3</dev/null
-  exec "$D" --rundir "$tmp/run2" --statedir "$tmp/state" ) 2>"$tmp/bad.log"
+  exec "$D" --rundir "$tmp/run2" --statedir "$tmp/state" --http off ) 2>"$tmp/bad.log"
 rc=$?
 if [ $rc -eq 0 ] && grep -q 'socket activation: none of the 1 descriptor passed by the service manager is a listening Unix stream socket' "$tmp/bad.log" \
    && [ -S "$tmp/run2/smtpstatusd.sock" ] && "$S" --rundir "$tmp/run2" lookup 5.1.1 >/dev/null; then
@@ -71,7 +72,7 @@ fi
 kill "$(cat "$tmp/run2/smtpstatusd.lock")" 2>/dev/null
 
 # LISTEN_PID of another process: not ours, ignored without a word (as sd_listen_fds does).
-( export LISTEN_PID=1 LISTEN_FDS=1; exec "$D" --rundir "$tmp/run3" --statedir "$tmp/state" ) 2>"$tmp/other.log"
+( export LISTEN_PID=1 LISTEN_FDS=1; exec "$D" --rundir "$tmp/run3" --statedir "$tmp/state" --http off ) 2>"$tmp/other.log"
 rc=$?
 if [ $rc -eq 0 ] && ! grep -q 'socket activation' "$tmp/other.log" && [ -S "$tmp/run3/smtpstatusd.sock" ]; then
   ok "LISTEN_PID of another process is ignored"
