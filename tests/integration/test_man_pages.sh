@@ -45,6 +45,16 @@ mapfile -t cmds < <("$BUILD_DIR/smtpstatus" --help | sed -n '/^Commands:/,/^$/p'
 covers smtpstatus.1 "command" "${cmds[@]}"
 mapfile -t errs < <(grep -oE '^ +X\(E[A-Z0-9_]+' "$root/client/include/smtpstatus.h" | sed 's/.*X(//')
 covers libsmtpstatus.3 "SMTPSTATUS_E* error" "${errs[@]}"
+# Every JSON field the CLI prints (the keys its builders set), and its exit statuses.
+mapfile -t keys < <(cat "$root/client/json/answer_json.c" "$root/client/cli/output.c" \
+  "$root/client/cli/update.c" | grep -oE '(jset|answer_json_set)\([^,]+, "[a-z_]+"' \
+  | sed 's/.*"\(.*\)"/\1/' | sort -u)
+[ ${#keys[@]} -gt 20 ] || bad "found only ${#keys[@]} JSON keys in the CLI's sources"
+covers smtpstatus.1 "JSON field" "${keys[@]}"
+statuses=$(sed -n '/^\.Sh EXIT STATUS/,/^\.Sh /p' "$man/smtpstatus.1" | grep -oE '^\.It [0-9]+' | awk '{print $2}' | tr '\n' ' ')
+want=$("$BUILD_DIR/smtpstatus" --help | grep -oE '^  [0-9]  ' | tr -d ' ' | tr '\n' ' ')
+[ -n "$want" ] && [ "$statuses" = "$want" ] && ok "smtpstatus.1 lists the exit statuses of --help ($want)" \
+  || bad "smtpstatus.1 exit statuses: '$statuses', --help has '$want'"
 covers smtpstatusd.8 "signal" SIGHUP SIGTERM SIGINT
 covers smtpstatusd.8 "file" smtpstatusd.sock smtpstatusd.lock /etc/smtpstatusd/registry /var/lib/smtpstatusd
 
