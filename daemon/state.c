@@ -5,6 +5,7 @@
  */
 #include "state.h"
 
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -13,6 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "file_write.h"
 
 char *
 state_registry_dir(const char *statedir, char *buf, size_t size)
@@ -27,41 +30,6 @@ join(char *buf, size_t size, const char *dir, const char *name)
 {
     int n = snprintf(buf, size, "%s/%s", dir, name);
     return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-static int
-fsync_path(const char *path, int flags)
-{
-    int fd = open(path, flags | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static int
-write_file(const char *path, const char *data, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0)
-        return -1;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            close(fd);
-            return -1;
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd) != 0) {
-        close(fd);
-        return -1;
-    }
-    return close(fd);
 }
 
 /* Removes a saved set directory and its files. */
@@ -101,7 +69,7 @@ state_save(const char *statedir, const struct registry_files *f, struct diag *d)
     chmod(set, 0755);
     for (int i = 0; i < REGISTRY_TABLES; i++) {
         if (join(path, sizeof path, set, names[i]) != 0 ||
-            write_file(path, f->data[i], f->len[i]) != 0) {
+            file_write_new(path, f->data[i], f->len[i]) != 0) {
             diag_add(d, DIAG_ERROR, path, 0, 0, "cannot save: %s", strerror(errno));
             remove_set(set);
             return -1;
@@ -116,8 +84,8 @@ state_save(const char *statedir, const struct registry_files *f, struct diag *d)
     /* A relative link, so the state directory can be moved as a whole. */
     char base[4096];
     snprintf(base, sizeof base, "%s", set);
-    if (fsync_path(set, O_RDONLY | O_DIRECTORY) != 0 || symlink(basename(base), tmp_link) != 0 ||
-        rename(tmp_link, link) != 0 || fsync_path(statedir, O_RDONLY | O_DIRECTORY) != 0) {
+    if (file_sync_dir(set) != 0 || symlink(basename(base), tmp_link) != 0 ||
+        rename(tmp_link, link) != 0 || file_sync_dir(statedir) != 0) {
         diag_add(d, DIAG_ERROR, link, 0, 0, "cannot save the registry: %s", strerror(errno));
         unlink(tmp_link);
         remove_set(set);

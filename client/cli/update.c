@@ -24,6 +24,7 @@
 
 #include "csv.h"
 #include "fetch.h"
+#include "file_write.h"
 #include "image_build.h"
 #include "output.h"
 #include "registry.h"
@@ -139,45 +140,6 @@ remove_set(const char *path)
         return -1;
     }
     return rmdir(path);
-}
-
-static int
-fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-/* Writes data[0..len) to a new file `path` (mode 0644) and syncs it. Returns 0 or -1 with
- * errno. */
-static int
-write_file(const char *path, const char *data, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    size_t off = 0;
-    if (fchmod(fd, 0644) != 0) /* whatever the umask: the daemon's user reads it */
-        off = len + 1;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            break;
-        off += (size_t)n;
-    }
-    int saved = errno;
-    int rc = off == len && fsync(fd) == 0 ? 0 : -1;
-    if (rc != 0)
-        saved = off == len ? errno : saved;
-    close(fd);
-    errno = saved;
-    return rc;
 }
 
 /* Downloads the three files from base URL `from`. Returns 0, or -1 after saying why. */
@@ -326,7 +288,7 @@ install(const struct paths *p, int had_dir, int *prev_kept)
         remove_set(p->staging);
         return -1;
     }
-    if (fsync_dir(p->parent) != 0)
+    if (file_sync_dir(p->parent) != 0)
         output_warnx("cannot sync %s: %s", p->parent, strerror(errno));
     return 0;
 }
@@ -373,10 +335,10 @@ stage(struct paths *p, const struct download *dl)
     for (int i = 0; i < REGISTRY_TABLES && rc == 0; i++) {
         char path[PATH_MAX + 64];
         snprintf(path, sizeof path, "%s/%s", p->staging, table_file[i]);
-        rc = write_file(path, dl->data[i], dl->len[i]);
+        rc = file_write_new(path, dl->data[i], dl->len[i]);
     }
     if (rc == 0)
-        rc = fsync_dir(p->staging);
+        rc = file_sync_dir(p->staging);
     if (rc != 0) {
         output_error("registry", p->dir, "cannot write the new files in %s: %s", p->staging,
                      strerror(errno));
