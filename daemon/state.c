@@ -5,7 +5,6 @@
  */
 #include "state.h"
 
-
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
