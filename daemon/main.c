@@ -663,6 +663,8 @@ start_http(struct daemon *d)
                           err, sizeof err) != 0)
         fatal("http: %s; choose another with --http ADDR:PORT, or --http off", err);
     if (d->http_opt.tcp)
+        d->svc.http_address = d->http.address;
+    if (d->http_opt.tcp)
         log_info("http: listening on %s%s", d->http.address,
                  d->opt.http_admin ? " (POST /v1/reload enabled for local clients)" : "");
     if (d->http_opt.unix_path != NULL)

@@ -61,6 +61,7 @@ handle_hello(struct service *svc, struct arena *a, Response *resp)
     m->protocol = PROTOCOL;
     m->generation = svc->current->generation;
     m->image_path = answer_str(svc->image_path);
+    m->http_address = answer_str(svc->http_address);
     resp->result_case = SMTPSTATUS__V1__RESPONSE__RESULT_HELLO;
     resp->hello = m;
 }

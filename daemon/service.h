@@ -62,6 +62,7 @@ struct service {
                                      loop); owned by the daemon */
     size_t admin_uid_count;
     const char *image_path;       /* for hello; "" until an image is published */
+    const char *http_address;     /* for hello: the HTTP port's TCP address; "" when off */
     int reload_busy;              /* a reload is running */
 };
 

@@ -886,10 +886,37 @@ def scenario_systemd_notify(root):
         sock.close()
 
 
+def scenario_hello_http_address(root):
+    """hello names the JSON debug port's address, with the port the kernel chose for port 0."""
+    with Daemon(root, extra=("--http", "127.0.0.1:0")) as d, d.connect() as c:
+        r = c.call(request(1, hello=pb.HelloRequest(client="socket_client.py")))
+        m = re.match(r"^127\.0\.0\.1:(\d+)$", r.hello.http_address or "")
+        check("hello: the HTTP address, with the port chosen for port 0",
+              m is not None and int(m.group(1)) > 0 and
+              ("http: listening on " + r.hello.http_address) in d.log(), r.hello.http_address)
+        if m:
+            with socket.create_connection(("127.0.0.1", int(m.group(1))), IO_TIMEOUT) as h:
+                h.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                answer = b""
+                while True:
+                    more = h.recv(4096)
+                    if not more:
+                        break
+                    answer += more
+            check("hello's HTTP address answers GET /healthz", answer.startswith(b"HTTP/1.1 200"),
+                  answer[:80])
+        stop_cleanly(d, "hello http address")
+    with Daemon(os.path.join(root, "off")) as d, d.connect() as c:
+        r = c.call(request(1, hello=pb.HelloRequest()))
+        check("hello: no HTTP address with --http off", r.hello.http_address == "", r.hello)
+        stop_cleanly(d, "hello without http")
+
+
 SCENARIOS = [scenario_every_operation, scenario_pipelining, scenario_bad_input,
              scenario_idle_timeout, scenario_reload_permission, scenario_reload_diff,
              scenario_bad_csv_reload, scenario_sighup, scenario_dribbler,
-             scenario_connection_cap, scenario_out_of_descriptors, scenario_systemd_notify]
+             scenario_connection_cap, scenario_out_of_descriptors, scenario_systemd_notify,
+             scenario_hello_http_address]
 
 
 def on_alarm(signum, frame_):
