@@ -7,7 +7,8 @@
  *
  * Endpoints: GET /v1/codes/{code}, GET /v1/codes?basic=&q=&subject=, GET /v1/basic/{nnn},
  * GET|POST /v1/render, POST /v1/classify, GET /v1/registry, POST /v1/reload (only with
- * --http-admin, only from loopback or the Unix socket), GET /healthz, GET /metrics. HEAD is
+ * --http-admin, only for a loopback peer or an administrator on the Unix socket, and never for
+ * what a browser can send), GET /healthz, GET /metrics. HEAD is
  * answered wherever GET is. ?pretty=1 indents the JSON. Errors are
  * {"error": {"status": N, "code": "not_found", "message": "..."}}.
  */
