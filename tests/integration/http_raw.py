@@ -279,6 +279,16 @@ elif MODE == "neverread":
     # request of a read), and close the connection by the drain deadline.
     pid, idle = int(sys.argv[4]), float(sys.argv[5])
 
+    def metric(name):
+        m = connect()
+        m.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        st, _, body, _ = read_response(m, b"")
+        m.close()
+        for l in body.decode().splitlines():
+            if l.startswith(name + " "):
+                return int(l.split()[1])
+        return -1
+
     def rss_kib():
         with open("/proc/%d/status" % pid) as f:
             for line in f:
@@ -290,6 +300,7 @@ elif MODE == "neverread":
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect((HOST, PORT))
     before = rss_kib()
+    lists_before = metric('smtpstatusd_requests_total{surface="http",operation="list"}')
     req = b"GET /v1/codes?pretty=1 HTTP/1.1\r\nHost: t\r\n\r\n"  # ~78 KB answers
     n = 4000  # 180 KB of requests: over 300 MB of answers if all were made
     data = req * (n - 1) + req.replace(b"Host: t", b"Host: t\r\nConnection: close")
@@ -302,9 +313,13 @@ elif MODE == "neverread":
             time.sleep(0.05)
     time.sleep(0.5)
     grew = rss_kib() - before
-    print("sent %d of %d bytes; the daemon's RSS grew by %d KiB" % (sent, len(data), grew))
-    check("never-reading client: the daemon's memory stays bounded (grew %d KiB < 16 MiB)" % grew,
-          grew < 16 * 1024)
+    answered = metric('smtpstatusd_requests_total{surface="http",operation="list"}') - lists_before
+    print("sent %d of %d bytes; %d answered; the daemon's RSS grew by %d KiB"
+          % (sent, len(data), answered, grew))
+    # What the kernel's buffers take plus the 1 MiB queue limit, in 78 KB answers, is well
+    # under 300 (the RSS is noisy, under the sanitizers above all: it is only printed).
+    check("never-reading client: the daemon stops answering (%d of %d answered)"
+          % (answered, n), 0 < answered < 300)
     # Clients that ask for less, the last request saying Connection: close: the daemon
     # answers all and drains. How much the kernel takes before the daemon must queue depends
     # on its buffers, so several sizes are tried at once: some throttle and end by the idle
@@ -319,14 +334,9 @@ elif MODE == "neverread":
     # Nothing is read until the deadlines have passed: then the daemon holds no connection but
     # the one asking.
     time.sleep(idle + 1.5)
-    m = connect()
-    m.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
-    st, _, body, _ = read_response(m, b"")
-    line = [l for l in body.decode().splitlines()
-            if l.startswith('smtpstatusd_connections_open{surface="http"}')]
-    open_now = int(line[0].split()[1]) if line else -1
+    open_now = metric('smtpstatusd_connections_open{surface="http"}')
     check("never-reading clients: all closed by the deadlines (%d open, want 1)" % open_now,
-          st == 200 and open_now == 1)
+          open_now == 1)
     s.close()
     for d in drains:
         d.close()
