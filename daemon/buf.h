@@ -14,7 +14,7 @@
 struct buf {
     char *data; /* owned; NULL until the first byte */
     size_t len, cap;
-    int failed; /* an append failed since the buffer was made: what it holds is cut short */
+    int failed; /* an append failed since the last reset: what it holds is cut short */
 };
 
 /* Makes room for `more` bytes after len. Returns 0, or -1 on ENOMEM (the buffer unchanged). */
@@ -62,6 +62,7 @@ static inline void
 buf_reset(struct buf *b)
 {
     b->len = 0;
+    b->failed = 0;
 }
 
 static inline void

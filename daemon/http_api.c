@@ -208,7 +208,8 @@ struct query {
 };
 
 /* Finds parameter `name` and decodes its value into out[0..size). Returns 1 when found, 0 when
- * absent, -1 when its value is malformed or too long. The first occurrence counts. */
+ * absent, -1 when its value is malformed, holds a NUL, or is too long. The first occurrence
+ * counts. */
 static int
 query_get(const struct query *q, const char *name, char *out, size_t size)
 {
@@ -221,7 +222,9 @@ query_get(const struct query *q, const char *name, char *out, size_t size)
         const char *ke = eq ? eq : pe;
         if ((size_t)(ke - p) == nlen && memcmp(p, name, nlen) == 0) {
             const char *v = eq ? eq + 1 : pe;
-            return decode(v, (size_t)(pe - v), out, size, 1) < 0 ? -1 : 1;
+            long n = decode(v, (size_t)(pe - v), out, size, 1);
+            /* Values are used as C strings: a %00 would silently cut one short. */
+            return n < 0 || strlen(out) != (size_t)n ? -1 : 1;
         }
         p = pe + (amp != NULL);
     }
@@ -516,8 +519,8 @@ get_basic(struct ctx *c, const char *raw, size_t raw_len)
         return;
     char word[16];
     uint16_t code;
-    if (decode(raw, raw_len, word, sizeof word, 0) < 0 ||
-        smtpstatus_basic_parse(word, strlen(word), &code) != 0) {
+    long n = decode(raw, raw_len, word, sizeof word, 0);
+    if (n < 0 || smtpstatus_basic_parse(word, (size_t)n, &code) != 0) {
         fail(c, 400, "\"%.*s\" is not a basic reply code: %s", (int)(raw_len < 32 ? raw_len : 32),
              raw, smtpstatus_strerror(SMTPSTATUS_EBASIC));
         return;
@@ -751,9 +754,9 @@ http_api_reload_response(struct http_api *api, int ok, int start_error, const st
         return;
     }
     if (start_error == -EINVAL) {
-        error_pretty(api, 409,
-                     "no registry directory to reload: start smtpstatusd with --registry DIR, "
-                     "or give {\"directory\": DIR}",
+        error_pretty(api, 400,
+                     "no directory given and no --registry configured: give {\"directory\": "
+                     "DIR}, or start smtpstatusd with --registry DIR",
                      pretty, body, resp);
         return;
     }
@@ -790,6 +793,49 @@ http_api_reload_response(struct http_api *api, int ok, int start_error, const st
     answer(api, o, pretty, body, resp);
 }
 
+/* Whether s[0..n) holds a control character (NUL included): a directory goes into the log. */
+static int
+has_control(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* Whether h[0..n), a lower-case Host value, names this host by a loopback name: localhost,
+ * 127.0.0.1 or [::1], each with an optional port. */
+static int
+loopback_host(const char *h, size_t n)
+{
+    static const char *const names[] = {"localhost", "127.0.0.1", "[::1]"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t k = strlen(names[i]);
+        if (n < k || memcmp(h, names[i], k) != 0)
+            continue;
+        if (n == k)
+            return 1;
+        if (h[k] != ':' || n - k - 1 < 1 || n - k - 1 > 5)
+            return 0;
+        for (size_t j = k + 1; j < n; j++)
+            if (h[j] < '0' || h[j] > '9')
+                return 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether t[0..n), a lower-case Content-Type value, is application/json (parameters allowed). */
+static int
+json_content_type(const char *t, size_t n)
+{
+    static const char want[] = "application/json";
+    size_t k = sizeof want - 1;
+    if (t == NULL || n < k || memcmp(t, want, k) != 0)
+        return 0;
+    return n == k || t[k] == ';' || t[k] == ' ' || t[k] == '\t';
+}
+
 /* POST /v1/reload [{"directory": DIR}] */
 static enum http_api_result
 reload(struct ctx *c, const struct http_request *req, char *dir_buf, size_t dir_size,
@@ -803,7 +849,28 @@ reload(struct ctx *c, const struct http_request *req, char *dir_buf, size_t dir_
         return HTTP_API_DONE;
     }
     if (!req->local_peer) {
-        fail(c, 403, "reload over HTTP is only for clients on loopback or the Unix socket");
+        if (req->unix_peer)
+            fail(c, 403,
+                 "reload is for root, the daemon's user or the admin group; uid %ld is none",
+                 req->peer_uid);
+        else
+            fail(c, 403, "reload over HTTP is only for clients on loopback or the Unix socket");
+        return HTTP_API_DONE;
+    }
+    /* A browser on this host is on loopback too: a web page must not reload, by a cross-site
+     * POST (text/plain needs no CORS preflight) or by DNS rebinding a name it controls. */
+    if (req->has_origin) {
+        fail(c, 403, "reload is refused to a request with an Origin header (a browser's)");
+        return HTTP_API_DONE;
+    }
+    if (req->host == NULL || !loopback_host(req->host, req->host_len)) {
+        fail(c, 403, "reload needs Host: localhost, 127.0.0.1 or [::1] (with a port or without)");
+        return HTTP_API_DONE;
+    }
+    if (!json_content_type(req->content_type, req->content_type_len)) {
+        fail(c, 403,
+             "reload needs Content-Type: application/json (curl -H 'Content-Type: "
+             "application/json'), which a web page cannot send without asking");
         return HTTP_API_DONE;
     }
     if (req->body_len > 0) {
@@ -818,8 +885,10 @@ reload(struct ctx *c, const struct http_request *req, char *dir_buf, size_t dir_
         }
         if (d != NULL) {
             if (json_string_length(d) == 0 || json_string_length(d) >= dir_size ||
-                strlen(json_string_value(d)) != json_string_length(d)) {
-                fail(c, 400, "\"directory\" must be a path of 1 to %zu bytes", dir_size - 1);
+                has_control(json_string_value(d), json_string_length(d))) {
+                fail(c, 400,
+                     "\"directory\" must be a path of 1 to %zu bytes without control characters",
+                     dir_size - 1);
                 json_decref(j);
                 return HTTP_API_DONE;
             }

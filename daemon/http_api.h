@@ -7,7 +7,8 @@
  *
  * Endpoints: GET /v1/codes/{code}, GET /v1/codes?basic=&q=&subject=, GET /v1/basic/{nnn},
  * GET|POST /v1/render, POST /v1/classify, GET /v1/registry, POST /v1/reload (only with
- * --http-admin, only from loopback or the Unix socket), GET /healthz, GET /metrics. HEAD is
+ * --http-admin, only for a loopback peer or an administrator on the Unix socket, and never for
+ * what a browser can send), GET /healthz, GET /metrics. HEAD is
  * answered wherever GET is. ?pretty=1 indents the JSON. Errors are
  * {"error": {"status": N, "code": "not_found", "message": "..."}}.
  */
@@ -26,7 +27,13 @@
 #define HTTP_URI_LIMIT    8192u  /* bytes of a request target */
 #define HTTP_HEADER_LIMIT 16384u /* bytes of a request's header fields and values */
 
-enum http_method { HTTP_METHOD_GET, HTTP_METHOD_HEAD, HTTP_METHOD_POST, HTTP_METHOD_OTHER };
+enum http_method {
+    HTTP_METHOD_GET,
+    HTTP_METHOD_HEAD,
+    HTTP_METHOD_POST,
+    HTTP_METHOD_OTHER,
+    HTTP_METHOD_CONNECT /* answered by the transport: 405, and the connection closes */
+};
 
 /* A request as the transport parsed it. Every pointer is borrowed for the call. */
 struct http_request {
@@ -35,7 +42,16 @@ struct http_request {
     size_t target_len;
     const char *body;
     size_t body_len;
-    int local_peer; /* the peer is on loopback or the Unix socket */
+    int local_peer; /* may reload: a loopback peer, or an administrator on the Unix socket */
+    int unix_peer;  /* the peer came over the Unix socket, as uid peer_uid (-1: unknown) */
+    long peer_uid;
+    int http10; /* HTTP/1.0 */
+    /* Header values, lower case; NULL when absent (host also when repeated or too long). */
+    const char *host;
+    size_t host_len;
+    const char *content_type;
+    size_t content_type_len;
+    int has_origin; /* an Origin header came: a browser sent it */
 };
 
 /* The answer's framing; the body is in the buffer the caller passed. */

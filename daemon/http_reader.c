@@ -18,6 +18,11 @@ on_message_begin(llhttp_t *p)
     r->field_len = r->value_len = 0;
     r->expect_continue = 0;
     r->refuse_status = 0;
+    r->host_len = 0;
+    r->host_state = 0;
+    r->content_type_len = 0;
+    r->has_content_type = 0;
+    r->has_origin = 0;
     if (r->hooks->on_begin != NULL)
         r->hooks->on_begin(r->arg);
     return 0;
@@ -66,16 +71,24 @@ on_header_field(llhttp_t *p, const char *at, size_t len)
 }
 
 static int
-is_expect(const struct http_reader *r)
+field_is(const struct http_reader *r, const char *name)
 {
-    return r->field_len == 6 && memcmp(r->field, "expect", 6) == 0;
+    size_t n = strlen(name);
+    return r->field_len == n && memcmp(r->field, name, n) == 0;
+}
+
+/* The headers whose values matter: Expect (100-continue), and those a reload is judged by. */
+static int
+value_kept(const struct http_reader *r)
+{
+    return field_is(r, "expect") || field_is(r, "host") || field_is(r, "content-type");
 }
 
 static int
 on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct http_reader *r = p->data;
-    if (is_expect(r))
+    if (value_kept(r))
         lower_into(r->value, sizeof r->value, &r->value_len, at, len);
     return count_header(r, len);
 }
@@ -84,8 +97,26 @@ static int
 on_header_value_complete(llhttp_t *p)
 {
     struct http_reader *r = p->data;
-    if (is_expect(r) && r->value_len == 12 && memcmp(r->value, "100-continue", 12) == 0)
+    size_t n = r->value_len;
+    if (field_is(r, "expect") && n == 12 && memcmp(r->value, "100-continue", 12) == 0) {
         r->expect_continue = 1;
+    } else if (field_is(r, "host")) {
+        /* Two Hosts, or one cut short, name no host the reload check could trust. */
+        if (r->host_state != 0 || n > sizeof r->host) {
+            r->host_state = -1;
+        } else {
+            memcpy(r->host, r->value, n);
+            r->host_len = n;
+            r->host_state = 1;
+        }
+    } else if (field_is(r, "content-type")) {
+        r->has_content_type = 1;
+        r->content_type_len = n;
+        if (n <= sizeof r->content_type)
+            memcpy(r->content_type, r->value, n);
+    } else if (field_is(r, "origin")) {
+        r->has_origin = 1;
+    }
     r->field_len = r->value_len = 0;
     return 0;
 }
@@ -121,6 +152,8 @@ method_of(llhttp_t *p)
         return HTTP_METHOD_HEAD;
     case HTTP_POST:
         return HTTP_METHOD_POST;
+    case HTTP_CONNECT:
+        return HTTP_METHOD_CONNECT;
     default:
         return HTTP_METHOD_OTHER;
     }
@@ -130,9 +163,23 @@ static int
 on_message_complete(llhttp_t *p)
 {
     struct http_reader *r = p->data;
-    struct http_request req = {method_of(p), r->url.data ? r->url.data : "",
-                               r->url.len,   r->body.data,
-                               r->body.len,  r->local_peer};
+    int ctype_ok = r->has_content_type && r->content_type_len <= sizeof r->content_type;
+    struct http_request req = {
+        .method = method_of(p),
+        .target = r->url.data ? r->url.data : "",
+        .target_len = r->url.len,
+        .body = r->body.data,
+        .body_len = r->body.len,
+        .local_peer = r->local_peer,
+        .unix_peer = r->unix_peer,
+        .peer_uid = r->peer_uid,
+        .http10 = llhttp_get_http_major(p) == 1 && llhttp_get_http_minor(p) == 0,
+        .host = r->host_state == 1 ? r->host : NULL,
+        .host_len = r->host_state == 1 ? r->host_len : 0,
+        .content_type = ctype_ok ? r->content_type : NULL,
+        .content_type_len = ctype_ok ? r->content_type_len : 0,
+        .has_origin = r->has_origin,
+    };
     return r->hooks->on_request(r->arg, &req, llhttp_should_keep_alive(p)) ? HPE_PAUSED : 0;
 }
 
@@ -171,15 +218,26 @@ http_reader_feed(struct http_reader *r, const char *data, size_t len, size_t *co
                  char *message, size_t message_size)
 {
     *consumed = len;
-    llhttp_errno_t err = llhttp_execute(&r->parser, data, len);
+    size_t done = 0;
+    llhttp_errno_t err;
+    for (;;) {
+        err = llhttp_execute(&r->parser, data + done, len - done);
+        if (err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE)
+            break;
+        const char *pos = llhttp_get_error_pos(&r->parser);
+        if (pos != NULL && pos >= data + done && pos <= data + len)
+            done = (size_t)(pos - data);
+        if (err == HPE_PAUSED || llhttp_get_method(&r->parser) == HTTP_CONNECT) {
+            /* A CONNECT was answered with a close: nothing after it is HTTP to us. */
+            *consumed = done;
+            return HTTP_READ_PAUSED;
+        }
+        /* Upgrade is a wish we may ignore (RFC 9110, 7.8): the request was answered, and the
+         * connection goes on in HTTP/1.1. */
+        llhttp_resume_after_upgrade(&r->parser);
+    }
     if (err == HPE_OK)
         return HTTP_READ_OK;
-    if (err == HPE_PAUSED) {
-        const char *pos = llhttp_get_error_pos(&r->parser);
-        if (pos != NULL && pos >= data && pos <= data + len)
-            *consumed = (size_t)(pos - data);
-        return HTTP_READ_PAUSED;
-    }
     *status = r->refuse_status ? r->refuse_status : 400;
     switch (*status) {
     case 413:

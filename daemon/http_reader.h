@@ -36,12 +36,21 @@ struct http_reader {
     int local_peer;  /* copied into each request */
     struct buf url;  /* owned; the target being read */
     struct buf body; /* owned; the body being read */
+    int unix_peer;   /* copied into each request */
+    long peer_uid;   /* copied into each request */
     size_t header_bytes;
-    char field[8];    /* the header name being read, lower case, cut */
+    char field[16];   /* the header name being read, lower case, cut */
     size_t field_len; /* its full length */
-    char value[16];   /* the value of an Expect header, cut */
-    size_t value_len;
+    char value[256];  /* the value of a header kept below, lower case, cut */
+    size_t value_len; /* its full length */
     int expect_continue;
+    char host[256]; /* the Host header's value */
+    size_t host_len;
+    int host_state; /* 0: none yet, 1: one kept, -1: repeated or too long */
+    char content_type[64];
+    size_t content_type_len; /* over sizeof content_type: too long to be one we accept */
+    int has_content_type;
+    int has_origin;
     int refuse_status; /* a limit a callback found broken: 413, 414, 431 or 500 */
 };
 

@@ -42,9 +42,13 @@ struct http_conn {
     int open_handles;         /* the stream and the timer; freed when both have closed */
     int closing;              /* no more reading or answering */
     int draining;             /* closing once the queued answers are written */
+    uint64_t drain_started;   /* loop time draining began or last wrote: the deadline's start */
+    int eof;                  /* the client half-closed: answer what came, then close */
     int reading;              /* uv_read_start() is in effect */
     int throttled;            /* paused until the client reads its answers */
     int waiting_reload;       /* paused until its reload is answered */
+    int parser_paused;        /* on_request paused the parser: resume it before feeding */
+    int http10;               /* the last request was HTTP/1.0: keep-alive must be said */
     int close_after;          /* the last answer said Connection: close */
     int in_message;           /* a request has begun and not ended */
     uint64_t message_started; /* loop time of its first byte */
@@ -61,6 +65,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 static void on_timer(uv_timer_t *t);
 static void feed(struct http_conn *c, const char *data, size_t len);
+static int resume_input(struct http_conn *c);
+static void after_input(struct http_conn *c);
 
 /* ---- addresses ---------------------------------------------------------------------------- */
 
@@ -190,6 +196,10 @@ conn_close_after_writes(struct http_conn *c)
     c->draining = 1;
     uv_read_stop(&c->h.stream);
     c->reading = 0;
+    /* The shutdown completes only when the client reads what is queued: one that never reads
+     * must not keep its slot and its answers for ever. */
+    c->drain_started = uv_now(c->srv->loop);
+    uv_timer_start(&c->timer, on_timer, c->srv->opt.idle_timeout_ms, 0);
     c->shutdown.data = c;
     if (uv_shutdown(&c->shutdown, &c->h.stream, on_shutdown) != 0)
         conn_close(c);
@@ -207,7 +217,7 @@ update_reading(struct http_conn *c)
 {
     if (c->closing || c->draining)
         return;
-    int pause = c->waiting_reload || c->throttled;
+    int pause = c->waiting_reload || c->throttled || c->eof;
     if (pause && c->reading) {
         uv_read_stop(&c->h.stream);
         c->reading = 0;
@@ -224,11 +234,17 @@ on_write(uv_write_t *req, int status)
     struct http_conn *c = req->data;
     free(w->data);
     free(w);
-    if (status < 0 || c->closing || c->draining)
+    if (status < 0 || c->closing)
         return;
+    if (c->draining) {
+        /* The deadline is for a client that stopped reading, not for a slow one. */
+        c->drain_started = uv_now(c->srv->loop);
+        return;
+    }
     if (c->throttled && uv_stream_get_write_queue_size(&c->h.stream) < WRITE_QUEUE_LIMIT / 2) {
         c->throttled = 0;
-        update_reading(c);
+        resume_input(c);
+        after_input(c);
     }
 }
 
@@ -340,6 +356,8 @@ put_response(struct http_conn *c, const struct http_response *r, const char *bod
     }
     if (c->close_after)
         p = put_str(p, "\r\nConnection: close");
+    else if (c->http10)
+        p = put_str(p, "\r\nConnection: keep-alive"); /* 1.0 closes unless told otherwise */
     p = put_str(p, "\r\n\r\n");
     if (!head && len > 0) {
         memcpy(p, body, len);
@@ -398,11 +416,19 @@ on_request(void *arg, const struct http_request *req, int keep_alive)
     c->in_message = 0;
     c->last_active = uv_now(srv->loop);
     c->close_after = !keep_alive;
+    c->http10 = req->http10;
     struct http_response r;
     char dir_buf[4096];
     const char *dir = NULL;
     buf_reset(&srv->body);
-    if (req->target_len == 0 || req->target[0] != '/') {
+    if (req->method == HTTP_METHOD_CONNECT) {
+        /* After a CONNECT the client speaks the tunnel's protocol, not HTTP: answer and close. */
+        srv->api.metrics->http_requests[HTTP_OP_UNKNOWN]++;
+        http_api_error(&srv->api, 405, "CONNECT is not served: this is not a proxy", &srv->body,
+                       &r);
+        r.allow = "GET, HEAD, POST";
+        c->close_after = 1;
+    } else if (req->target_len == 0 || req->target[0] != '/') {
         /* Only origin-form: "*" and absolute-form name no resource here. */
         srv->api.metrics->http_requests[HTTP_OP_UNKNOWN]++;
         http_api_error(&srv->api, 400, "the request target must be a path (/v1/...)", &srv->body,
@@ -413,8 +439,10 @@ on_request(void *arg, const struct http_request *req, int keep_alive)
         srv->waiter = c;
         c->waiting_reload = 1;
         int rc = srv->reload(srv->reload_arg, c, dir);
-        if (rc == 0)
+        if (rc == 0) {
+            c->parser_paused = 1;
             return 1; /* answered by http_server_reload_done() */
+        }
         srv->waiter = NULL;
         c->waiting_reload = 0;
         buf_reset(&srv->body);
@@ -423,7 +451,16 @@ on_request(void *arg, const struct http_request *req, int keep_alive)
     put_response(c, &r, srv->body.data, srv->body.len, req->method == HTTP_METHOD_HEAD);
     metrics_observe(&srv->api.metrics->latency_http, uv_hrtime() - t0);
     /* Connection: close: nothing after this request is read. */
-    return c->close_after;
+    if (c->close_after)
+        return 1;
+    /* The throttle in flush() stops only the next read: without this, one 64 KiB read of
+     * pipelined requests for big answers would all be answered and held. */
+    if (c->out.len + uv_stream_get_write_queue_size(&c->h.stream) > WRITE_QUEUE_LIMIT) {
+        c->throttled = 1;
+        c->parser_paused = 1;
+        return 1;
+    }
+    return 0;
 }
 
 static const struct http_reader_hooks hooks = {on_begin, on_continue, on_request};
@@ -441,9 +478,9 @@ feed(struct http_conn *c, const char *data, size_t len)
     case HTTP_READ_OK:
         return;
     case HTTP_READ_PAUSED:
-        if (!c->waiting_reload || consumed >= len)
-            return; /* Connection: close, or nothing after the reload request */
-        /* Keep what follows the reload request until its answer is out. */
+        if (c->close_after || consumed >= len)
+            return; /* Connection: close, or nothing after the pausing request */
+        /* Keep what follows until the reload is answered or the client reads its answers. */
         c->pending = malloc(len - consumed);
         if (c->pending == NULL) {
             conn_close(c);
@@ -472,12 +509,49 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
     *out = uv_buf_init(c->srv->read_buf, HTTP_READ_SIZE);
 }
 
+/* Feeds the bytes kept behind a pause, once nothing holds the connection paused. Returns 1
+ * when it fed something. */
+static int
+resume_input(struct http_conn *c)
+{
+    if (c->closing || c->draining || c->waiting_reload || c->throttled)
+        return 0;
+    if (c->parser_paused) {
+        http_reader_resume(&c->reader);
+        c->parser_paused = 0;
+    }
+    char *pending = c->pending;
+    size_t n = c->pending_len;
+    c->pending = NULL;
+    c->pending_len = 0;
+    if (pending == NULL)
+        return 0;
+    if (!c->close_after)
+        feed(c, pending, n); /* may pause again and keep a new `pending` */
+    free(pending);
+    return 1;
+}
+
+/* After requests were answered: writes the answers, then reads on, pauses, or closes. */
 static void
 after_input(struct http_conn *c)
 {
-    if (flush(c) != 0)
+    for (;;) {
+        if (flush(c) != 0)
+            return;
+        /* The socket took everything at once, so no on_write will come to lift the throttle. */
+        if (!c->throttled || c->closing || c->draining ||
+            uv_stream_get_write_queue_size(&c->h.stream) >= WRITE_QUEUE_LIMIT / 2)
+            break;
+        c->throttled = 0;
+        if (!resume_input(c))
+            break;
+    }
+    if (c->closing || c->draining)
         return;
-    if (c->close_after && !c->waiting_reload) {
+    if (c->waiting_reload)
+        return;
+    if (c->close_after || (c->eof && c->pending == NULL && !c->throttled)) {
         conn_close_after_writes(c);
         return;
     }
@@ -490,10 +564,16 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     struct http_conn *c = s->data;
     if (nread == 0)
         return;
+    if (nread == UV_EOF) {
+        /* A half-close ends the requests, not the answers: those already asked for (and any
+         * pipelined behind a pause) still go out, within the drain deadline. */
+        c->eof = 1;
+        uv_read_stop(&c->h.stream);
+        c->reading = 0;
+        after_input(c);
+        return;
+    }
     if (nread < 0) {
-        /* EOF or an error: what was answered is written; nothing more will come. */
-        if (c->out.len > 0)
-            flush(c);
         conn_close(c);
         return;
     }
@@ -513,9 +593,19 @@ on_timer(uv_timer_t *t)
     uint64_t now = uv_now(srv->loop), ht = srv->opt.header_timeout_ms,
              it = srv->opt.idle_timeout_ms;
     uint64_t next = ht < it ? ht : it;
-    if (c->closing || c->draining)
+    if (c->closing)
         return;
-    if (c->waiting_reload) {
+    if (c->draining) {
+        uint64_t age = now - c->drain_started;
+        if (age >= it) {
+            log_info("http: a client left its answers unread for %u ms; closing its connection",
+                     srv->opt.idle_timeout_ms);
+            srv->api.metrics->http_timeouts++;
+            conn_close(c);
+            return;
+        }
+        next = it - age;
+    } else if (c->waiting_reload) {
         /* The daemon owes this client an answer: the clock is not the client's fault. */
     } else if (c->in_message) {
         uint64_t age = now - c->message_started;
@@ -587,12 +677,26 @@ on_connection(uv_stream_t *listener, int status)
         uv_tcp_nodelay(&c->h.tcp, 1);
         c->local = uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&peer, &len) == 0 &&
                    is_loopback((struct sockaddr *)&peer);
+        http_reader_init(&c->reader, &hooks, c, c->local);
     } else {
-        c->local = 1;
+        /* The socket is world-writable, so being on it proves nothing: a reload needs the same
+         * credentials as over the socket API. */
+        struct peer peer = {0};
+        uv_os_fd_t fd;
+        struct ucred cred;
+        socklen_t clen = sizeof cred;
+        if (uv_fileno(&c->h.handle, &fd) == 0 &&
+            getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && clen == sizeof cred)
+            peer = (struct peer){1, cred.pid, cred.uid, cred.gid};
+        c->local = service_peer_is_admin(srv->api.svc, &peer);
+        http_reader_init(&c->reader, &hooks, c, c->local);
+        c->reader.unix_peer = 1;
+        c->reader.peer_uid = peer.known ? (long)peer.uid : -1L;
     }
-    http_reader_init(&c->reader, &hooks, c, c->local);
     c->last_active = uv_now(srv->loop);
     if (m->http_connections_open > srv->opt.max_connections) {
+        /* (conn_close_after_writes() arms the timer: a refused client that never reads its 503
+         * is closed by the drain deadline.) */
         m->http_connections_refused++;
         log_warnx("http: connection cap of %u reached; refusing a client",
                   srv->opt.max_connections);
@@ -711,14 +815,7 @@ http_server_reload_done(struct http_server *srv, struct http_conn *waiter, int o
     c->waiting_reload = 0;
     if (c->closing)
         return;
-    http_reader_resume(&c->reader);
     /* The requests that came after the reload, in their order. */
-    char *pending = c->pending;
-    size_t n = c->pending_len;
-    c->pending = NULL;
-    c->pending_len = 0;
-    if (pending != NULL && !c->close_after)
-        feed(c, pending, n);
-    free(pending);
+    resume_input(c);
     after_input(c);
 }

@@ -4,8 +4,9 @@
  * parsed with llhttp and answered by http_api.c; the answers to the requests of one read go out
  * in one write, in request order (keep-alive and pipelining). It owns the limits that keep a
  * client from hurting the others: URI, header and body limits (414, 431, 413), a header timeout
- * and an idle timeout, a connection cap, a cap on unread answers, and a 400 and a close for
- * bytes that are not HTTP. Nothing here blocks.
+ * and an idle timeout (which also bounds a close waiting on a client that does not read), a
+ * connection cap, a cap on unread answers, and a 400 and a close for bytes that are not HTTP.
+ * Nothing here blocks.
  */
 #ifndef SMTPSTATUSD_HTTP_SERVER_H
 #define SMTPSTATUSD_HTTP_SERVER_H

@@ -118,8 +118,9 @@ usage(FILE *f)
             "  --http-unix            also serve it on RUNDIR/" HTTP_SOCKET_NAME "\n"
             "                         (curl --unix-socket)\n"
             "  --http-allow-remote    allow --http on an address that is not loopback\n"
-            "  --http-admin           enable POST /v1/reload, for loopback and Unix socket\n"
-            "                         clients only\n"
+            "  --http-admin           enable POST /v1/reload (Content-Type: application/json)\n"
+            "                         for loopback clients, and for Unix socket clients who may\n"
+            "                         reload (--admin-group); never with an Origin header\n"
             "  --http-header-timeout SECS\n"
             "                         close an HTTP client whose request takes longer than this\n"
             "                         to arrive (default %d)\n"
@@ -435,14 +436,17 @@ on_reload_done(struct reload_job *job)
         d->svc.stats.reloads_ok++;
     else
         d->svc.stats.reloads_failed++;
-    rpc_server_reload_done(&d->rpc, d->job_surface == RELOAD_BY_SOCKET ? waiter : NULL, job->ok,
+    /* Idle before anyone is told: a waiter's next request, pipelined behind this reload and
+     * answered from inside the notification, may be another reload. */
+    enum reload_surface surface = d->job_surface; /* a reload started below changes it */
+    d->job = NULL;
+    d->svc.reload_busy = 0;
+    rpc_server_reload_done(&d->rpc, surface == RELOAD_BY_SOCKET ? waiter : NULL, job->ok,
                            &job->diag);
-    http_server_reload_done(&d->http, d->job_surface == RELOAD_BY_HTTP ? waiter : NULL, job->ok,
+    http_server_reload_done(&d->http, surface == RELOAD_BY_HTTP ? waiter : NULL, job->ok,
                             &job->diag);
     reload_job_free(job);
     free(job);
-    d->job = NULL;
-    d->svc.reload_busy = 0;
 }
 
 /* Starts a reload of `dir` (NULL: the configured directory) that `waiter` (of `surface`) waits

@@ -5,15 +5,15 @@
 # JSON body on another loopback port: the baseline of a well-tuned static file server doing the
 # least work an HTTP answer can need. Each measurement runs DURATION seconds (default 5) with
 # one wrk thread (-t1: this machine has 2 cores, one for the load and one for the server),
-# after a 1 s warm-up. The two servers take turns, ROUNDS times each (default 2), and each
-# one's best round counts, so that a burst of other work on the machine does not decide the
-# ratio. Installs wrk and nginx-light from Debian first when they are missing and
+# after a 1 s warm-up. The two servers take turns, ROUNDS times each (default 3), and each
+# one's best round counts, so that a burst of other work on the machine (another build in CI)
+# does not decide the ratio. Installs wrk and nginx-light from Debian first when they are missing and
 # this runs as root. Prints one JSON line per measurement, then one per connection count with
 # the ratio smtpstatusd / nginx in requests per second (the goal is at least 1.0) and
 # `cpu_ratio`, nginx's CPU time per request over ours (above 1: we work less per request; it
 # matters when wrk's single core, not the server, sets the rate), and exits 0 unless something
 # did not run; the figures are printed, never asserted. It takes about 2 * ROUNDS * 2 * (DURATION
-# + 1) seconds: 48 s by default.
+# + 1) seconds: 72 s by default.
 #
 #   tests/bench/run-http-bench.sh BUILD_DIR
 set -euo pipefail
@@ -63,10 +63,12 @@ url=http://127.0.0.1:$port/v1/codes/5.1.1
 # without a request limit, access log off, open file cache on: its fastest static setup.
 mkdir -p "$tmp/www/v1/codes" "$tmp/nginx"
 curl -sf "$url" -o "$tmp/www/v1/codes/5.1.1"
-nginx_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 chmod -R a+rX "$tmp"
 user_line=""
 [ "$(id -u)" -eq 0 ] && user_line="user root;"
+# nginx cannot listen on port 0, so a free port is picked and released first; another process
+# may take it meanwhile, so a failed start is retried on a new one.
+write_nginx_conf() {
 cat >"$tmp/nginx/nginx.conf" <<CONF
 $user_line
 worker_processes 1;
@@ -95,7 +97,21 @@ http {
     }
 }
 CONF
-"$nginx_bin" -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx" -e "$tmp/nginx/error.log"
+}
+started=""
+for _ in 1 2 3 4 5; do
+    nginx_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    write_nginx_conf
+    if "$nginx_bin" -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx" -e "$tmp/nginx/error.log" 2>>"$tmp/nginx/start.err"; then
+        started=1
+        break
+    fi
+done
+if [ -z "$started" ]; then
+    echo "run-http-bench: nginx did not start:" >&2
+    cat "$tmp/nginx/start.err" >&2
+    exit 1
+fi
 for _ in $(seq 50); do [ -s "$tmp/nginx/nginx.pid" ] && break; sleep 0.1; done
 nginx_pid=$(cat "$tmp/nginx/nginx.pid")
 nginx_url=http://127.0.0.1:$nginx_port/v1/codes/5.1.1
@@ -130,7 +146,7 @@ measure() {
         "$name" "$body_bytes" "$c" "$duration" "${rps:-0}" "$cpu_us" "${p99:-?}" "${errors:-none}"
 }
 
-rounds=${ROUNDS:-2}
+rounds=${ROUNDS:-3}
 best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
 least() { awk -v a="$1" -v b="$2" 'BEGIN { print (b + 0 > 0 && (a + 0 == 0 || b + 0 < a + 0)) ? b : a }'; }
 nginx_worker=$(pgrep -P "$nginx_pid" | head -n 1)

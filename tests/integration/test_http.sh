@@ -3,8 +3,9 @@
 # from http_raw.py) against the real smtpstatusd, each daemon in its own temp run directory on
 # a port the kernel picks. Every endpoint, every error status the port can give from outside,
 # keep-alive, pipelining, HEAD, a slowloris client, the connection cap, curl --unix-socket,
-# reload refused by default and working with --http-admin, and the refusal of a non-loopback
-# bind. The answers are compared byte for byte with `smtpstatus --offline --json`, which uses the
+# half-close, Upgrade and CONNECT, HTTP/1.0 keep-alive, the idle timeout, clients that never
+# read, reload refused by default and working with --http-admin (but not for a browser, nor
+# for a Unix socket peer who is no administrator), and the refusal of a non-loopback bind. The answers are compared byte for byte with `smtpstatus --offline --json`, which uses the
 # same JSON builders. ctest sets SMTPSTATUSD, BUILD_DIR, PROJECT_DATA_DIR and SHARED_IANA_DIR.
 set -uo pipefail
 : "${SMTPSTATUSD:?} ${BUILD_DIR:?} ${PROJECT_DATA_DIR:?} ${SHARED_IANA_DIR:?}"
@@ -247,6 +248,21 @@ if $RAW slowloris 127.0.0.1 "$port" "$B/v1/codes/5.1.1" >"$tmp/raw" 2>&1; then
 else
   bad "slowloris"; sed 's/^/  | /' "$tmp/raw"
 fi
+if $RAW halfclose 127.0.0.1 "$port" "$tmp/main/run/smtpstatusd-http.sock" >"$tmp/raw" 2>&1; then
+  ok "half-close: every pipelined request is still answered, over TCP and the Unix socket"
+else
+  bad "half-close"; sed 's/^/  | /' "$tmp/raw"
+fi
+if $RAW upgrade 127.0.0.1 "$port" >"$tmp/raw" 2>&1; then
+  ok "Upgrade: one answer and the connection goes on; CONNECT: one 405 and a close"
+else
+  bad "Upgrade and CONNECT"; sed 's/^/  | /' "$tmp/raw"
+fi
+if $RAW http10 127.0.0.1 "$port" >"$tmp/raw" 2>&1; then
+  ok "HTTP/1.0: keep-alive is said when kept"
+else
+  bad "HTTP/1.0 keep-alive"; sed 's/^/  | /' "$tmp/raw"
+fi
 status_and "the daemon serves on after all that" 200 'd["status"] == "ok"' "$B/healthz"
 
 # The Unix socket.
@@ -307,6 +323,20 @@ else
   bad "the cap daemon did not start"
 fi
 
+# ---- the idle timeout and the drain deadline -----------------------------------------------------
+if start idle --http 127.0.0.1:0 --idle-timeout 2; then
+  if $RAW idle 127.0.0.1 "$port" >"$tmp/raw" 2>&1; then ok "an idle connection is closed after --idle-timeout"; else
+    bad "idle timeout"; sed 's/^/  | /' "$tmp/raw"; fi
+  if timeout 60 $RAW neverread 127.0.0.1 "$port" "$pid" 2 >"$tmp/raw" 2>&1; then
+    ok "clients that never read: memory bounded, closed by the deadlines ($(head -n 1 "$tmp/raw"))"
+  else
+    bad "never-reading clients"; sed 's/^/  | /' "$tmp/raw"
+  fi
+  kill -TERM "$pid"
+else
+  bad "the idle daemon did not start"
+fi
+
 # ---- reload with --http-admin, on registries the test writes ---------------------------------
 mkdir -p "$tmp/reg" "$tmp/less" "$tmp/broken"
 cp "$PROJECT_DATA_DIR"/smtp-enhanced-status-codes-*.csv "$tmp/reg/"
@@ -316,24 +346,25 @@ grep -v '^"X\.7\.30",' "$PROJECT_DATA_DIR/smtp-enhanced-status-codes-3.csv" >"$t
 sed -n 3p "$tmp/broken/smtp-enhanced-status-codes-3.csv" >>"$tmp/broken/smtp-enhanced-status-codes-3.csv"
 if start admin --http 127.0.0.1:0 --http-unix --http-admin --registry "$tmp/reg"; then
   A=http://127.0.0.1:$port
+  J=(-H 'Content-Type: application/json')
   status_and "--http-admin: POST /v1/reload reloads and answers with the registry" 200 \
     'd["registry"]["generation"] == 2 and d["registry"]["codes"] == 81 and d["diff"] == {"added": [], "removed": [], "changed": []}' \
-    -X POST "$A/v1/reload"
+    "${J[@]}" -X POST "$A/v1/reload"
   status_and "reload {\"directory\": less}: the diff says X.7.30 was removed" 200 \
     'd["diff"]["removed"] == ["X.7.30"] and d["registry"]["generation"] == 3 and d["registry"]["codes"] == 80' \
-    -X POST --data "{\"directory\": \"$tmp/less\"}" "$A/v1/reload"
+    "${J[@]}" -X POST --data "{\"directory\": \"$tmp/less\"}" "$A/v1/reload"
   status_and "GET /v1/registry shows the last reload's diff" 200 \
     "d['last_diff']['removed'] == ['X.7.30'] and d['source'] == '$tmp/less' and d['generation'] == 3" "$A/v1/registry"
   status_and "a broken registry: 422 with file:line:col problems, nothing changed" 422 \
     'd["error"]["code"] == "reload_failed" and any("smtp-enhanced-status-codes-3.csv:" in p and "error" in p for p in d["error"]["problems"])' \
-    -X POST --data "{\"directory\": \"$tmp/broken\"}" "$A/v1/reload"
+    "${J[@]}" -X POST --data "{\"directory\": \"$tmp/broken\"}" "$A/v1/reload"
   status_and "after the failed reload, generation 3 is still served" 200 'd["generation"] == 3' "$A/healthz"
   status_and "reload with a bad body: 400" 400 'd["error"]["code"] == "invalid_argument"' \
-    -X POST --data '{"dir": 1}' "$A/v1/reload"
+    "${J[@]}" -X POST --data '{"dir": 1}' "$A/v1/reload"
   status_and "reload over the Unix socket with --http-admin" 200 'd["registry"]["generation"] == 4' \
-    -X POST --unix-socket "$tmp/admin/run/smtpstatusd-http.sock" http://localhost/v1/reload
+    "${J[@]}" -X POST --unix-socket "$tmp/admin/run/smtpstatusd-http.sock" http://localhost/v1/reload
   # Requests pipelined behind a reload are answered after it, in order.
-  printf 'POST /v1/reload HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' |
+  printf 'POST /v1/reload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' |
     /usr/bin/python3 -c '
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
@@ -353,9 +384,54 @@ sys.stdout.write(data.decode())' "$port" >"$tmp/raw" 2>&1
   fi
   if [ -d "$SHARED_IANA_DIR/2017" ]; then
     status_and "reload IANA's real 2017 files over HTTP" 200 'd["registry"]["codes"] > 50' \
-      -X POST --data "{\"directory\": \"$SHARED_IANA_DIR/2017\"}" "$A/v1/reload"
+      "${J[@]}" -X POST --data "{\"directory\": \"$SHARED_IANA_DIR/2017\"}" "$A/v1/reload"
   else
     skip=$((skip + 1)); echo "skip: IANA's real files are not at $SHARED_IANA_DIR (no ../shared)"
+  fi
+  # Two reloads pipelined in one write: the second starts once the first has answered, and is
+  # not refused as busy.
+  printf 'POST /v1/reload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\nPOST /v1/reload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' |
+    /usr/bin/python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+s.sendall(sys.stdin.buffer.read())
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+sys.stdout.write(data.decode())' "$port" >"$tmp/raw" 2>&1
+  if [ "$(grep -c '^HTTP/1.1 200' "$tmp/raw")" = 2 ] && ! grep -q '^HTTP/1.1 409' "$tmp/raw"; then
+    ok "a reload pipelined behind another is run, not refused as busy"
+  else
+    bad "pipelined reloads"; sed 's/^/  | /' "$tmp/raw" | head -20
+  fi
+  # What a web page in a browser on this host can send may not reload: an Origin, a Host of
+  # its own (DNS rebinding), a form's Content-Type.
+  status_and "reload with an Origin header: 403" 403 '"Origin" in d["error"]["message"]' \
+    "${J[@]}" -H 'Origin: http://evil.example' -X POST "$A/v1/reload"
+  status_and "reload with a Host that is not loopback (DNS rebinding): 403" 403 '"Host" in d["error"]["message"]' \
+    "${J[@]}" -H "Host: evil.example:$port" -X POST "$A/v1/reload"
+  status_and "reload with a form's Content-Type: 403" 403 '"Content-Type" in d["error"]["message"]' \
+    -X POST --data-binary '' "$A/v1/reload"
+  status_and "reload with Host: localhost:PORT is fine" 200 'd["registry"]["generation"] > 4' \
+    "${J[@]}" -H "Host: localhost:$port" -X POST "$A/v1/reload"
+  # The Unix socket is world-writable: a peer who may not reload over the socket API may not
+  # over HTTP either.
+  if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    chmod o+x "$tmp" "$tmp/admin"
+    code=$(setpriv --reuid 65534 --regid 65534 --clear-groups curl -s -w '\n%{http_code}' \
+      --max-time 10 "${J[@]}" -X POST --unix-socket "$tmp/admin/run/smtpstatusd-http.sock" \
+      http://localhost/v1/reload 2>&1)
+    chmod o-x "$tmp" "$tmp/admin"
+    if [ "$(printf '%s\n' "$code" | tail -n 1)" = 403 ] && printf '%s' "$code" | grep -q 'uid 65534'; then
+      ok "reload over the Unix socket as uid 65534 (no administrator): 403"
+    else
+      bad "reload over the Unix socket as uid 65534: $code"
+    fi
+  else
+    skip=$((skip + 1)); echo "skip: the non-administrator Unix socket reload needs root and setpriv"
   fi
   # A remote peer may not reload even with --http-admin: checked in the unit test of http_api,
   # which can say what address the peer has.

@@ -45,15 +45,39 @@ init(struct fixture *f, int admin)
     f->api = (struct http_api){.svc = &f->svc, .metrics = &f->metrics, .admin = admin};
 }
 
+/* Asks `req`; returns the result, the answer in f. */
+static enum http_api_result
+ask_req(struct fixture *f, const struct http_request *req)
+{
+    buf_reset(&f->body);
+    return http_api_handle(&f->api, req, &f->body, &f->resp, f->dir_buf, sizeof f->dir_buf,
+                           &f->dir);
+}
+
+/* A request as curl sends it to 127.0.0.1:3463, with a JSON Content-Type. */
+static struct http_request
+curl_request(enum http_method method, const char *target, const char *body, int local)
+{
+    return (struct http_request){
+        .method = method,
+        .target = target,
+        .target_len = strlen(target),
+        .body = body,
+        .body_len = body ? strlen(body) : 0,
+        .local_peer = local,
+        .host = "127.0.0.1:3463",
+        .host_len = 14,
+        .content_type = "application/json",
+        .content_type_len = 16,
+    };
+}
+
 /* Asks `target` with `method` (and `body`); returns the result, the answer in f. */
 static enum http_api_result
 ask(struct fixture *f, enum http_method method, const char *target, const char *body, int local)
 {
-    struct http_request req = {method, target, strlen(target), body, body ? strlen(body) : 0,
-                               local};
-    buf_reset(&f->body);
-    return http_api_handle(&f->api, &req, &f->body, &f->resp, f->dir_buf, sizeof f->dir_buf,
-                           &f->dir);
+    struct http_request req = curl_request(method, target, body, local);
+    return ask_req(f, &req);
 }
 
 /* The answer's JSON (owned by the caller). */
@@ -213,10 +237,144 @@ test_reload_rules(void **state)
     assert_error(&f, 409, "busy");
     buf_reset(&f.body);
     http_api_reload_response(&f.api, 0, -EINVAL, NULL, 0, &f.body, &f.resp);
-    assert_error(&f, 409, "busy");
-    assert_non_null(strstr(f.body.data, "--registry"));
+    assert_error(&f, 400, "invalid_argument");
+    assert_non_null(strstr(f.body.data, "no directory given and no --registry configured"));
     buf_free(&f.body);
     http_api_free(&f.api);
+}
+
+/* A web page in a browser on this host is a loopback peer too: what it can send (an Origin, a
+ * Host of its own name after DNS rebinding, a form's Content-Type) may not reload. */
+static void
+test_reload_refuses_browsers(void **state)
+{
+    (void)state;
+    struct fixture f;
+    init(&f, 1);
+    struct http_request req = curl_request(HTTP_METHOD_POST, "/v1/reload", NULL, 1);
+    assert_int_equal(ask_req(&f, &req), HTTP_API_RELOAD);
+    req.has_origin = 1;
+    assert_int_equal(ask_req(&f, &req), HTTP_API_DONE);
+    assert_error(&f, 403, "permission_denied");
+    assert_non_null(strstr(f.body.data, "Origin"));
+    req.has_origin = 0;
+
+    static const char *const good_hosts[] = {"localhost", "localhost:3463", "127.0.0.1", "[::1]",
+                                             "[::1]:80"};
+    static const char *const bad_hosts[] = {
+        "evil.example", "evil.example:3463", "localhost:", "127.0.0.1:x", "127.0.0.1:123456",
+        "[::1]x",       "localhost.evil",    "127.0.0.10"};
+    for (size_t i = 0; i < sizeof good_hosts / sizeof good_hosts[0]; i++) {
+        req.host = good_hosts[i];
+        req.host_len = strlen(good_hosts[i]);
+        assert_int_equal(ask_req(&f, &req), HTTP_API_RELOAD);
+    }
+    for (size_t i = 0; i < sizeof bad_hosts / sizeof bad_hosts[0]; i++) {
+        req.host = bad_hosts[i];
+        req.host_len = strlen(bad_hosts[i]);
+        assert_int_equal(ask_req(&f, &req), HTTP_API_DONE);
+        assert_error(&f, 403, "permission_denied");
+    }
+    req.host = NULL;
+    req.host_len = 0;
+    assert_int_equal(ask_req(&f, &req), HTTP_API_DONE);
+    assert_error(&f, 403, "permission_denied");
+    req.host = "localhost";
+    req.host_len = 9;
+
+    static const char *const bad_types[] = {"text/plain", "application/x-www-form-urlencoded",
+                                            "multipart/form-data", "application/jsonp"};
+    for (size_t i = 0; i < sizeof bad_types / sizeof bad_types[0]; i++) {
+        req.content_type = bad_types[i];
+        req.content_type_len = strlen(bad_types[i]);
+        assert_int_equal(ask_req(&f, &req), HTTP_API_DONE);
+        assert_error(&f, 403, "permission_denied");
+        assert_non_null(strstr(f.body.data, "Content-Type"));
+    }
+    req.content_type = NULL;
+    req.content_type_len = 0;
+    assert_int_equal(ask_req(&f, &req), HTTP_API_DONE);
+    assert_error(&f, 403, "permission_denied");
+    req.content_type = "application/json; charset=utf-8";
+    req.content_type_len = strlen(req.content_type);
+    assert_int_equal(ask_req(&f, &req), HTTP_API_RELOAD);
+
+    /* Classify keeps working with curl's default form type and no Origin rule. */
+    req = curl_request(HTTP_METHOD_POST, "/v1/classify", "550 5.1.1 no", 1);
+    req.content_type = "application/x-www-form-urlencoded";
+    req.content_type_len = strlen(req.content_type);
+    assert_int_equal(ask_req(&f, &req), HTTP_API_DONE);
+    assert_int_equal(f.resp.status, 200);
+
+    /* On the Unix socket, a peer that is no administrator is told its uid. */
+    req = curl_request(HTTP_METHOD_POST, "/v1/reload", NULL, 0);
+    req.unix_peer = 1;
+    req.peer_uid = 65534;
+    assert_int_equal(ask_req(&f, &req), HTTP_API_DONE);
+    assert_error(&f, 403, "permission_denied");
+    assert_non_null(strstr(f.body.data, "uid 65534"));
+    buf_free(&f.body);
+    http_api_free(&f.api);
+}
+
+/* A reload directory goes into the log, so it may not hold a control character. */
+static void
+test_reload_directory_control_characters(void **state)
+{
+    (void)state;
+    struct fixture f;
+    init(&f, 1);
+    assert_int_equal(
+        ask(&f, HTTP_METHOD_POST, "/v1/reload", "{\"directory\": \"/srv/x\\nreloaded /etc\"}", 1),
+        HTTP_API_DONE);
+    assert_error(&f, 400, "invalid_argument");
+    assert_int_equal(
+        ask(&f, HTTP_METHOD_POST, "/v1/reload", "{\"directory\": \"/srv/\\u001b[2J\"}", 1),
+        HTTP_API_DONE);
+    assert_error(&f, 400, "invalid_argument");
+    assert_int_equal(
+        ask(&f, HTTP_METHOD_POST, "/v1/reload", "{\"directory\": \"/srv/a\\u0000b\"}", 1),
+        HTTP_API_DONE);
+    assert_error(&f, 400, "invalid_argument");
+    assert_int_equal(
+        ask(&f, HTTP_METHOD_POST, "/v1/reload", "{\"directory\": \"/srv/caf\u00e9\"}", 1),
+        HTTP_API_RELOAD);
+    buf_free(&f.body);
+    http_api_free(&f.api);
+}
+
+/* A %00 ends a C string: "550%00x" must not pass as 550, in a path or in a query. */
+static void
+test_nul_in_target(void **state)
+{
+    (void)state;
+    struct fixture f;
+    init(&f, 0);
+    ask(&f, HTTP_METHOD_GET, "/v1/basic/550", NULL, 1);
+    assert_int_equal(f.resp.status, 200);
+    ask(&f, HTTP_METHOD_GET, "/v1/basic/550%00x", NULL, 1);
+    assert_error(&f, 400, "invalid_argument");
+    ask(&f, HTTP_METHOD_GET, "/v1/codes?basic=550%00x", NULL, 1);
+    assert_error(&f, 400, "invalid_argument");
+    ask(&f, HTTP_METHOD_GET, "/v1/codes?subject=7%00", NULL, 1);
+    assert_error(&f, 400, "invalid_argument");
+    buf_free(&f.body);
+    http_api_free(&f.api);
+}
+
+/* A buffer that failed once is whole again after a reset. */
+static void
+test_buf_reset_clears_failed(void **state)
+{
+    (void)state;
+    struct buf b = {0};
+    assert_int_equal(buf_reserve(&b, (size_t)-1), -1);
+    assert_true(b.failed);
+    buf_reset(&b);
+    assert_false(b.failed);
+    assert_int_equal(buf_puts(&b, "ok"), 0);
+    assert_false(b.failed);
+    buf_free(&b);
 }
 
 static void
@@ -261,9 +419,15 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lookup_and_counts),  cmocka_unit_test(test_no_registry_is_503),
-        cmocka_unit_test(test_methods_and_paths),  cmocka_unit_test(test_reload_rules),
+        cmocka_unit_test(test_lookup_and_counts),
+        cmocka_unit_test(test_no_registry_is_503),
+        cmocka_unit_test(test_methods_and_paths),
+        cmocka_unit_test(test_reload_rules),
         cmocka_unit_test(test_metrics_exposition),
+        cmocka_unit_test(test_reload_refuses_browsers),
+        cmocka_unit_test(test_reload_directory_control_characters),
+        cmocka_unit_test(test_nul_in_target),
+        cmocka_unit_test(test_buf_reset_clears_failed),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
