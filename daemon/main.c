@@ -33,6 +33,7 @@
 #include "frame.h"
 #include "http_server.h"
 #include "image_build.h"
+#include "image_server.h"
 #include "listen_fds.h"
 #include "log.h"
 #include "metrics.h"
@@ -78,6 +79,7 @@ struct daemon {
     uv_signal_t sigint, sigterm, sighup;
     struct served current;
     struct publisher publisher;
+    struct image_server images; /* RUNDIR/image.sock: the current image's sealed memfd */
     struct service svc;
     struct rpc_server rpc;
     struct http_server http;
@@ -89,6 +91,7 @@ struct daemon {
     char socket_path[PATH_MAX];
     char lock_path[PATH_MAX];
     char http_socket_path[PATH_MAX];
+    char image_socket_path[PATH_MAX];
 };
 
 static void
@@ -684,6 +687,7 @@ on_stop_signal(uv_signal_t *h, int signum)
     log_info("received %s; shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     rpc_server_stop(&d->rpc);
     http_server_stop(&d->http);
+    image_server_stop(&d->images);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sighup, NULL);
@@ -756,6 +760,7 @@ main(int argc, char **argv)
     /* Generations go on from the image a previous daemon left, which is marked superseded
      * first: its clients must not take it for this daemon's registry. */
     uint64_t last_generation;
+    int rc;
     struct diag pd;
     diag_init(&pd);
     if (publisher_init(&d.publisher, d.opt.rundir, &last_generation, &pd) != 0) {
@@ -767,6 +772,15 @@ main(int argc, char **argv)
     choose_served(&d.opt, last_generation + 1, &d.current);
     d.svc.current = &d.current;
     publish_current(&d);
+    /* Right after the first publish, so that clients attaching from now on get the memfd. */
+    rc = snprintf(d.image_socket_path, sizeof d.image_socket_path, "%s/" IMAGE_SERVER_SOCKET_NAME,
+                  d.opt.rundir);
+    /* Not longer than the main socket's path, checked above. */
+    rc = rc < 0 ? UV_EINVAL
+                : image_server_start(&d.images, d.loop, d.image_socket_path, &d.publisher);
+    if (rc != 0)
+        log_warnx("cannot listen on %s: %s; clients will copy the image file instead",
+                  d.image_socket_path, uv_strerror(rc));
     d.svc.stats.started_at = (uint64_t)time(NULL);
     smtpstatus_image_summary s;
     smtpstatus_image_summarize(d.current.img, &s);
@@ -784,7 +798,7 @@ main(int argc, char **argv)
         .latency = &d.metrics.latency_socket,
     };
     start_http(&d); /* first: a busy HTTP port stops the daemon before the socket exists */
-    int rc = rpc_server_start(&d.rpc, d.loop, &d.svc, &ro, rpc_reload, &d);
+    rc = rpc_server_start(&d.rpc, d.loop, &d.svc, &ro, rpc_reload, &d);
     if (rc != 0)
         fatal("cannot listen on %s: %s", d.socket_path, uv_strerror(rc));
     start_signals(&d);

@@ -507,8 +507,17 @@ cmd_info(const struct options *opt, struct source *src)
     if (src->img != NULL) {
         smtpstatus_image_summary s;
         smtpstatus_image_summarize(src->img, &s);
-        output_info(&s, src->daemon != NULL ? &where : NULL);
-        return EXIT_ANSWERED;
+        /* A copy is taken only when no daemon answered on image.sock: ask its socket too, so
+         * that a stopped daemon is not taken for a running one. */
+        int down = src->daemon != NULL && where.origin == SMTPSTATUS_ORIGIN_COPY &&
+                   source_daemon_probe(src) != 0;
+        output_info(&s, src->daemon != NULL ? &where : NULL, down);
+        if (!down)
+            return EXIT_ANSWERED;
+        output_warnx("the daemon is not running (no answer at %s); the answers come from the "
+                     "image it left, generation %llu",
+                     smtpstatus_socket_path(src->daemon), (unsigned long long)s.generation);
+        return EXIT_UNAVAILABLE;
     }
     smtpstatus_result *r;
     smtpstatus_registry_info info;

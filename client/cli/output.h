@@ -82,8 +82,11 @@ void output_classification(const smtpstatus_image *img, const smtpstatus_classif
                            const char *text);
 
 /* The summary of a registry image: the embedded one (info --offline; `where` is NULL) or the
- * daemon's shared image (`where` says which path answers, and the image file). */
-void output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *where);
+ * daemon's shared image (`where` says which path answers, the image file, and whether the image
+ * is the daemon's memfd or a private copy of the file). `daemon_down` 1: no daemon runs, which
+ * comes first, with the generation served and when it was published. */
+void output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *where,
+                 int daemon_down);
 
 /* What the daemon serves, asked over its socket (info): the fields output_info() shows that the
  * daemon knows too, in the same form, then the diff of the reload that made this registry and

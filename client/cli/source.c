@@ -33,6 +33,12 @@ socket_probe(const char *path)
 }
 
 int
+source_daemon_probe(const struct source *src)
+{
+    return socket_probe(smtpstatus_socket_path(src->daemon));
+}
+
+int
 daemon_failed(const struct source *src, int rc, const smtpstatus_result *r, const char *key,
               const char *input)
 {

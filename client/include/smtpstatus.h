@@ -613,6 +613,15 @@ int smtpstatus_refresh(smtpstatus *h, const smtpstatus_image **img);
 int smtpstatus_shared_lookup(smtpstatus *h, const smtpstatus_image **img, smtpstatus_code code,
                              smtpstatus_entry *out);
 
+/* Where the shared image in use came from. */
+typedef enum smtpstatus_image_origin {
+    SMTPSTATUS_ORIGIN_NONE = 0,   /* no image in use */
+    SMTPSTATUS_ORIGIN_DAEMON = 1, /* the running daemon's sealed memfd, from RUNDIR/image.sock:
+                                     each reload reaches it at once */
+    SMTPSTATUS_ORIGIN_COPY = 2    /* a private copy of RUNDIR/registry, taken when no daemon
+                                     answered there; checked for a newer image once a second */
+} smtpstatus_image_origin;
+
 /* Which path answers, and how it went. */
 typedef struct smtpstatus_client_status {
     int shared;             /* 1: the shared image answers; 0: the socket does */
@@ -626,6 +635,9 @@ typedef struct smtpstatus_client_status {
     uint64_t attaches;      /* images mapped and validated */
     uint64_t refusals;      /* images refused, or found missing */
     uint32_t mappings;      /* images mapped now: the current one, and superseded pinned ones */
+    smtpstatus_image_origin origin; /* of the image in use */
+    int64_t published_at;   /* when the image in use was published (Unix seconds: the mtime of
+                               the memfd or of the file copied); 0 when none */
 } smtpstatus_client_status;
 
 void smtpstatus_client_status_get(smtpstatus *h, smtpstatus_client_status *out);
