@@ -30,6 +30,7 @@
 #include <uv.h>
 
 #include "diag.h"
+#include "dirs.h"
 #include "frame.h"
 #include "http_server.h"
 #include "image_build.h"
@@ -56,6 +57,7 @@
 struct options {
     const char *registry_dir; /* NULL: none configured */
     char rundir[PATH_MAX];
+    int rundir_by_default; /* neither --rundir nor $SMTPSTATUS_RUNDIR */
     char statedir[PATH_MAX];
     const char *admin_group;
     unsigned idle_timeout;     /* seconds */
@@ -101,12 +103,15 @@ usage(FILE *f)
             "\n"
             "  --registry DIR         load IANA's three CSV files (smtp-enhanced-status-codes-1.csv,\n"
             "                         -2.csv, -3.csv) from DIR, and reload from there on SIGHUP\n"
-            "  --rundir DIR           socket and lock (default: $SMTPSTATUS_RUNDIR, else\n"
-            "                         /run/smtpstatusd for root, else $XDG_RUNTIME_DIR/smtpstatusd,\n"
-            "                         else /tmp/smtpstatusd-UID)\n"
+            "  --rundir DIR           socket, lock and image (default: $SMTPSTATUS_RUNDIR, else\n"
+            "                         " SMTPSTATUS_RUNDIR_DEFAULT " whoever runs it, where every user's\n"
+            "                         clients look; a daemon of your own needs --rundir or\n"
+            "                         SMTPSTATUS_RUNDIR, and its clients the same)\n"
             "  --statedir DIR         the last reloaded registry (default: /var/lib/smtpstatusd for\n"
             "                         root, else $XDG_STATE_HOME/smtpstatusd or\n"
-            "                         ~/.local/state/smtpstatusd)\n"
+            "                         ~/.local/state/smtpstatusd; made with its parents). The\n"
+            "                         daemon refuses a run or state directory that is not its\n"
+            "                         user's or root's, or that anyone else may write\n"
             "  --admin-group NAME     members of this group may reload (root and the daemon's own\n"
             "                         user always may)\n"
             "  --idle-timeout SECS    close a client connection that completes no request for\n"
@@ -253,6 +258,8 @@ parse_options(int argc, char **argv, struct options *o)
         usage(stderr);
         exit(2);
     }
+    const char *env = getenv("SMTPSTATUS_RUNDIR");
+    o->rundir_by_default = o->rundir[0] == '\0' && (env == NULL || env[0] == '\0');
     if (o->rundir[0] == '\0' && smtpstatus_default_rundir(o->rundir, sizeof o->rundir) != 0)
         fatal("cannot choose a run directory; give --rundir");
     if (o->statedir[0] == '\0')
@@ -502,20 +509,32 @@ http_reload(void *arg, struct http_conn *waiter, const char *dir)
 
 /* ---- process setup ---------------------------------------------------------------------- */
 
+/* Makes the run directory if needed, and refuses it, or an existing state directory, when
+ * another user owns it or may write it (dirs.h): the state directory is checked here because a
+ * start serves the registry saved there. Dies with what to do. */
 static void
-mkdir_p(const char *path, mode_t mode)
+prepare_dirs(const struct options *o)
 {
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        mkdir(buf, mode);
-        *p = '/';
-    }
-    if (mkdir(buf, mode) != 0 && errno != EEXIST)
-        fatal("cannot create %s: %s", path, strerror(errno));
+    char why[160];
+    int rc = dirs_make(o->rundir, 0755, 0755);
+    if (rc != 0 && o->rundir_by_default && geteuid() != 0)
+        fatal("cannot create the run directory %s: %s. It is the system daemon's (systemd makes "
+              "it for smtpstatusd.service); for a daemon of your own, give --rundir DIR or set "
+              "SMTPSTATUS_RUNDIR, and point its clients at the same directory",
+              o->rundir, strerror(-rc));
+    if (rc != 0)
+        fatal("cannot create the run directory %s: %s", o->rundir, strerror(-rc));
+    if (dirs_check(o->rundir, why, sizeof why) != 0)
+        fatal("refusing the run directory %s: %s. Another user could plant the socket and the "
+              "image that clients believe: use a directory of this user's that nobody else may "
+              "write, or another --rundir",
+              o->rundir, why);
+    rc = dirs_check(o->statedir, why, sizeof why);
+    if (rc != 0 && rc != -ENOENT)
+        fatal("refusing the state directory %s: %s. Another user could plant the registry it "
+              "serves after a restart: use a directory of this user's that nobody else may "
+              "write, or another --statedir",
+              o->statedir, why);
 }
 
 /* One daemon per run directory: an exclusive lock on a file there. */
@@ -744,7 +763,7 @@ main(int argc, char **argv)
     int ready_fd = d.opt.foreground ? -1 : daemonize();
     signal(SIGPIPE, SIG_IGN);
     d.loop = uv_default_loop();
-    mkdir_p(d.opt.rundir, 0755);
+    prepare_dirs(&d.opt);
     int nl = snprintf(d.lock_path, sizeof d.lock_path, "%s/" LOCK_NAME, d.opt.rundir);
     int ns = snprintf(d.socket_path, sizeof d.socket_path, "%s/" SOCKET_NAME, d.opt.rundir);
     if (nl < 0 || ns < 0 || (size_t)ns >= sizeof(((struct sockaddr_un *)0)->sun_path))
