@@ -295,7 +295,7 @@ starts_not "(c) a state directory others may write" \
   "refusing the state directory $tmp/c/state-0757: writable by group or others \(mode 757\)" \
   --rundir "$tmp/c/run" --statedir "$tmp/c/state-0757"
 # A daemon that stopped leaves its image behind.
-if [ -n "$(ls -A "$tmp/c/run-foreign" "$tmp/c/run-0777" "$tmp/c/run-0775")" ]; then
+if [ -n "$(find "$tmp/c/run-foreign" "$tmp/c/run-0777" "$tmp/c/run-0775" -mindepth 1)" ]; then
   bad "(c) a refused run directory was written to"
 else
   ok "(c) nothing was written in a refused run directory"
