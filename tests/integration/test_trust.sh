@@ -279,21 +279,21 @@ mkdir "$tmp/c/run-0777" "$tmp/c/run-0775" "$tmp/c/state-0757"
 chmod 0777 "$tmp/c/run-0777"
 chmod 0775 "$tmp/c/run-0775"
 chmod 0757 "$tmp/c/state-0757"
-starts_not "(c) a run directory owned by uid $A" \
-  "refusing the run directory $tmp/c/run-foreign: owned by uid $A, not by this daemon's user \(uid 0\) or root" \
-  --rundir "$tmp/c/run-foreign" --statedir "$tmp/c/state-ok"
-starts_not "(c) a run directory anyone may write" \
-  "refusing the run directory $tmp/c/run-0777: writable by group or others \(mode 777\)" \
-  --rundir "$tmp/c/run-0777" --statedir "$tmp/c/state-ok"
+# refuses KIND DIR WHY: the daemon must not start with DIR as its KIND (run or state) directory.
+refuses() {
+  local kind=$1 dir=$2 why=$3 opts
+  opts=(--rundir "$tmp/c/run" --statedir "$dir")
+  [ "$kind" = run ] && opts=(--rundir "$dir" --statedir "$tmp/c/state-ok")
+  starts_not "(c) the $kind directory ${dir##*/}" "refusing the $kind directory $dir: $why" "${opts[@]}"
+}
+mine="not by this daemon's user \(uid 0\) or root"
+refuses run "$tmp/c/run-foreign" "owned by uid $A, $mine"
+refuses run "$tmp/c/run-0777" "writable by group or others \(mode 777\)"
+refuses state "$tmp/c/state-foreign" "owned by uid $A, $mine"
+refuses state "$tmp/c/state-0757" "writable by group or others \(mode 757\)"
 SMTPSTATUS_RUNDIR=$tmp/c/run-0775 starts_not "(c) a run directory its group may write (SMTPSTATUS_RUNDIR)" \
   "refusing the run directory $tmp/c/run-0775: writable by group or others \(mode 775\)" \
   --statedir "$tmp/c/state-ok"
-starts_not "(c) a state directory owned by uid $A" \
-  "refusing the state directory $tmp/c/state-foreign: owned by uid $A, not by this daemon's user \(uid 0\) or root" \
-  --rundir "$tmp/c/run" --statedir "$tmp/c/state-foreign"
-starts_not "(c) a state directory others may write" \
-  "refusing the state directory $tmp/c/state-0757: writable by group or others \(mode 757\)" \
-  --rundir "$tmp/c/run" --statedir "$tmp/c/state-0757"
 # A daemon that stopped leaves its image behind.
 if [ -n "$(find "$tmp/c/run-foreign" "$tmp/c/run-0777" "$tmp/c/run-0775" -mindepth 1)" ]; then
   bad "(c) a refused run directory was written to"

@@ -233,6 +233,21 @@ test_threads_and_restart(void **state)
 }
 
 /* A socket that accepts and never answers: the call gives up at its timeout. */
+/* A listener on dir/smtpstatusd.sock (its address in *sa) that never accepts: a daemon that
+ * never answers. `type` adds flags such as SOCK_NONBLOCK. */
+static int
+listen_silently(const char *dir, int type, struct sockaddr_un *sa)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    int n = snprintf(sa->sun_path, sizeof sa->sun_path, "%s/smtpstatusd.sock", dir);
+    assert_true(n > 0 && (size_t)n < sizeof sa->sun_path);
+    int ls = socket(AF_UNIX, SOCK_STREAM | type, 0);
+    assert_int_equal(bind(ls, (struct sockaddr *)sa, sizeof *sa), 0);
+    assert_int_equal(listen(ls, 4), 0);
+    return ls;
+}
+
 static void
 test_timeout(void **state)
 {
@@ -240,12 +255,8 @@ test_timeout(void **state)
     const char *tmp = testutil_tempdir();
     char dir[256];
     snprintf(dir, sizeof dir, "%s", tmp);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/smtpstatusd.sock", dir);
-    assert_true(n > 0 && (size_t)n < sizeof sa.sun_path);
-    int ls = socket(AF_UNIX, SOCK_STREAM, 0);
-    assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(ls, 4), 0);
+    struct sockaddr_un sa;
+    int ls = listen_silently(dir, 0, &sa);
     smtpstatus *h = open_handle(dir, 300);
     smtpstatus_result *r;
     struct timespec t0, t1;
@@ -282,12 +293,8 @@ test_untrusted_rundir(void **state)
     const char *tmp = testutil_tempdir();
     char dir[256], why[512], want[512];
     snprintf(dir, sizeof dir, "%s", tmp);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/smtpstatusd.sock", dir);
-    assert_true(n > 0 && (size_t)n < sizeof sa.sun_path);
-    int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(ls, 4), 0);
+    struct sockaddr_un sa;
+    int ls = listen_silently(dir, SOCK_NONBLOCK, &sa);
     assert_int_equal(chmod(dir, 0777), 0);
 
     smtpstatus *h = open_handle(dir, 300);
