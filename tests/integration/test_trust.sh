@@ -136,11 +136,11 @@ answers() {
 # in_namespace FUNCTION: runs FUNCTION in a private mount namespace with an empty tmpfs on /run
 # and on /tmp, where $tmp stays reachable as /run/t.
 in_namespace() {
-  export -f "$1"
+  export -f "${1?}" # the case runs in a new bash
   unshare --mount --propagation private bash -c '
     mount -t tmpfs -o mode=0755 tmpfs /run &&
     mkdir /run/t && mount --bind "$0" /run/t &&
-    mount -t tmpfs -o mode=1777 tmpfs /tmp || { echo "FAIL: cannot set up the namespace"; exit 1; }
+    mount -t tmpfs -o mode=1777 tmpfs /tmp || { bad "cannot set up a mount namespace"; exit 1; }
     tmp=/run/t
     '"$1"'' "$tmp"
 }
