@@ -13,7 +13,7 @@ int
 smtpstatus_default_rundir(char *buf, size_t size)
 {
     const char *env = getenv("SMTPSTATUS_RUNDIR");
-    int n = snprintf(buf, size, "%s",
-                     env != NULL && env[0] != '\0' ? env : SMTPSTATUS_RUNDIR_DEFAULT);
+    int n =
+        snprintf(buf, size, "%s", env != NULL && env[0] != '\0' ? env : SMTPSTATUS_RUNDIR_DEFAULT);
     return n < 0 || (size_t)n >= size ? SMTPSTATUS_ENOSPC : 0;
 }

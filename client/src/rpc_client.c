@@ -42,7 +42,7 @@ struct smtpstatus {
     pthread_mutex_t lock;
     struct sockaddr_un addr;
     char rundir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    int fd; /* -1 when not connected */
+    int fd;      /* -1 when not connected */
     int refused; /* under lock: why the socket was last refused (trust.h), else 0 */
     char refusal[sizeof(((struct sockaddr_un *)0)->sun_path) + 2 + WHY_MAX]; /* "PATH: why" */
     unsigned timeout_ms;

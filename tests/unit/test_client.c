@@ -2,8 +2,9 @@
  * The C client (rpc_client.c) against the real daemon, started in a temporary run directory
  * and waited for through its "ready" line: every call, a handle shared by threads, a reload and
  * a refused one, a daemon restart that the handle rides through, no daemon at all, a server
- * that never answers (the call times out), and a run directory the handle does not trust. Every handle here asks the socket only; test_shared
- * covers the same calls answered from the daemon's shared image.
+ * that never answers (the call times out), and a run directory the handle does not trust. Every
+ * handle here asks the socket only; test_shared covers the same calls answered from the daemon's
+ * shared image.
  */
 #include "testutil.h"
 
