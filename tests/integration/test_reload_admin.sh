@@ -105,18 +105,25 @@ generation() {
 # saved: the set saved in the state directory ("" before any reload).
 saved() { readlink "$tmp/d/state/registry" 2>/dev/null; }
 
+# who [as UID [GROUPS]] -- ...: sets $as to the setpriv command that runs as UID (with the
+# supplementary GROUPS, else none; nothing without "as"), and $who_n to the words to shift.
+who() {
+  as=()
+  who_n=1
+  if [ "$1" = as ]; then
+    as=(setpriv --reuid="$2" --regid="$2")
+    if [ "$3" != -- ]; then as+=(--groups="$3"); who_n=4; else as+=(--clear-groups); who_n=3; fi
+  fi
+}
+
 # post WANT_STATUS WANT_TEXT [as UID [GROUPS]] -- CURL_ARGS...: POST /v1/reload with curl (as
 # UID when given), at most 10 s; passes when the status is WANT_STATUS and the body holds
 # WANT_TEXT. The body is in $tmp/body.
 post() {
-  local want=$1 text=$2 as=()
+  local want=$1 text=$2
   shift 2
-  if [ "$1" = as ]; then
-    as=(setpriv --reuid="$2" --regid="$2")
-    if [ "$3" != -- ]; then as+=(--groups="$3"); shift; else as+=(--clear-groups); fi
-    shift 2
-  fi
-  [ "$1" = -- ] && shift
+  who "$@"
+  shift "$who_n"
   local out code
   # (The answer comes through this shell: another user may not write in $tmp.)
   out=$("${as[@]}" curl -s -w '\n%{http_code}' --max-time 10 "${J[@]}" -X POST "$@")
@@ -131,14 +138,10 @@ post() {
 # cli WANT_RC WANT_TEXT [as UID [GROUPS]] -- ARGS...: smtpstatus ARGS (at most 10 s); passes when
 # it exits WANT_RC and its output holds WANT_TEXT.
 cli() {
-  local want=$1 text=$2 as=()
+  local want=$1 text=$2
   shift 2
-  if [ "$1" = as ]; then
-    as=(setpriv --reuid="$2" --regid="$2")
-    if [ "$3" != -- ]; then as+=(--groups="$3"); shift; else as+=(--clear-groups); fi
-    shift 2
-  fi
-  [ "$1" = -- ] && shift
+  who "$@"
+  shift "$who_n"
   timeout 10 "${as[@]}" "$S" "$@" >"$tmp/out" 2>&1 </dev/null
   local rc=$?
   if [ $rc = "$want" ] && grep -qF -- "$text" "$tmp/out"; then
