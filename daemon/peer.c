@@ -60,8 +60,12 @@ peer_from_unix(int fd, const gid_t *group, struct peer *out)
         if (rc != 0)
             return rc;
     }
-    *out = (struct peer){.known = 1, .pid = cred.pid, .uid = cred.uid, .gid = cred.gid,
-                         .groups_known = 1, .in_group = in_group};
+    *out = (struct peer){.known = 1,
+                         .pid = cred.pid,
+                         .uid = cred.uid,
+                         .gid = cred.gid,
+                         .groups_known = 1,
+                         .in_group = in_group};
     return 0;
 }
 
@@ -148,8 +152,7 @@ peer_from_tcp(int fd, struct peer *out)
         return -EPROTO;
     if (h->nlmsg_type == NLMSG_ERROR) {
         const struct nlmsgerr *err = NLMSG_DATA(h);
-        return h->nlmsg_len >= NLMSG_LENGTH(sizeof *err) && err->error < 0 ? err->error
-                                                                            : -EPROTO;
+        return h->nlmsg_len >= NLMSG_LENGTH(sizeof *err) && err->error < 0 ? err->error : -EPROTO;
     }
     if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
         h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))

@@ -13,8 +13,8 @@
 #include <sys/types.h>
 
 struct peer {
-    int known;        /* 0 when the kernel did not say who it is: never an administrator */
-    pid_t pid;        /* 0 for a TCP peer */
+    int known; /* 0 when the kernel did not say who it is: never an administrator */
+    pid_t pid; /* 0 for a TCP peer */
     uid_t uid;
     gid_t gid;        /* valid when groups_known */
     int groups_known; /* gid and in_group are the kernel's record (a Unix socket peer); a TCP

@@ -613,8 +613,7 @@ registry_dir_open(const char *dir, int follow, struct diag *d)
             diag_add(d, DIAG_ERROR, dir, 0, 0,
                      "is a symbolic link; name the directory it points to");
         else
-            diag_add(d, DIAG_ERROR, dir, 0, 0, "cannot open the directory: %s",
-                     strerror(errno));
+            diag_add(d, DIAG_ERROR, dir, 0, 0, "cannot open the directory: %s", strerror(errno));
     }
     return fd;
 }
@@ -639,8 +638,7 @@ owned_well(const struct stat *st, const struct registry_owners *owners, const ch
         diag_add(d, DIAG_ERROR, path, 0, 0,
                  "is writable by %s (mode %04o): a reload reads only the configured registry "
                  "or a directory that only an administrator could have written",
-                 (st->st_mode & S_IWOTH) ? "others" : "its group",
-                 (unsigned)(st->st_mode & 07777));
+                 (st->st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st->st_mode & 07777));
         return 0;
     }
     return 1;
@@ -741,14 +739,13 @@ int
 registry_files_readat(int dirfd, const char *dir, const struct registry_owners *owners,
                       struct registry_files *f, struct diag *d)
 {
-    static const char *const names[REGISTRY_TABLES] = {
-        REGISTRY_FILE_CLASSES, REGISTRY_FILE_SUBJECTS, REGISTRY_FILE_CODES};
+    static const char *const names[REGISTRY_TABLES] = {REGISTRY_FILE_CLASSES,
+                                                       REGISTRY_FILE_SUBJECTS, REGISTRY_FILE_CODES};
     memset(f, 0, sizeof *f);
     if (owners != NULL) {
         struct stat st;
         if (fstat(dirfd, &st) != 0) {
-            diag_add(d, DIAG_ERROR, dir, 0, 0, "cannot stat the directory: %s",
-                     strerror(errno));
+            diag_add(d, DIAG_ERROR, dir, 0, 0, "cannot stat the directory: %s", strerror(errno));
             return -1;
         }
         /* A directory someone else may write is theirs: they could rename their own files

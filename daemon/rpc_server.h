@@ -23,8 +23,7 @@ struct rpc_conn;
  * directory; another must be one that root, the daemon's user or `requester` (the client's
  * uid) wrote. Returns 0, or -1 when the reload could not be started (the client gets an
  * error). */
-typedef int (*rpc_reload_fn)(void *arg, struct rpc_conn *waiter, const char *dir,
-                             uid_t requester);
+typedef int (*rpc_reload_fn)(void *arg, struct rpc_conn *waiter, const char *dir, uid_t requester);
 
 struct rpc_server_options {
     const char *path;          /* the socket file */

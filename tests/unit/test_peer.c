@@ -24,14 +24,13 @@
 
 #include "peer.h"
 
-#define CLIENT_UID 40301
+#define CLIENT_UID   40301
 #define CLIENT_GROUP 40310
 
 /* A client as another user: connects to `sa`, says so on ready[1], then waits until go[1]
  * closes and closes its socket. `group` 0: no supplementary group. */
 static pid_t
-client(const struct sockaddr *sa, socklen_t len, gid_t group, const int ready[2],
-       const int go[2])
+client(const struct sockaddr *sa, socklen_t len, gid_t group, const int ready[2], const int go[2])
 {
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -40,8 +39,7 @@ client(const struct sockaddr *sa, socklen_t len, gid_t group, const int ready[2]
     close(ready[0]);
     close(go[1]);
     gid_t groups[1] = {group};
-    if (setgroups(group ? 1 : 0, groups) != 0 || setgid(CLIENT_UID) != 0 ||
-        setuid(CLIENT_UID) != 0)
+    if (setgroups(group ? 1 : 0, groups) != 0 || setgid(CLIENT_UID) != 0 || setuid(CLIENT_UID) != 0)
         _exit(2);
     int fd = socket(sa->sa_family, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, sa, len) != 0)
@@ -58,8 +56,7 @@ client(const struct sockaddr *sa, socklen_t len, gid_t group, const int ready[2]
 /* Starts a client of listener `lfd` (bound at `sa`) and returns the accepted connection;
  * *go_w is the pipe end whose closing makes the client close. */
 static int
-accept_client(int lfd, const struct sockaddr *sa, socklen_t len, gid_t group, pid_t *pid,
-              int *go_w)
+accept_client(int lfd, const struct sockaddr *sa, socklen_t len, gid_t group, pid_t *pid, int *go_w)
 {
     int ready[2], go[2];
     assert_int_equal(pipe(ready), 0);

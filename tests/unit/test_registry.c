@@ -431,7 +431,7 @@ test_load_dir(void **state)
     assert_non_null(strstr(msg, REGISTRY_FILE_CLASSES ": error: cannot open: No such file"));
     diag_format(&d.items[1], msg, sizeof msg);
     assert_non_null(strstr(msg, REGISTRY_FILE_SUBJECTS ": error: is a directory, not a regular "
-                                   "file"));
+                                                       "file"));
     diag_format(&d.items[2], msg, sizeof msg);
     assert_non_null(strstr(msg, REGISTRY_FILE_CODES ": error: file is 4194305 bytes; the limit "
                                 "is 4194304"));
