@@ -16,7 +16,6 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,8 +123,10 @@ usage(FILE *f)
             "                         (curl --unix-socket)\n"
             "  --http-allow-remote    allow --http on an address that is not loopback\n"
             "  --http-admin           enable POST /v1/reload (Content-Type: application/json)\n"
-            "                         for loopback clients, and for Unix socket clients who may\n"
-            "                         reload (--admin-group); never with an Origin header\n"
+            "                         for administrators: on the Unix socket those who may\n"
+            "                         reload over the socket API; over TCP root and the\n"
+            "                         daemon's user, as the kernel identifies a loopback client;\n"
+            "                         never with an Origin header\n"
             "  --http-header-timeout SECS\n"
             "                         close an HTTP client whose request takes longer than this\n"
             "                         to arrive (default %d)\n"
@@ -457,12 +458,16 @@ on_reload_done(struct reload_job *job)
 }
 
 /* Starts a reload of `dir` (NULL: the configured directory) that `waiter` (of `surface`) waits
- * on. Returns 0, or -EINVAL (no directory), -EBUSY (a reload is running) or -ENOMEM. */
+ * on; `requester` is the uid of the administrator who named `dir`. Returns 0, or -EINVAL (no
+ * directory), -EBUSY (a reload is running) or -ENOMEM. */
 static int
-start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const char *dir)
+start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const char *dir,
+             uid_t requester)
 {
+    const char *configured = d->opt.registry_dir;
+    int named = dir != NULL && (configured == NULL || strcmp(dir, configured) != 0);
     if (dir == NULL)
-        dir = d->opt.registry_dir;
+        dir = configured;
     if (dir == NULL) {
         log_warnx("reload asked with no directory, and no --registry is configured");
         return -EINVAL;
@@ -476,6 +481,11 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
         free(job);
         return -ENOMEM;
     }
+    job->named = named;
+    job->configured = configured;
+    /* What a client names must be what an administrator wrote: root, this daemon's user, or
+     * the one asking (the kernel said who that is). */
+    job->owners = (struct registry_owners){{0, d->svc.self_uid, requester}, 3};
     job->old = d->current.img;
     job->generation = d->current.generation + 1;
     job->statedir = d->opt.statedir;
@@ -496,15 +506,15 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
 }
 
 static int
-rpc_reload(void *arg, struct rpc_conn *waiter, const char *dir)
+rpc_reload(void *arg, struct rpc_conn *waiter, const char *dir, uid_t requester)
 {
-    return start_reload(arg, RELOAD_BY_SOCKET, waiter, dir);
+    return start_reload(arg, RELOAD_BY_SOCKET, waiter, dir, requester);
 }
 
 static int
-http_reload(void *arg, struct http_conn *waiter, const char *dir)
+http_reload(void *arg, struct http_conn *waiter, const char *dir, uid_t requester)
 {
-    return start_reload(arg, RELOAD_BY_HTTP, waiter, dir);
+    return start_reload(arg, RELOAD_BY_HTTP, waiter, dir, requester);
 }
 
 /* ---- process setup ---------------------------------------------------------------------- */
@@ -560,6 +570,9 @@ take_lock(const char *path)
     return fd;
 }
 
+/* The admin group's name becomes its gid once, here; who is in it is the kernel's record of
+ * each peer when it connects (peer.h), so no NSS lookup ever runs on the loop and a change of
+ * membership counts from the next connection. */
 static void
 resolve_admin_group(struct daemon *d)
 {
@@ -571,22 +584,6 @@ resolve_admin_group(struct daemon *d)
         fatal("--admin-group: no group named \"%s\"", d->opt.admin_group);
     d->svc.admin_gid = g->gr_gid;
     d->svc.has_admin_gid = 1;
-    size_t n = 0;
-    while (g->gr_mem[n] != NULL)
-        n++;
-    char **members = calloc(n + 1, sizeof *members);
-    for (size_t i = 0; members != NULL && i < n; i++)
-        members[i] = strdup(g->gr_mem[i]);
-    d->svc.admin_uids = calloc(n + 1, sizeof *d->svc.admin_uids);
-    if (members == NULL || d->svc.admin_uids == NULL)
-        fatal("out of memory");
-    for (size_t i = 0; i < n; i++) {
-        struct passwd *p = members[i] ? getpwnam(members[i]) : NULL;
-        if (p != NULL)
-            d->svc.admin_uids[d->svc.admin_uid_count++] = p->pw_uid;
-        free(members[i]);
-    }
-    free(members);
 }
 
 /* READY=1 to systemd's notification socket (sd_notify(3)'s protocol, without libsystemd). */
@@ -689,7 +686,7 @@ start_http(struct daemon *d)
         d->svc.http_address = d->http.address;
     if (d->http_opt.tcp)
         log_info("http: listening on %s%s", d->http.address,
-                 d->opt.http_admin ? " (POST /v1/reload enabled for local clients)" : "");
+                 d->opt.http_admin ? " (POST /v1/reload enabled for administrators)" : "");
     if (d->http_opt.unix_path != NULL)
         log_info("http: listening on %s", d->http_opt.unix_path);
 }
@@ -714,7 +711,7 @@ on_sighup(uv_signal_t *h, int signum)
     (void)signum;
     struct daemon *d = h->data;
     log_info("received SIGHUP");
-    if (start_reload(d, RELOAD_BY_SIGNAL, NULL, NULL) != 0)
+    if (start_reload(d, RELOAD_BY_SIGNAL, NULL, NULL, 0) != 0)
         log_warnx("SIGHUP: no reload started");
 }
 
@@ -825,7 +822,6 @@ main(int argc, char **argv)
     uv_loop_close(d.loop);
     publisher_close(&d.publisher);
     served_free(&d.current);
-    free(d.svc.admin_uids);
     unlink(d.lock_path);
     close(d.lock_fd);
     log_info("stopped");
