@@ -853,8 +853,17 @@ reload(struct ctx *c, const struct http_request *req, char *dir_buf, size_t dir_
             fail(c, 403,
                  "reload is for root, the daemon's user or the admin group; uid %ld is none",
                  req->peer_uid);
+        else if (req->peer_uid >= 0)
+            fail(c, 403,
+                 "reload over TCP is for root and the daemon's user; uid %ld is neither "
+                 "(members of the admin group reload over the Unix sockets: smtpstatus reload, "
+                 "or curl --unix-socket RUNDIR/smtpstatusd-http.sock with --http-unix)",
+                 req->peer_uid);
         else
-            fail(c, 403, "reload over HTTP is only for clients on loopback or the Unix socket");
+            fail(c, 403,
+                 "reload over TCP needs a loopback client that the kernel identifies as root "
+                 "or the daemon's user, and this one could not be identified; use smtpstatus "
+                 "reload, or curl --unix-socket RUNDIR/smtpstatusd-http.sock with --http-unix");
         return HTTP_API_DONE;
     }
     /* A browser on this host is on loopback too: a web page must not reload, by a cross-site

@@ -38,7 +38,8 @@ struct http_conn {
     uv_shutdown_t shutdown;
     struct http_server *srv;
     struct http_reader reader;
-    int local;                /* loopback or the Unix socket: may reload with --http-admin */
+    int local;                /* an administrator by the kernel's word: may reload with
+                                 --http-admin */
     int open_handles;         /* the stream and the timer; freed when both have closed */
     int closing;              /* no more reading or answering */
     int draining;             /* closing once the queued answers are written */
@@ -438,7 +439,7 @@ on_request(void *arg, const struct http_request *req, int keep_alive)
         c->reload_pretty = http_api_wants_pretty(req->target, req->target_len);
         srv->waiter = c;
         c->waiting_reload = 1;
-        int rc = srv->reload(srv->reload_arg, c, dir);
+        int rc = srv->reload(srv->reload_arg, c, dir, (uid_t)c->reader.peer_uid);
         if (rc == 0) {
             c->parser_paused = 1;
             return 1; /* answered by http_server_reload_done() */
@@ -671,28 +672,31 @@ on_connection(uv_stream_t *listener, int status)
         conn_close(c);
         return;
     }
+    /* Loopback is not an identity (every local user is on it) and the Unix socket is
+     * world-writable: a reload needs the kernel's word that the peer is an administrator. */
+    struct peer peer = {0};
+    uv_os_fd_t fd;
+    int have_fd = uv_fileno(&c->h.handle, &fd) == 0;
     if (tcp) {
-        struct sockaddr_storage peer;
-        int len = sizeof peer;
+        struct sockaddr_storage addr;
+        int len = sizeof addr;
         uv_tcp_nodelay(&c->h.tcp, 1);
-        c->local = uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&peer, &len) == 0 &&
-                   is_loopback((struct sockaddr *)&peer);
-        http_reader_init(&c->reader, &hooks, c, c->local);
-    } else {
-        /* The socket is world-writable, so being on it proves nothing: a reload needs the same
-         * credentials as over the socket API. */
-        struct peer peer = {0};
-        uv_os_fd_t fd;
-        struct ucred cred;
-        socklen_t clen = sizeof cred;
-        if (uv_fileno(&c->h.handle, &fd) == 0 &&
-            getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && clen == sizeof cred)
-            peer = (struct peer){1, cred.pid, cred.uid, cred.gid};
-        c->local = service_peer_is_admin(srv->api.svc, &peer);
-        http_reader_init(&c->reader, &hooks, c, c->local);
-        c->reader.unix_peer = 1;
-        c->reader.peer_uid = peer.known ? (long)peer.uid : -1L;
+        /* The client's socket is on this host: its owner is the peer. Asked only when reload
+         * is enabled, as the other endpoints are for everyone. */
+        if (srv->opt.admin && have_fd &&
+            uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&addr, &len) == 0 &&
+            is_loopback((struct sockaddr *)&addr)) {
+            int why = peer_from_tcp(fd, &peer);
+            if (why != 0)
+                log_debug("http: cannot identify a loopback client: %s", strerror(-why));
+        }
+    } else if (have_fd) {
+        peer_from_unix(fd, service_admin_group(srv->api.svc), &peer);
     }
+    c->local = service_peer_is_admin(srv->api.svc, &peer);
+    http_reader_init(&c->reader, &hooks, c, c->local);
+    c->reader.unix_peer = !tcp;
+    c->reader.peer_uid = peer.known ? (long)peer.uid : -1L;
     c->last_active = uv_now(srv->loop);
     if (m->http_connections_open > srv->opt.max_connections) {
         /* (conn_close_after_writes() arms the timer: a refused client that never reads its 503

@@ -25,8 +25,10 @@ struct http_conn;
 
 /* Called for an allowed POST /v1/reload. The daemon starts the reload (off the loop) and later
  * calls http_server_reload_done() with the same `waiter`. `dir` is NULL for the configured
- * directory. Returns 0, or a negative errno when no reload was started (-EBUSY, -EINVAL). */
-typedef int (*http_reload_fn)(void *arg, struct http_conn *waiter, const char *dir);
+ * directory; another must be one that root, the daemon's user or `requester` (the peer's uid)
+ * wrote. Returns 0, or a negative errno when no reload was started (-EBUSY, -EINVAL). */
+typedef int (*http_reload_fn)(void *arg, struct http_conn *waiter, const char *dir,
+                              uid_t requester);
 
 struct http_server_options {
     int tcp;                      /* listen on `addr` */

@@ -16,7 +16,6 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include <uv.h>
 
 #include "diag.h"
+#include "dirs.h"
 #include "frame.h"
 #include "http_server.h"
 #include "image_build.h"
@@ -57,6 +57,7 @@
 struct options {
     const char *registry_dir; /* NULL: none configured */
     char rundir[PATH_MAX];
+    int rundir_by_default; /* neither --rundir nor $SMTPSTATUS_RUNDIR */
     char statedir[PATH_MAX];
     const char *admin_group;
     unsigned idle_timeout;     /* seconds */
@@ -104,12 +105,15 @@ usage(FILE *f)
             "\n"
             "  --registry DIR         load IANA's three CSV files (smtp-enhanced-status-codes-1.csv,\n"
             "                         -2.csv, -3.csv) from DIR, and reload from there on SIGHUP\n"
-            "  --rundir DIR           socket and lock (default: $SMTPSTATUS_RUNDIR, else\n"
-            "                         /run/smtpstatusd for root, else $XDG_RUNTIME_DIR/smtpstatusd,\n"
-            "                         else /tmp/smtpstatusd-UID)\n"
+            "  --rundir DIR           socket, lock and image (default: $SMTPSTATUS_RUNDIR, else\n"
+            "                         " SMTPSTATUS_RUNDIR_DEFAULT " whoever runs it, where every user's\n"
+            "                         clients look; a daemon of your own needs --rundir or\n"
+            "                         SMTPSTATUS_RUNDIR, and its clients the same)\n"
             "  --statedir DIR         the last reloaded registry (default: /var/lib/smtpstatusd for\n"
             "                         root, else $XDG_STATE_HOME/smtpstatusd or\n"
-            "                         ~/.local/state/smtpstatusd)\n"
+            "                         ~/.local/state/smtpstatusd; made with its parents). The\n"
+            "                         daemon refuses a run or state directory that is not its\n"
+            "                         user's or root's, or that anyone else may write\n"
             "  --admin-group NAME     members of this group may reload (root and the daemon's own\n"
             "                         user always may)\n"
             "  --idle-timeout SECS    close a client connection that completes no request for\n"
@@ -122,8 +126,10 @@ usage(FILE *f)
             "                         (curl --unix-socket)\n"
             "  --http-allow-remote    allow --http on an address that is not loopback\n"
             "  --http-admin           enable POST /v1/reload (Content-Type: application/json)\n"
-            "                         for loopback clients, and for Unix socket clients who may\n"
-            "                         reload (--admin-group); never with an Origin header\n"
+            "                         for administrators: on the Unix socket those who may\n"
+            "                         reload over the socket API; over TCP root and the\n"
+            "                         daemon's user, as the kernel identifies a loopback client;\n"
+            "                         never with an Origin header\n"
             "  --http-header-timeout SECS\n"
             "                         close an HTTP client whose request takes longer than this\n"
             "                         to arrive (default %d)\n"
@@ -256,6 +262,8 @@ parse_options(int argc, char **argv, struct options *o)
         usage(stderr);
         exit(2);
     }
+    const char *env = getenv("SMTPSTATUS_RUNDIR");
+    o->rundir_by_default = o->rundir[0] == '\0' && (env == NULL || env[0] == '\0');
     if (o->rundir[0] == '\0' && smtpstatus_default_rundir(o->rundir, sizeof o->rundir) != 0)
         fatal("cannot choose a run directory; give --rundir");
     if (o->statedir[0] == '\0')
@@ -453,12 +461,16 @@ on_reload_done(struct reload_job *job)
 }
 
 /* Starts a reload of `dir` (NULL: the configured directory) that `waiter` (of `surface`) waits
- * on. Returns 0, or -EINVAL (no directory), -EBUSY (a reload is running) or -ENOMEM. */
+ * on; `requester` is the uid of the administrator who named `dir`. Returns 0, or -EINVAL (no
+ * directory), -EBUSY (a reload is running) or -ENOMEM. */
 static int
-start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const char *dir)
+start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const char *dir,
+             uid_t requester)
 {
+    const char *configured = d->opt.registry_dir;
+    int named = dir != NULL && (configured == NULL || strcmp(dir, configured) != 0);
     if (dir == NULL)
-        dir = d->opt.registry_dir;
+        dir = configured;
     if (dir == NULL) {
         log_warnx("reload asked with no directory, and no --registry is configured");
         return -EINVAL;
@@ -472,6 +484,11 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
         free(job);
         return -ENOMEM;
     }
+    job->named = named;
+    job->configured = configured;
+    /* What a client names must be what an administrator wrote: root, this daemon's user, or
+     * the one asking (the kernel said who that is). */
+    job->owners = (struct registry_owners){{0, d->svc.self_uid, requester}, 3};
     job->old = d->current.img;
     job->generation = d->current.generation + 1;
     job->statedir = d->opt.statedir;
@@ -492,33 +509,45 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
 }
 
 static int
-rpc_reload(void *arg, struct rpc_conn *waiter, const char *dir)
+rpc_reload(void *arg, struct rpc_conn *waiter, const char *dir, uid_t requester)
 {
-    return start_reload(arg, RELOAD_BY_SOCKET, waiter, dir);
+    return start_reload(arg, RELOAD_BY_SOCKET, waiter, dir, requester);
 }
 
 static int
-http_reload(void *arg, struct http_conn *waiter, const char *dir)
+http_reload(void *arg, struct http_conn *waiter, const char *dir, uid_t requester)
 {
-    return start_reload(arg, RELOAD_BY_HTTP, waiter, dir);
+    return start_reload(arg, RELOAD_BY_HTTP, waiter, dir, requester);
 }
 
 /* ---- process setup ---------------------------------------------------------------------- */
 
+/* Makes the run directory if needed, and refuses it, or an existing state directory, when
+ * another user owns it or may write it (dirs.h): the state directory is checked here because a
+ * start serves the registry saved there. Dies with what to do. */
 static void
-mkdir_p(const char *path, mode_t mode)
+prepare_dirs(const struct options *o)
 {
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        mkdir(buf, mode);
-        *p = '/';
-    }
-    if (mkdir(buf, mode) != 0 && errno != EEXIST)
-        fatal("cannot create %s: %s", path, strerror(errno));
+    char why[160];
+    int rc = dirs_make(o->rundir, 0755, 0755);
+    if (rc != 0 && o->rundir_by_default && geteuid() != 0)
+        fatal("cannot create the run directory %s: %s. It is the system daemon's (systemd makes "
+              "it for smtpstatusd.service); for a daemon of your own, give --rundir DIR or set "
+              "SMTPSTATUS_RUNDIR, and point its clients at the same directory",
+              o->rundir, strerror(-rc));
+    if (rc != 0)
+        fatal("cannot create the run directory %s: %s", o->rundir, strerror(-rc));
+    if (dirs_check(o->rundir, why, sizeof why) != 0)
+        fatal("refusing the run directory %s: %s. Another user could plant the socket and the "
+              "image that clients believe: use a directory of this user's that nobody else may "
+              "write, or another --rundir",
+              o->rundir, why);
+    rc = dirs_check(o->statedir, why, sizeof why);
+    if (rc != 0 && rc != -ENOENT)
+        fatal("refusing the state directory %s: %s. Another user could plant the registry it "
+              "serves after a restart: use a directory of this user's that nobody else may "
+              "write, or another --statedir",
+              o->statedir, why);
 }
 
 /* One daemon per run directory: an exclusive lock on a file there. */
@@ -544,6 +573,9 @@ take_lock(const char *path)
     return fd;
 }
 
+/* The admin group's name becomes its gid once, here; who is in it is the kernel's record of
+ * each peer when it connects (peer.h), so no NSS lookup ever runs on the loop and a change of
+ * membership counts from the next connection. */
 static void
 resolve_admin_group(struct daemon *d)
 {
@@ -555,22 +587,6 @@ resolve_admin_group(struct daemon *d)
         fatal("--admin-group: no group named \"%s\"", d->opt.admin_group);
     d->svc.admin_gid = g->gr_gid;
     d->svc.has_admin_gid = 1;
-    size_t n = 0;
-    while (g->gr_mem[n] != NULL)
-        n++;
-    char **members = calloc(n + 1, sizeof *members);
-    for (size_t i = 0; members != NULL && i < n; i++)
-        members[i] = strdup(g->gr_mem[i]);
-    d->svc.admin_uids = calloc(n + 1, sizeof *d->svc.admin_uids);
-    if (members == NULL || d->svc.admin_uids == NULL)
-        fatal("out of memory");
-    for (size_t i = 0; i < n; i++) {
-        struct passwd *p = members[i] ? getpwnam(members[i]) : NULL;
-        if (p != NULL)
-            d->svc.admin_uids[d->svc.admin_uid_count++] = p->pw_uid;
-        free(members[i]);
-    }
-    free(members);
 }
 
 /* READY=1 to systemd's notification socket (sd_notify(3)'s protocol, without libsystemd). */
@@ -673,7 +689,7 @@ start_http(struct daemon *d)
         d->svc.http_address = d->http.address;
     if (d->http_opt.tcp)
         log_info("http: listening on %s%s", d->http.address,
-                 d->opt.http_admin ? " (POST /v1/reload enabled for local clients)" : "");
+                 d->opt.http_admin ? " (POST /v1/reload enabled for administrators)" : "");
     if (d->http_opt.unix_path != NULL)
         log_info("http: listening on %s", d->http_opt.unix_path);
 }
@@ -699,7 +715,7 @@ on_sighup(uv_signal_t *h, int signum)
     (void)signum;
     struct daemon *d = h->data;
     log_info("received SIGHUP");
-    if (start_reload(d, RELOAD_BY_SIGNAL, NULL, NULL) != 0)
+    if (start_reload(d, RELOAD_BY_SIGNAL, NULL, NULL, 0) != 0)
         log_warnx("SIGHUP: no reload started");
 }
 
@@ -748,7 +764,7 @@ main(int argc, char **argv)
     int ready_fd = d.opt.foreground ? -1 : daemonize();
     signal(SIGPIPE, SIG_IGN);
     d.loop = uv_default_loop();
-    mkdir_p(d.opt.rundir, 0755);
+    prepare_dirs(&d.opt);
     int nl = snprintf(d.lock_path, sizeof d.lock_path, "%s/" LOCK_NAME, d.opt.rundir);
     int ns = snprintf(d.socket_path, sizeof d.socket_path, "%s/" SOCKET_NAME, d.opt.rundir);
     if (nl < 0 || ns < 0 || (size_t)ns >= sizeof(((struct sockaddr_un *)0)->sun_path))
@@ -820,7 +836,6 @@ main(int argc, char **argv)
     uv_loop_close(d.loop);
     publisher_close(&d.publisher);
     served_free(&d.current);
-    free(d.svc.admin_uids);
     unlink(d.lock_path);
     close(d.lock_fd);
     log_info("stopped");

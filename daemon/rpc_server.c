@@ -264,7 +264,7 @@ process(struct rpc_conn *c)
             srv->svc->reload_busy = 1;
             srv->waiter = c;
             c->waiting_reload = 1;
-            if (srv->reload(srv->reload_arg, c, dir) != 0) {
+            if (srv->reload(srv->reload_arg, c, dir, c->peer.uid) != 0) {
                 srv->svc->reload_busy = 0;
                 srv->waiter = NULL;
                 c->waiting_reload = 0;
@@ -358,20 +358,16 @@ on_idle(uv_timer_t *t)
     conn_close(c);
 }
 
+/* The kernel's record of who connected, and whether the admin group is among its groups:
+ * service.c decides from these at each request, so membership is never the group file's
+ * as it was when the daemon started. */
 static void
 read_peer(struct rpc_conn *c)
 {
     uv_os_fd_t fd;
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-    c->peer.known = uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
-                    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-                    len == sizeof cred;
-    if (c->peer.known) {
-        c->peer.pid = cred.pid;
-        c->peer.uid = cred.uid;
-        c->peer.gid = cred.gid;
-    }
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
+        peer_from_unix(fd, service_admin_group(c->srv->svc), &c->peer) != 0)
+        c->peer.known = 0;
 }
 
 static void

@@ -20,8 +20,10 @@ struct rpc_conn;
 
 /* Called when an authorized client asks for a reload. The daemon starts it (off the loop) and
  * later calls rpc_server_reload_done() with the same `waiter`. `dir` is NULL for the configured
- * directory. Returns 0, or -1 when the reload could not be started (the client gets an error). */
-typedef int (*rpc_reload_fn)(void *arg, struct rpc_conn *waiter, const char *dir);
+ * directory; another must be one that root, the daemon's user or `requester` (the client's
+ * uid) wrote. Returns 0, or -1 when the reload could not be started (the client gets an
+ * error). */
+typedef int (*rpc_reload_fn)(void *arg, struct rpc_conn *waiter, const char *dir, uid_t requester);
 
 struct rpc_server_options {
     const char *path;          /* the socket file */

@@ -149,14 +149,17 @@ service_peer_is_admin(const struct service *svc, const struct peer *peer)
         return 0;
     if (peer->uid == 0 || peer->uid == svc->self_uid)
         return 1;
-    if (!svc->has_admin_gid)
+    /* Group membership is what the kernel recorded for the peer, not what the group file
+     * said at start-up: a member added or removed since counts from the next connection. */
+    if (!svc->has_admin_gid || !peer->groups_known)
         return 0;
-    if (peer->gid == svc->admin_gid)
-        return 1;
-    for (size_t i = 0; i < svc->admin_uid_count; i++)
-        if (svc->admin_uids[i] == peer->uid)
-            return 1;
-    return 0;
+    return peer->gid == svc->admin_gid || peer->in_group;
+}
+
+const gid_t *
+service_admin_group(const struct service *svc)
+{
+    return svc->has_admin_gid ? &svc->admin_gid : NULL;
 }
 
 static enum service_op

@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "trust.h"
+
 #define DEAD              (UINT64_C(1) << 63)
 #define BACKOFF_FIRST_MS  100u
 #define BACKOFF_MAX_MS    5000u
@@ -144,30 +146,11 @@ tick(void)
 
 /* ---- trust ---------------------------------------------------------------------------------- */
 
-/* Whether only root could have made the run directory: its parent is root's and nobody else
- * may write there. Then its owner is the daemon's user. */
-static int
-rundir_owner_trusted(const char *rundir, uid_t uid)
-{
-    struct stat d, p;
-    char parent[PATH_MAX];
-    snprintf(parent, sizeof parent, "%s", rundir);
-    char *slash = strrchr(parent, '/');
-    if (slash == NULL)
-        return 0;
-    if (slash == parent)
-        slash[1] = '\0';
-    else
-        *slash = '\0';
-    return stat(rundir, &d) == 0 && S_ISDIR(d.st_mode) && d.st_uid == uid &&
-           (d.st_mode & 022) == 0 && stat(parent, &p) == 0 && p.st_uid == 0 &&
-           (p.st_mode & 022) == 0;
-}
-
+/* The socket's rules too (trust.h): root, the caller, or the daemon's user. */
 static int
 owner_trusted(const struct shared_image *si, uid_t uid)
 {
-    return uid == 0 || uid == geteuid() || rundir_owner_trusted(si->rundir, uid);
+    return smtpstatus__trust_owner(si->rundir, uid);
 }
 
 /* ---- attaching ------------------------------------------------------------------------------ */
