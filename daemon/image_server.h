@@ -18,11 +18,11 @@
 #define IMAGE_SERVER_SOCKET_NAME "image.sock"
 
 struct image_server {
-    uv_poll_t poll;            /* on the listening socket */
-    int fd;                    /* the listening socket, owned; -1 when not listening */
+    uv_poll_t poll; /* on the listening socket */
+    int fd;         /* the listening socket, owned; -1 when not listening */
     struct publisher *publisher;
     char path[PATH_MAX];
-    unsigned long served;      /* descriptors handed out */
+    unsigned long served; /* descriptors handed out */
 };
 
 /*

@@ -76,22 +76,17 @@ mapping_of(const smtpstatus_image *img)
 }
 
 static int64_t
-now_ms(void)
+clock_ms(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+#define now_ms() clock_ms(CLOCK_MONOTONIC)
 /* The vDSO answers CLOCK_MONOTONIC_COARSE from memory, with no syscall; its tick (a few ms) is
  * fine for a once-a-second check. */
-static int64_t
-coarse_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define coarse_ms() clock_ms(CLOCK_MONOTONIC_COARSE)
 
 int
 shared_image_init(struct shared_image *si, const char *rundir, int disabled)
@@ -246,7 +241,8 @@ smtpstatus__image_fd_check(int fd, struct stat *st, char *why, size_t why_size)
     }
     int seals = fcntl(fd, F_GET_SEALS);
     int need = F_SEAL_SHRINK | F_SEAL_GROW;
-    if (seals < 0 || (seals & need) != need || (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) == 0) {
+    if (seals < 0 || (seals & need) != need ||
+        (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) == 0) {
         snprintf(why, why_size,
                  "not sealed against shrinking, growing and writing (seals %#x); refused",
                  seals < 0 ? 0 : (unsigned)seals);
@@ -264,8 +260,9 @@ map_daemon_image(struct shared_image *si, int fd)
     int err = smtpstatus__image_fd_check(fd, &st, why, sizeof why);
     if (err == 0 && !owner_trusted(si, st.st_uid)) {
         err = SMTPSTATUS_EIMG_FOREIGN;
-        snprintf(why, sizeof why, "the memfd is owned by uid %ld, not by root or the daemon's "
-                 "user; refused", (long)st.st_uid);
+        snprintf(why, sizeof why,
+                 "the memfd is owned by uid %ld, not by root or the daemon's user; refused",
+                 (long)st.st_uid);
     }
     if (err != 0) {
         close(fd);
@@ -628,8 +625,8 @@ maybe_check(struct shared_image *si)
     int64_t now = coarse_ms();
     int64_t at = __atomic_load_n(&si->check_at_ms, __ATOMIC_RELAXED);
     /* Relaxed: the claim orders nothing; the lock below does. */
-    if (now < at || !__atomic_compare_exchange_n(&si->check_at_ms, &at, now + CHECK_INTERVAL_MS,
-                                                 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    if (now < at || !__atomic_compare_exchange_n(&si->check_at_ms, &at, now + CHECK_INTERVAL_MS, 0,
+                                                 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
         return;
     if (pthread_mutex_trylock(&si->lock) != 0)
         return;

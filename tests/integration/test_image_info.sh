@@ -41,15 +41,20 @@ if [ -e "$R/smtpstatusd.lock" ]; then bad "the daemon did not stop"; exit 1; fi
 published=$(date -u -d "@$(stat -c %Y "$R/registry")" +%Y-%m-%dT%H:%M:%SZ)
 "$S" --rundir "$R" info >"$tmp/down.out" 2>"$tmp/down.err"
 rc=$?
-if [ "$rc" -eq 3 ] \
-  && head -1 "$tmp/down.out" | grep -Fxq "Daemon:      not running: serving generation $gen, published $published, from the image it left" \
-  && grep -Fxq "Published:   $published" "$tmp/down.out" \
-  && grep -Fxq "Generation:  $gen" "$tmp/down.out" \
-  && grep -q "^Mapped: *a private copy of the image file" "$tmp/down.out" \
-  && grep -q "the daemon is not running" "$tmp/down.err"; then
+# Every line that must be there, whole; the first one first.
+missing=
+for line in \
+  "Daemon:      not running: serving generation $gen, published $published, from the image it left" \
+  "Published:   $published" "Generation:  $gen" \
+  "Mapped:      a private copy of the image file, taken when no daemon answered"; do
+  grep -Fxq -- "$line" "$tmp/down.out" || missing="$missing [$line]"
+done
+head -1 "$tmp/down.out" | grep -q '^Daemon: *not running' || missing="$missing [the Daemon line first]"
+grep -q "the daemon is not running" "$tmp/down.err" || missing="$missing [a warning on stderr]"
+if [ "$rc" -eq 3 ] && [ -z "$missing" ]; then
   ok "daemon stopped: info says so, with generation $gen published $published, and exits 3"
 else
-  bad "daemon stopped: exit $rc (want 3)"; show "$tmp/down.out" "$tmp/down.err"
+  bad "daemon stopped: exit $rc (want 3), missing:$missing"; show "$tmp/down.out" "$tmp/down.err"
 fi
 
 "$S" --rundir "$R" --json info >"$tmp/down.json" 2>/dev/null

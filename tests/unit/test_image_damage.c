@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "publish.h"
 #include "shared_image.h"
 #include "smtpstatus.h"
 #include "smtpstatus_image.h"
@@ -95,14 +96,6 @@ open_handle(const char *rundir)
     return h;
 }
 
-static int64_t
-ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 pause_ms(unsigned ms)
 {
@@ -116,21 +109,6 @@ status_of(smtpstatus *h)
     smtpstatus_client_status cs;
     smtpstatus_client_status_get(h, &cs);
     return cs;
-}
-
-/* Whether this process maps `what` (a path, or "/memfd:"), from /proc/self/maps. */
-static int
-maps(const char *what)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    assert_non_null(f);
-    char line[1024];
-    int n = 0;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (strstr(line, what) != NULL)
-            n++;
-    fclose(f);
-    return n;
 }
 
 /* ---- what a pin answers ---------------------------------------------------------------------- */
@@ -265,10 +243,10 @@ damage_under_a_pin(const char *dir, const char *rundir, smtpstatus *h, const smt
 
     /* And in this process, through the look at the published file once a second: the garbage
      * is never taken, and the pin answers as before. */
-    int64_t until = ms_now() + 1500;
+    time_t until = time(NULL) + 2; /* one to two seconds: past the interval of the look */
     const smtpstatus_image *held;
     assert_int_equal(smtpstatus_pin(h, &held), 0);
-    while (ms_now() < until) {
+    while (time(NULL) < until) {
         smtpstatus_entry e;
         smtpstatus_code c = {5, 1, 1};
         assert_int_equal(smtpstatus_shared_lookup(h, &held, c, &e), 0);
@@ -294,7 +272,7 @@ test_damage_under_a_daemon_pin(void **state)
     char path[400], memfd[420];
     snprintf(path, sizeof path, "%s/registry", dmn.rundir);
     snprintf(memfd, sizeof memfd, "/memfd:%s", path);
-    int memfd_maps = maps(memfd), path_maps = maps(path);
+    int memfd_maps = testutil_mappings_of(memfd), path_maps = testutil_mappings_of(path);
 
     damage_under_a_pin(dir, dmn.rundir, h, pin);
 
@@ -310,21 +288,29 @@ test_damage_under_a_daemon_pin(void **state)
     daemon_stop();
 }
 
+/* A handle on the run directory of a daemon that has been started and stopped: the image file it
+ * left is there, and nothing answers on image.sock. */
+static smtpstatus *
+handle_after_a_daemon(const char *dir)
+{
+    daemon_start(dir);
+    daemon_stop();
+    return open_handle(dmn.rundir);
+}
+
 /* A pin on a private copy, taken while no daemon runs. */
 static void
 test_damage_under_a_copy_pin(void **state)
 {
     (void)state;
     const char *dir = make_tempdir();
-    daemon_start(dir);
-    daemon_stop();
-    smtpstatus *h = open_handle(dmn.rundir);
+    smtpstatus *h = handle_after_a_daemon(dir);
     const smtpstatus_image *pin;
     assert_int_equal(smtpstatus_pin(h, &pin), 0);
     int origin = status_of(h).origin;
     char path[400];
     snprintf(path, sizeof path, "%s/registry", dmn.rundir);
-    int path_maps = maps(path);
+    int path_maps = testutil_mappings_of(path);
 
     damage_under_a_pin(dir, dmn.rundir, h, pin);
 
@@ -341,9 +327,7 @@ test_copy_follows_a_new_daemon(void **state)
 {
     (void)state;
     const char *dir = make_tempdir();
-    daemon_start(dir);
-    daemon_stop();
-    smtpstatus *h = open_handle(dmn.rundir);
+    smtpstatus *h = handle_after_a_daemon(dir);
     const smtpstatus_image *held = NULL;
     smtpstatus_entry e;
     smtpstatus_code c = {5, 7, 26};
@@ -354,17 +338,17 @@ test_copy_follows_a_new_daemon(void **state)
     uint64_t g = cs.generation;
     char path[400];
     snprintf(path, sizeof path, "%s/registry", dmn.rundir);
-    assert_int_equal(maps(path), 0);
+    assert_int_equal(testutil_mappings_of(path), 0);
     assert_true(cs.published_at > 0);
 
     daemon_start(dir);
-    int64_t deadline = ms_now() + 10000;
+    time_t deadline = time(NULL) + 10;
     do {
         assert_int_equal(smtpstatus_shared_lookup(h, &held, c, &e), 0);
         assert_true(e.registered);
         cs = status_of(h);
     } while ((cs.generation != g + 1 || cs.origin != SMTPSTATUS_ORIGIN_DAEMON) &&
-             ms_now() < deadline);
+             time(NULL) < deadline);
     assert_int_equal(cs.generation, g + 1);
     assert_int_equal(cs.origin, SMTPSTATUS_ORIGIN_DAEMON);
     assert_int_equal(cs.mappings, 1); /* the copy went when the pin moved */
@@ -373,7 +357,7 @@ test_copy_follows_a_new_daemon(void **state)
     daemon_stop();
 }
 
-/* ---- a server of image.sock, the test's own ------------------------------------------------- */
+/* ---- a server of image.sock, the test's own -------------------------------------------------- */
 
 /* A memfd holding buf[0..len), sealed with `seals`, and a writable mapping of its header made
  * before the seals (as the daemon keeps) in *header when header is not NULL. */
@@ -415,26 +399,6 @@ listen_at(const char *path)
     return s;
 }
 
-static void
-send_fd(int sock, int fd)
-{
-    char byte = 'i';
-    struct iovec iov = {&byte, 1};
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                         .msg_controllen = sizeof control.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    (void)sendmsg(sock, &msg, MSG_NOSIGNAL);
-}
-
 /* Serves until asked to stop, polling so that it notices within 50 ms. */
 static void
 serve(struct fake_server *s)
@@ -446,7 +410,11 @@ serve(struct fake_server *s)
         int c = accept(s->listen_fd, NULL, NULL);
         if (c < 0)
             continue;
-        send_fd(c, __atomic_load_n(&s->image_fd, __ATOMIC_ACQUIRE));
+        /* The daemon's own sending code, on a publisher that holds the test's memfd. */
+        struct publisher p = {.memfd = __atomic_load_n(&s->image_fd, __ATOMIC_ACQUIRE)};
+        pthread_mutex_init(&p.lock, NULL);
+        publisher_send_image(&p, c);
+        pthread_mutex_destroy(&p.lock);
         close(c);
     }
 }
@@ -489,7 +457,7 @@ make_rundir(const char *dir)
     return rundir;
 }
 
-/* ---- seals ------------------------------------------------------------------------------------ */
+/* ---- seals ----------------------------------------------------------------------------------- */
 
 static void
 test_seals_are_demanded(void **state)
@@ -633,7 +601,7 @@ test_foreign_image_socket_refused(void **state)
     close(sealed);
 }
 
-/* ---- a superseded memfd whose successor is bad ---------------------------------------------- */
+/* ---- a superseded memfd whose successor is bad ----------------------------------------------- */
 
 /* The pin that held it keeps it; refreshing lets it go and answers "use the socket"; after the
  * backoff a good successor is taken. */
@@ -679,9 +647,9 @@ test_superseded_by_a_bad_image(void **state)
     unsigned char *next = image_as(3, &len);
     int third = make_memfd(next, len, DAEMON_SEALS, NULL);
     __atomic_store_n(&s.image_fd, third, __ATOMIC_RELEASE);
-    int64_t deadline = ms_now() + 5000; /* the first backoff is 100 ms */
+    time_t deadline = time(NULL) + 5; /* the first backoff is 100 ms */
     int rc;
-    while ((rc = smtpstatus_refresh(h, &held)) != 0 && ms_now() < deadline)
+    while ((rc = smtpstatus_refresh(h, &held)) != 0 && time(NULL) < deadline)
         pause_ms(10);
     assert_int_equal(rc, 0);
     assert_non_null(held);

@@ -65,15 +65,7 @@ sleep_ms(unsigned ms)
 static int
 mappings_of(const char *path)
 {
-    FILE *f = fopen("/proc/self/maps", "r");
-    assert_non_null(f);
-    char line[1024];
-    int n = 0;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (strstr(line, path) != NULL)
-            n++;
-    fclose(f);
-    return n;
+    return testutil_mappings_of(path);
 }
 
 /* ---- publishing and pinning ----------------------------------------------------------------- */

@@ -34,6 +34,10 @@ const char *testutil_tempdir(void);
 /* Removes a directory made by testutil_tempdir() and everything in it. */
 void testutil_rmtree(const char *path);
 
+/* How many mappings of this process name `what` (a path, or "/memfd:..."), from
+ * /proc/self/maps. */
+int testutil_mappings_of(const char *what);
+
 /* xorshift64*: a fixed, seedable sequence so that failures reproduce. */
 uint64_t testutil_rand(uint64_t *state);
 
