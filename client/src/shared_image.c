@@ -610,8 +610,6 @@ check_published(struct shared_image *si)
     if (next == NULL || same_image(next, cur)) {
         if (next != NULL)
             drop_ref(si, next, 1);
-        si->error = 0; /* an image is still in use; the refusal is counted */
-        si->error_detail[0] = '\0';
         return;
     }
     replace(si, cur, next);
@@ -631,6 +629,10 @@ maybe_check(struct shared_image *si)
     if (pthread_mutex_trylock(&si->lock) != 0)
         return;
     check_published(si);
+    if (si->current != NULL) {
+        si->error = 0; /* an image is still in use; a refusal on the way is counted */
+        si->error_detail[0] = '\0';
+    }
     pthread_mutex_unlock(&si->lock);
 }
 
