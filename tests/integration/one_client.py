@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""One client must not stall or balloon the daemon (issue 11): regressions, each against the
+real daemon in a temp directory of its own, over its Unix socket.
+
+- search_stall: searches of 65 KiB (". " repeated) pipelined on one connection cost each
+  about a second of the event loop; now a lookup on another connection answers within
+  100 ms (beyond its own time without the load) while they run.
+- non_reading_clients: 300 clients pipelining `list` without reading took the daemon's RSS up
+  by 1 MiB each, and kept it after they closed; now the growth stays within
+  --max-output-buffer (8 MiB here) and a margin, and drops back once they close.
+- half_close: a client that sent 40 requests and then shut down its writing side lost the
+  answers still queued at EOF; now it gets all 40, then EOF.
+
+It shares socket_client.py's daemon and framing helpers (same arguments).
+
+usage: one_client.py SMTPSTATUSD PB_DIR PROJECT_DATA_DIR SHARED_IANA_DIR
+"""
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import socket_client as sc  # noqa: E402  (parses the same argv, imports smtpstatus_pb2)
+from socket_client import Daemon, E, check, error_code, frame, pb, poll, request  # noqa: E402
+
+OVERALL_TIMEOUT = 240
+BUDGET = 8 << 20
+MARGIN = 8 << 20  # connections, their input buffers, the heap's own slack
+
+
+def lookup_ms(conn, rid):
+    t0 = time.monotonic()
+    r = conn.call(request(rid, lookup=pb.LookupRequest(codes=["5.1.1"])))
+    ms = (time.monotonic() - t0) * 1000
+    return ms if r.WhichOneof("result") == "lookup" else None
+
+
+def scenario_search_stall(root):
+    big = ". " * 32750  # 65,500 bytes: the whole frame stays under the 64 KiB limit
+    with Daemon(root) as d, d.connect() as a, d.connect() as b:
+        base = sorted(lookup_ms(b, i) for i in range(20))
+        base_max = base[-1]
+        want = d.call(request(1, search=pb.SearchRequest(query=".")))
+        r = a.call(request(2, search=pb.SearchRequest(query=big)))
+        check("a 65 KiB search of one word repeated answers as the word alone",
+              r.WhichOneof("result") == "search" and len(r.search.entries) > 0 and
+              [e.code for e in r.search.entries] == [e.code for e in want.search.entries],
+              (len(r.search.entries), len(want.search.entries)))
+        words = " ".join("w%d" % i for i in range(33))
+        r = a.call(request(3, search=pb.SearchRequest(query=words)))
+        check("a search of 33 different words is refused with INVALID_ARGUMENT",
+              error_code(r) == E.INVALID_ARGUMENT and "32" in r.error.message, r)
+        r = a.call(request(4, search=pb.SearchRequest(query=" ".join(words.split()[:32]))))
+        check("a search of 32 different words is answered", r.WhichOneof("result") == "search",
+              r)
+
+        # Heavy searches stream in on `a` (at most 400, answers read as they come) while `b`
+        # times its lookups; a loaded machine gets three tries.
+        best = None
+        for attempt in range(3):
+            stop = threading.Event()
+            sent = [0]
+            answered = [0]
+
+            def send():
+                body = frame(request(5, search=pb.SearchRequest(query=big)))
+                while not stop.is_set() and sent[0] < 400:
+                    a.send_raw(body)
+                    sent[0] += 1
+
+            def drain():
+                while answered[0] < sent[0] or not stop.is_set():
+                    if answered[0] >= sent[0]:
+                        time.sleep(0.001)  # nothing owed yet: wait for the sender
+                        continue
+                    if a.recv() is None:
+                        return
+                    answered[0] += 1
+
+            ts = [threading.Thread(target=send), threading.Thread(target=drain)]
+            for t in ts:
+                t.start()
+            try:
+                poll(lambda: sent[0] >= 8, 5.0, 0.001)
+                times = [lookup_ms(b, 100 + i) for i in range(20)]
+            finally:
+                stop.set()
+                for t in ts:
+                    t.join(30)
+            worst = max(times)
+            best = worst if best is None else min(best, worst)
+            if worst <= base_max + 100 and sent[0] >= 8:
+                break
+        check("a lookup on another connection answers within 100 ms of its unloaded time "
+              "(%.1f ms) while 65 KiB searches run (worst %.1f ms; %d searches sent, %d answered)"
+              % (base_max, best, sent[0], answered[0]),
+              best <= base_max + 100 and answered[0] == sent[0] >= 8)
+        sc.stop_cleanly(d, "search stall")
+
+
+def rss(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def connect_or_none(d):
+    """A new connection, or None while the listen backlog is full (connect() on a Unix socket
+    with a timeout fails at once with EAGAIN then)."""
+    try:
+        return d.connect()
+    except BlockingIOError:
+        return None
+
+
+def scenario_non_reading_clients(root):
+    with Daemon(root, extra=["--max-output-buffer", str(BUDGET)]) as d:
+        pid = d.proc.pid
+        with d.connect() as c:
+            one = c.call(request(1, list=pb.ListRequest()))
+        size = len(one.SerializeToString())
+        for _ in range(3):
+            sc.hello_ok_quiet(d)
+        before = rss(pid)
+        # Enough answers per client to fill its socket and its 1 MiB share several times.
+        n = max(8, (4 << 20) // size)
+        burst = b"".join(frame(request(i + 1, list=pb.ListRequest())) for i in range(n))
+        conns = []
+        try:
+            for _ in range(300):
+                c = poll(lambda: connect_or_none(d), 10.0, 0.01)
+                if c is None:
+                    raise RuntimeError("cannot connect: the listen backlog stays full")
+                conns.append(c)
+                c.send_raw(burst)
+            # The daemon answers until the budget is spent: wait for its RSS to stop growing.
+            peak, last, still = rss(pid), rss(pid), time.monotonic()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and time.monotonic() - still < 1.5:
+                time.sleep(0.05)
+                now = rss(pid)
+                peak = max(peak, now)
+                if now > last + (256 << 10):
+                    still = time.monotonic()
+                last = now
+            grew = peak - before
+            check("300 clients leaving %d list answers (%d bytes each) unread grow the daemon "
+                  "by %.1f MiB, within the 8 MiB budget and an 8 MiB margin"
+                  % (n, size, grew / 1048576), grew <= BUDGET + MARGIN)
+        finally:
+            for c in conns:
+                c.close()
+        back = poll(lambda: rss(pid) <= before + (4 << 20), 15.0, 0.1)
+        check("after they close, the daemon's RSS drops back (%.1f MiB over the start)"
+              % ((rss(pid) - before) / 1048576), back)
+        sc.hello_ok(d, "after 300 non-reading clients")
+        sc.stop_cleanly(d, "non-reading clients")
+
+
+def scenario_half_close(root):
+    with Daemon(root) as d, d.connect() as c:
+        # 40 lists of every code are 1.6 MB of answers: more than the socket and the 1 MiB a
+        # connection may leave unread hold, so some are still queued in the daemon at EOF.
+        c.send_raw(b"".join(frame(request(i + 1, list=pb.ListRequest())) for i in range(40)))
+        c.sock.shutdown(socket.SHUT_WR)
+        ids = []
+        try:
+            while True:
+                r = c.recv()
+                if r is None:
+                    break
+                ids.append(r.id if r.WhichOneof("result") == "list" else -r.id)
+        except OSError as e:
+            ids.append(repr(e))
+        check("a client that sends 40 lists and half-closes gets 40 of 40 answers in order, "
+              "then EOF (got %d)" % len(ids),
+              ids == list(range(1, 41)), ids[-3:])
+        sc.hello_ok(d, "after the half-closed client")
+        sc.stop_cleanly(d, "half close")
+
+
+SCENARIOS = [scenario_search_stall, scenario_non_reading_clients, scenario_half_close]
+
+
+def on_alarm(signum, frame_):
+    raise TimeoutError("the whole run took over %ds" % OVERALL_TIMEOUT)
+
+
+def main():
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(OVERALL_TIMEOUT)
+    top = tempfile.mkdtemp(prefix="smtpstatusd-one-client-")
+    try:
+        for fn in SCENARIOS:
+            name = fn.__name__[len("scenario_"):]
+            root = os.path.join(top, name)
+            os.mkdir(root)
+            print("== " + name)
+            try:
+                fn(root)
+            except BaseException as e:  # noqa: BLE001  (one broken scenario must not hide the rest)
+                check("%s ran to the end" % fn.__name__, False,
+                      "%r\n%s" % (e, traceback.format_exc()))
+                if isinstance(e, (KeyboardInterrupt, TimeoutError)):
+                    break
+    finally:
+        signal.alarm(0)
+        shutil.rmtree(top, ignore_errors=True)
+    print("%d passed, %d failed" % (sc.passed, sc.failed))
+    return 1 if sc.failed or sc.passed == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
