@@ -24,8 +24,10 @@ conn_limits_parse_size(const char *s, size_t *out)
     unsigned long long v = strtoull(s, &end, 10);
     unsigned shift = 0;
     if (*end != '\0' && end[1] == '\0')
-        shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
-              : *end == 'G' || *end == 'g' ? 30 : 64;
+        shift = *end == 'K' || *end == 'k'   ? 10
+                : *end == 'M' || *end == 'm' ? 20
+                : *end == 'G' || *end == 'g' ? 30
+                                             : 64;
     if (errno != 0 || end == s || s[0] == '-' || shift == 64 || (*end != '\0' && shift == 0) ||
         v > (SIZE_MAX >> shift) || (v << shift) < 65536)
         return -1;

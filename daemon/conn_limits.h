@@ -25,16 +25,16 @@ struct conn_limits_waiter {
 };
 
 struct conn_limits {
-    size_t output_limit;       /* bytes of unread answers, all connections together */
+    size_t output_limit; /* bytes of unread answers, all connections together */
     size_t output_used;
-    size_t output_high;        /* the most used since memory was last given back */
-    uint64_t output_pauses;    /* connections paused because the budget was spent */
+    size_t output_high;                     /* the most used since memory was last given back */
+    uint64_t output_pauses;                 /* connections paused because the budget was spent */
     struct conn_limits_waiter *head, *tail; /* FIFO */
-    uv_timer_t trim;           /* gives memory back a moment after the load has gone */
+    uv_timer_t trim;                        /* gives memory back a moment after the load has gone */
     int has_trim;
-    uint64_t nofile;           /* RLIMIT_NOFILE's soft limit at start */
-    int fds_exhausted;         /* an accepted connection took the last descriptor */
-    uint64_t fds_logged_at;    /* Unix seconds */
+    uint64_t nofile;        /* RLIMIT_NOFILE's soft limit at start */
+    int fds_exhausted;      /* an accepted connection took the last descriptor */
+    uint64_t fds_logged_at; /* Unix seconds */
 };
 
 /* Reads a size for --max-output-buffer: bytes, or a number with K, M or G (powers of 1024), at

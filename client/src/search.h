@@ -17,9 +17,9 @@
 #include "smtpstatus.h"
 
 /* Internal to the library, so prefixed (see arena.h). */
-#define search_words_parse smtpstatus__search_words_parse
-#define search_text_build smtpstatus__search_text_build
-#define search_text_free smtpstatus__search_text_free
+#define search_words_parse  smtpstatus__search_words_parse
+#define search_text_build   smtpstatus__search_text_build
+#define search_text_free    smtpstatus__search_text_free
 #define search_text_matches smtpstatus__search_text_matches
 
 #define SEARCH_MAX_WORDS 32 /* different words in one query */

@@ -16,20 +16,15 @@ It shares socket_client.py's daemon and framing helpers (same arguments).
 usage: one_client.py SMTPSTATUSD PB_DIR PROJECT_DATA_DIR SHARED_IANA_DIR
 """
 import os
-import shutil
-import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import socket_client as sc  # noqa: E402  (parses the same argv, imports smtpstatus_pb2)
 from socket_client import Daemon, E, check, error_code, frame, pb, poll, request  # noqa: E402
 
-OVERALL_TIMEOUT = 240
 BUDGET = 8 << 20
 MARGIN = 8 << 20  # connections, their input buffers, the heap's own slack
 
@@ -189,34 +184,5 @@ def scenario_half_close(root):
 
 SCENARIOS = [scenario_search_stall, scenario_non_reading_clients, scenario_half_close]
 
-
-def on_alarm(signum, frame_):
-    raise TimeoutError("the whole run took over %ds" % OVERALL_TIMEOUT)
-
-
-def main():
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(OVERALL_TIMEOUT)
-    top = tempfile.mkdtemp(prefix="smtpstatusd-one-client-")
-    try:
-        for fn in SCENARIOS:
-            name = fn.__name__[len("scenario_"):]
-            root = os.path.join(top, name)
-            os.mkdir(root)
-            print("== " + name)
-            try:
-                fn(root)
-            except BaseException as e:  # noqa: BLE001  (one broken scenario must not hide the rest)
-                check("%s ran to the end" % fn.__name__, False,
-                      "%r\n%s" % (e, traceback.format_exc()))
-                if isinstance(e, (KeyboardInterrupt, TimeoutError)):
-                    break
-    finally:
-        signal.alarm(0)
-        shutil.rmtree(top, ignore_errors=True)
-    print("%d passed, %d failed" % (sc.passed, sc.failed))
-    return 1 if sc.failed or sc.passed == 0 else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(sc.main(SCENARIOS, "smtpstatusd-one-client-"))

@@ -934,12 +934,14 @@ def on_alarm(signum, frame_):
     raise TimeoutError("the whole run took over %ds" % OVERALL_TIMEOUT)
 
 
-def main():
+def main(scenarios=SCENARIOS, prefix="smtpstatusd-socket-"):
+    """Runs each scenario in a temp directory of its own (removed at the end, whatever
+    happens); one_client.py runs its own scenarios through this too."""
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(OVERALL_TIMEOUT)
-    top = tempfile.mkdtemp(prefix="smtpstatusd-socket-")
+    top = tempfile.mkdtemp(prefix=prefix)
     try:
-        for fn in SCENARIOS:
+        for fn in scenarios:
             root = os.path.join(top, fn.__name__[len("scenario_"):])
             os.mkdir(root)
             print("== " + fn.__name__[len("scenario_"):])

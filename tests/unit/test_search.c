@@ -58,8 +58,14 @@ test_same_as_entry_matches(void **state)
     assert_int_equal(search_text_build(img, NULL, &heap), 0);
     assert_int_equal(search_text_build(img, &a, &in_arena), 0);
     assert_int_equal(heap.count, smtpstatus_image_code_count(img));
-    static const char *const queries[] = {"mailbox", "MAILBOX full", "address", "system\tnot",
-                                          "", "zzz", ". . .", "delivery AUTHENTICATION",
+    static const char *const queries[] = {"mailbox",
+                                          "MAILBOX full",
+                                          "address",
+                                          "system\tnot",
+                                          "",
+                                          "zzz",
+                                          ". . .",
+                                          "delivery AUTHENTICATION",
                                           "mailbox\nfull"};
     size_t hits = 0;
     for (size_t q = 0; q < sizeof queries / sizeof queries[0]; q++) {
