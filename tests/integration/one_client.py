@@ -27,6 +27,7 @@ from socket_client import Daemon, E, check, error_code, frame, pb, poll, request
 
 BUDGET = 8 << 20
 MARGIN = 8 << 20  # connections, their input buffers, the heap's own slack
+SANITIZED = os.environ.get("SANITIZE") == "ON"  # ctest's SMTPSTATUS_SANITIZE
 
 
 def lookup_ms(conn, rid):
@@ -147,15 +148,20 @@ def scenario_non_reading_clients(root):
                     still = time.monotonic()
                 last = now
             grew = peak - before
-            check("300 clients leaving %d list answers (%d bytes each) unread grow the daemon "
-                  "by %.1f MiB, within the 8 MiB budget and an 8 MiB margin"
-                  % (n, size, grew / 1048576), grew <= BUDGET + MARGIN)
+            if SANITIZED:
+                print("SKIP: RSS under AddressSanitizer (its quarantine holds freed memory, and "
+                      "malloc_trim is not its allocator's); grew %.1f MiB" % (grew / 1048576))
+            else:
+                    check("300 clients leaving %d list answers (%d bytes each) unread grow the daemon "
+                      "by %.1f MiB: the budget filled, and within it and an 8 MiB margin"
+                      % (n, size, grew / 1048576), BUDGET / 2 <= grew <= BUDGET + MARGIN)
         finally:
             for c in conns:
                 c.close()
-        back = poll(lambda: rss(pid) <= before + (4 << 20), 15.0, 0.1)
-        check("after they close, the daemon's RSS drops back (%.1f MiB over the start)"
-              % ((rss(pid) - before) / 1048576), back)
+        if not SANITIZED:
+            back = poll(lambda: rss(pid) <= before + (4 << 20), 15.0, 0.1)
+            check("after they close, the daemon's RSS drops back (%.1f MiB over the start)"
+                  % ((rss(pid) - before) / 1048576), back)
         sc.hello_ok(d, "after 300 non-reading clients")
         sc.stop_cleanly(d, "non-reading clients")
 
