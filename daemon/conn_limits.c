@@ -1,5 +1,6 @@
 /*
- * The output budget and the descriptor watch that all connections share (see conn_limits.h).
+ * The output budget, its reserve, and the descriptor watch that all connections share (see
+ * conn_limits.h for the policy and its bound).
  */
 #include "conn_limits.h"
 
@@ -39,6 +40,8 @@ int
 conn_limits_init(struct conn_limits *l, uv_loop_t *loop, size_t output_limit)
 {
     *l = (struct conn_limits){.output_limit = output_limit};
+    l->output_reserve =
+        output_limit / 8 > CONN_LIMITS_RESERVE_MIN ? output_limit / 8 : CONN_LIMITS_RESERVE_MIN;
     struct rlimit rl;
     l->nofile = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
                     ? (uint64_t)rl.rlim_cur
@@ -58,14 +61,35 @@ conn_limits_close(struct conn_limits *l)
     if (l->has_trim)
         uv_close((uv_handle_t *)&l->trim, NULL);
     l->has_trim = 0;
-    l->head = l->tail = NULL;
+    l->head = l->tail = l->holders = NULL;
+    l->waiting = 0;
+}
+
+static void
+unlink_holder(struct conn_limits *l, struct conn_limits_conn *c)
+{
+    if (c->hprev != NULL)
+        c->hprev->hnext = c->hnext;
+    else if (l->holders == c)
+        l->holders = c->hnext;
+    if (c->hnext != NULL)
+        c->hnext->hprev = c->hprev;
+    c->hprev = c->hnext = NULL;
 }
 
 void
-conn_limits_charge(struct conn_limits *l, size_t n)
+conn_limits_charge(struct conn_limits *l, struct conn_limits_conn *c, size_t n)
 {
-    if (l == NULL)
+    if (l == NULL || n == 0)
         return;
+    if (c->held == 0 && !c->closed) {
+        c->hprev = NULL;
+        c->hnext = l->holders;
+        if (l->holders != NULL)
+            l->holders->hprev = c;
+        l->holders = c;
+    }
+    c->held += n;
     l->output_used += n;
     if (l->output_used > l->output_high)
         l->output_high = l->output_used;
@@ -84,15 +108,46 @@ on_trim(uv_timer_t *t)
     l->output_high = l->output_used;
 }
 
+static void
+unqueue(struct conn_limits *l, struct conn_limits_conn *c)
+{
+    if (!c->waiting)
+        return;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+    c->waiting = 0;
+    l->waiting--;
+}
+
 void
-conn_limits_release(struct conn_limits *l, size_t n)
+conn_limits_release(struct conn_limits *l, struct conn_limits_conn *c, size_t n)
 {
     if (l == NULL)
         return;
-    l->output_used -= n < l->output_used ? n : l->output_used;
+    if (n > c->held)
+        n = c->held; /* (cannot happen: every release follows its charge) */
+    c->held -= n;
+    l->output_used -= n;
+    if (c->closed)
+        l->output_closed -= n;
+    else if (c->held == 0) {
+        unlink_holder(l, c);
+        /* It has read all it was sent: it no longer spends the budget, so it waits no more. */
+        if (c->waiting) {
+            unqueue(l, c);
+            c->resume(c);
+        }
+    }
     while (l->head != NULL && l->output_used <= l->output_limit / 4 * 3) {
-        struct conn_limits_waiter *w = l->head;
-        conn_limits_cancel(l, w);
+        struct conn_limits_conn *w = l->head;
+        unqueue(l, w);
         w->resume(w);
     }
     if (l->output_used == 0 && l->output_high >= TRIM_WORTH && l->has_trim)
@@ -100,39 +155,77 @@ conn_limits_release(struct conn_limits *l, size_t n)
 }
 
 int
-conn_limits_must_wait(struct conn_limits *l, struct conn_limits_waiter *w)
+conn_limits_spent(const struct conn_limits *l)
+{
+    return l != NULL && l->output_used >= l->output_limit;
+}
+
+/* Closes the open connection holding the most unread answers: a linear walk, as this happens
+ * only when the budget and its reserve are spent, and each one closed frees the most there is
+ * to free. */
+static void
+shed_largest(struct conn_limits *l)
+{
+    struct conn_limits_conn *hog = l->holders;
+    for (struct conn_limits_conn *h = hog->hnext; h != NULL; h = h->hnext)
+        if (h->held > hog->held)
+            hog = h;
+    size_t held = hog->held;
+    conn_limits_forget(l, hog); /* first: the loop that called this ends even if shed() does not */
+    l->output_shed++;
+    l->shed_unlogged++;
+    uint64_t now = (uint64_t)time(NULL);
+    if (now - l->shed_logged_at >= 10) {
+        log_warnx("closed %llu connection(s) holding the most unread answers (the last held "
+                  "%zu bytes): clients that do not read spent the output budget of %zu bytes "
+                  "and its reserve of %zu (%llu closed so far)",
+                  (unsigned long long)l->shed_unlogged, held, l->output_limit, l->output_reserve,
+                  (unsigned long long)l->output_shed);
+        l->shed_logged_at = now;
+        l->shed_unlogged = 0;
+    }
+    hog->shed(hog);
+}
+
+int
+conn_limits_must_wait(struct conn_limits *l, struct conn_limits_conn *c)
 {
     if (l == NULL || l->output_used < l->output_limit)
         return 0;
-    if (!w->waiting) {
-        w->waiting = 1;
-        w->next = NULL;
-        w->prev = l->tail;
+    if (c->held == 0) {
+        /* It spent none of the budget: serve it from the reserve, making room there by
+         * closing those that spent the most. (What they hold is freed at the end of this turn
+         * of the loop, so only what open connections hold counts against the reserve.) */
+        while (l->holders != NULL &&
+               l->output_used - l->output_closed >= l->output_limit + l->output_reserve)
+            shed_largest(l);
+        return 0;
+    }
+    if (!c->waiting) {
+        c->waiting = 1;
+        c->next = NULL;
+        c->prev = l->tail;
         if (l->tail != NULL)
-            l->tail->next = w;
+            l->tail->next = c;
         else
-            l->head = w;
-        l->tail = w;
+            l->head = c;
+        l->tail = c;
+        l->waiting++;
         l->output_pauses++;
     }
     return 1;
 }
 
 void
-conn_limits_cancel(struct conn_limits *l, struct conn_limits_waiter *w)
+conn_limits_forget(struct conn_limits *l, struct conn_limits_conn *c)
 {
-    if (l == NULL || !w->waiting)
+    if (l == NULL || c->closed)
         return;
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        l->head = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    else
-        l->tail = w->prev;
-    w->prev = w->next = NULL;
-    w->waiting = 0;
+    unqueue(l, c);
+    if (c->held > 0)
+        unlink_holder(l, c);
+    c->closed = 1;
+    l->output_closed += c->held;
 }
 
 void

@@ -7,7 +7,9 @@
  * on_request hook; its answer is appended to the connection's output, and all the
  * answers of one read go out in one write. A POST /v1/reload pauses the parser until the reload
  * is answered; the bytes after it wait in `pending`, as do those read while the daemon-wide
- * budget of unread answers is spent (conn_limits.h). One timer per connection enforces both
+ * budget of unread answers is spent and the connection holds some of them (conn_limits.h: one
+ * holding none is answered from the reserve, one answer per write; one holding the most may be
+ * closed to make room there). One timer per connection enforces both
  * timeouts: it is never touched per request, only re-armed when it fires.
  */
 #include "http_server.h"
@@ -30,6 +32,7 @@
 #define WRITE_QUEUE_LIMIT (1u << 20)   /* bytes of answers a client may leave unread */
 #define OUT_FLUSH_SIZE    (256u << 10) /* write a long pipeline's answers in pieces of this */
 #define OUT_KEEP_SIZE     (16u << 10)  /* an idle connection keeps an output buffer this big */
+_Static_assert(OUT_FLUSH_SIZE <= CONN_LIMITS_RESERVE_MIN, "conn_limits.h's bound counts on it");
 
 struct http_conn {
     union {
@@ -51,7 +54,7 @@ struct http_conn {
     int reading;              /* uv_read_start() is in effect */
     int throttled;            /* paused until the client reads its answers */
     int waiting_reload;       /* paused until its reload is answered */
-    struct conn_limits_waiter budget; /* queued while the output budget is spent */
+    struct conn_limits_conn budget; /* its part in the output budget */
     int parser_paused;        /* on_request paused the parser: resume it before feeding */
     int http10;               /* the last request was HTTP/1.0: keep-alive must be said */
     int close_after;          /* the last answer said Connection: close */
@@ -174,7 +177,7 @@ conn_close(struct http_conn *c)
     struct http_server *srv = c->srv;
     if (srv->waiter == c)
         srv->waiter = NULL; /* the reload goes on; its answer has nobody to go to */
-    conn_limits_cancel(srv->opt.limits, &c->budget);
+    conn_limits_forget(srv->opt.limits, &c->budget);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -250,7 +253,7 @@ on_write(uv_write_t *req, int status)
                   uv_strerror(status));
         conn_close(c);
     }
-    conn_limits_release(limits, len);
+    conn_limits_release(limits, &c->budget, len);
     if (status < 0 || c->closing)
         return;
     if (c->draining) {
@@ -273,7 +276,11 @@ flush(struct http_conn *c)
     if (c->out.len == 0 || c->closing)
         return 0;
     uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-    int n = uv_try_write(&c->h.stream, &b, 1); /* UV_EAGAIN while earlier writes are queued */
+    /* From the reserve, through uv_write() whatever the socket would take: one answer a turn of
+     * the loop (see rpc_server.c's flush_answers()). */
+    int n = conn_limits_spent(c->srv->opt.limits)
+                ? UV_EAGAIN
+                : uv_try_write(&c->h.stream, &b, 1); /* UV_EAGAIN while earlier writes are queued */
     if (n < 0 && n != UV_EAGAIN) {
         conn_close(c);
         return -1;
@@ -298,7 +305,7 @@ flush(struct http_conn *c)
             conn_close(c);
             return -1;
         }
-        conn_limits_charge(c->srv->opt.limits, rest);
+        conn_limits_charge(c->srv->opt.limits, &c->budget, rest);
         if (uv_stream_get_write_queue_size(&c->h.stream) > WRITE_QUEUE_LIMIT)
             c->throttled = 1;
     }
@@ -480,6 +487,9 @@ on_request(void *arg, const struct http_request *req, int keep_alive)
         c->parser_paused = 1;
         return 1;
     }
+    /* From the reserve, answer by answer: one the socket does not take makes c wait. */
+    if (conn_limits_spent(srv->opt.limits) && flush(c) != 0)
+        return 1;
     if (conn_limits_must_wait(srv->opt.limits, &c->budget)) {
         c->parser_paused = 1;
         return 1;
@@ -618,13 +628,29 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     after_input(c);
 }
 
-/* The output budget has room again: go on where the connection stopped. */
-static void
-on_budget(struct conn_limits_waiter *w)
+static struct http_conn *
+budget_conn(struct conn_limits_conn *b)
 {
-    struct http_conn *c = (struct http_conn *)((char *)w - offsetof(struct http_conn, budget));
+    return (struct http_conn *)((char *)b - offsetof(struct http_conn, budget));
+}
+
+/* The output budget has room again, or the client has read its answers: go on where the
+ * connection stopped. */
+static void
+on_budget(struct conn_limits_conn *b)
+{
+    struct http_conn *c = budget_conn(b);
     resume_input(c);
     after_input(c);
+}
+
+/* The budget and its reserve are spent, and this connection holds the most unread answers:
+ * closing it frees them for clients that read (conn_limits.c logs it, rate-limited). */
+static void
+on_shed(struct conn_limits_conn *b)
+{
+    log_debug("http: closing a connection: it holds the most unread answers");
+    conn_close(budget_conn(b));
 }
 
 /* Enforces both timeouts: a request must arrive whole within header_timeout_ms of its first
@@ -706,6 +732,7 @@ on_connection(uv_stream_t *listener, int status)
     c->h.handle.data = c;
     c->timer.data = c;
     c->budget.resume = on_budget;
+    c->budget.shed = on_shed;
     c->open_handles = 2;
     uv_timer_init(srv->loop, &c->timer);
     c->next = srv->conns;

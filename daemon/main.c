@@ -129,7 +129,9 @@ usage(FILE *f)
             "                         to arrive (default %d)\n"
             "  --max-output-buffer BYTES\n"
             "                         hold at most this much of the answers clients have not read,\n"
-            "                         all connections together; K, M, G suffixes (default 64M)\n"
+            "                         all connections together; K, M, G suffixes (default 64M);\n"
+            "                         past it clients holding none are served from a reserve of\n"
+            "                         1/8 more, and those holding the most are closed\n"
             "  --log-level LEVEL      error, warning, info (default) or debug\n"
             "  --foreground           do not detach; log to stderr\n"
             "  --check                validate the registry (--registry DIR or the embedded one),\n"
@@ -803,6 +805,7 @@ main(int argc, char **argv)
     if ((rc = conn_limits_init(&d.limits, d.loop, d.opt.max_output_buffer)) != 0)
         fatal("cannot start: %s", uv_strerror(rc));
     d.http_opt.limits = &d.limits;
+    d.metrics.limits = &d.limits;
     start_http(&d); /* first: a busy HTTP port stops the daemon before the socket exists */
     rc = rpc_server_start(&d.rpc, d.loop, &d.svc, &ro, rpc_reload, &d);
     if (rc != 0)

@@ -6,7 +6,9 @@
  * the requests came. Three things pause a connection's reading: a reload it asked for (the
  * answer must come before the answers to anything it sent after), more than
  * WRITE_QUEUE_LIMIT bytes of answers it has not read, and the daemon-wide budget of unread
- * answers being spent (conn_limits.h). A client that half-closes still gets the answer to every
+ * answers being spent while it holds some of them (conn_limits.h: a connection holding none is
+ * answered from the reserve, one answer per write; one holding the most may be closed to make
+ * room there). A client that half-closes still gets the answer to every
  * request it sent, then a close. A connection that breaks the framing, or comes over the
  * connection cap, gets an Error, then a shutdown after the write, then a close.
  */
@@ -25,7 +27,9 @@
 #include "frame.h"
 #include "log.h"
 
-#define WRITE_QUEUE_LIMIT (1u << 20) /* bytes of answers a client may leave unread */
+#define WRITE_QUEUE_LIMIT (1u << 20)              /* bytes of answers a client may leave unread */
+#define WRITE_CHUNK       (WRITE_QUEUE_LIMIT / 4) /* a pipeline's answers are written in these */
+_Static_assert(WRITE_CHUNK <= CONN_LIMITS_RESERVE_MIN, "conn_limits.h's bound counts on it");
 
 struct rpc_conn {
     uv_pipe_t pipe;
@@ -35,7 +39,7 @@ struct rpc_conn {
     struct peer peer;
     unsigned char *buf; /* received bytes not yet answered */
     size_t len, cap;
-    struct conn_limits_waiter budget; /* queued while the output budget is spent */
+    struct conn_limits_conn budget; /* its part in the output budget */
     int open_handles;   /* pipe and timer; the connection is freed when both have closed */
     int closing;        /* no more reading or answering */
     int draining;       /* closing once the queued answers are written */
@@ -73,7 +77,7 @@ conn_close(struct rpc_conn *c)
     struct rpc_server *srv = c->srv;
     if (srv->waiter == c)
         srv->waiter = NULL; /* the reload goes on; its answer has nobody to go to */
-    conn_limits_cancel(srv->opt.limits, &c->budget);
+    conn_limits_forget(srv->opt.limits, &c->budget);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -133,7 +137,7 @@ on_write(uv_write_t *req, int status)
                   (long)c->peer.pid, (long)c->peer.uid, uv_strerror(status));
         conn_close(c);
     }
-    conn_limits_release(limits, len);
+    conn_limits_release(limits, &c->budget, len);
     if (status < 0 || c->closing || c->draining)
         return;
     if (c->throttled &&
@@ -158,7 +162,13 @@ flush_answers(struct rpc_conn *c)
         return 0;
     uv_stream_t *stream = (uv_stream_t *)&c->pipe;
     uv_buf_t b = uv_buf_init((char *)srv->out, (unsigned)len);
-    int n = uv_try_write(stream, &b, 1); /* UV_EAGAIN while earlier writes are queued */
+    /* From the reserve, even what the socket would take goes through uv_write(): c then waits
+     * for it to end, in the next turn of the loop. A client whose kernel buffers take megabytes
+     * (loopback TCP) is so answered one answer a turn, in turn with everyone else, instead of
+     * holding the loop until they are full. */
+    int n = conn_limits_spent(srv->opt.limits)
+                ? UV_EAGAIN
+                : uv_try_write(stream, &b, 1); /* UV_EAGAIN while earlier writes are queued */
     if (n < 0 && n != UV_EAGAIN) {
         conn_close(c);
         return -1;
@@ -183,7 +193,7 @@ flush_answers(struct rpc_conn *c)
             conn_close(c);
             return -1;
         }
-        conn_limits_charge(srv->opt.limits, rest);
+        conn_limits_charge(srv->opt.limits, &c->budget, rest);
         if (uv_stream_get_write_queue_size(stream) > WRITE_QUEUE_LIMIT)
             c->throttled = 1;
     }
@@ -216,8 +226,11 @@ queue_answer(struct rpc_conn *c, const Smtpstatus__V1__Response *resp)
     size_t h = smtpstatus__frame_put_header(srv->out + srv->out_len, n);
     smtpstatus__v1__response__pack(resp, srv->out + srv->out_len + h);
     srv->out_len += h + n;
-    /* A long pipeline is written in pieces, so that throttling can step in. */
-    return srv->out_len >= WRITE_QUEUE_LIMIT / 4 ? flush_answers(c) : 0;
+    /* A long pipeline is written in pieces, so that throttling can step in; from the reserve,
+     * answer by answer, so that an answer the socket does not take makes c wait. */
+    if (srv->out_len >= WRITE_CHUNK || conn_limits_spent(srv->opt.limits))
+        return flush_answers(c);
+    return 0;
 }
 
 /* Answers with an Error and closes once it is written: the stream cannot be trusted now. */
@@ -409,12 +422,29 @@ read_peer(struct rpc_conn *c)
     }
 }
 
-/* The output budget has room again: go on where the connection stopped. */
-static void
-on_budget(struct conn_limits_waiter *w)
+static struct rpc_conn *
+budget_conn(struct conn_limits_conn *b)
 {
-    struct rpc_conn *c = (struct rpc_conn *)((char *)w - offsetof(struct rpc_conn, budget));
-    process(c);
+    return (struct rpc_conn *)((char *)b - offsetof(struct rpc_conn, budget));
+}
+
+/* The output budget has room again, or the client has read its answers: go on where the
+ * connection stopped. */
+static void
+on_budget(struct conn_limits_conn *b)
+{
+    process(budget_conn(b));
+}
+
+/* The budget and its reserve are spent, and this connection holds the most unread answers:
+ * closing it frees them for clients that read (conn_limits.c logs it, rate-limited). */
+static void
+on_shed(struct conn_limits_conn *b)
+{
+    struct rpc_conn *c = budget_conn(b);
+    log_debug("client pid %ld uid %ld: closing its connection: it holds the most unread answers",
+              (long)c->peer.pid, (long)c->peer.uid);
+    conn_close(c);
 }
 
 static void
@@ -443,6 +473,7 @@ on_connection(uv_stream_t *listener, int status)
     c->pipe.data = c;
     c->idle.data = c;
     c->budget.resume = on_budget;
+    c->budget.shed = on_shed;
     c->open_handles = 2;
     uv_timer_init(srv->loop, &c->idle);
     c->next = srv->conns;
