@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "conn_limits.h"
 #include "diag.h"
 #include "http_api.h"
 #include "metrics.h"
@@ -38,6 +39,8 @@ struct http_server_options {
     unsigned idle_timeout_ms;     /* close a connection with no request for this long */
     unsigned max_connections;     /* answer 503 and close beyond this many */
     int admin;                    /* enable POST /v1/reload (--http-admin) */
+    struct conn_limits *limits;   /* the output budget and descriptor watch shared with the
+                                     socket API, or NULL for none; outlives the server */
 };
 
 struct http_server {

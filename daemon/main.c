@@ -38,6 +38,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "registry.h"
+#include "conn_limits.h"
 #include "reload.h"
 #include "rpc_server.h"
 #include "served.h"
@@ -69,6 +70,7 @@ struct options {
     int http_allow_remote;     /* a non-loopback address is allowed */
     int http_admin;            /* POST /v1/reload is enabled */
     unsigned http_header_timeout; /* seconds */
+    size_t max_output_buffer;     /* bytes of unread answers, all connections together */
 };
 
 /* Who asked for the running reload, so that its answer goes back the way the question came. */
@@ -86,6 +88,7 @@ struct daemon {
     struct http_server http;
     struct http_server_options http_opt;
     struct metrics metrics;
+    struct conn_limits limits;
     struct reload_job *job; /* the running reload, or NULL */
     enum reload_surface job_surface;
     int lock_fd;
@@ -133,6 +136,11 @@ usage(FILE *f)
             "  --http-header-timeout SECS\n"
             "                         close an HTTP client whose request takes longer than this\n"
             "                         to arrive (default %d)\n"
+            "  --max-output-buffer BYTES\n"
+            "                         hold at most this much of the answers clients have not read,\n"
+            "                         all connections together; K, M, G suffixes (default 64M);\n"
+            "                         past it clients holding none are served from a reserve of\n"
+            "                         1/8 more, and those holding the most are closed\n"
             "  --log-level LEVEL      error, warning, info (default) or debug\n"
             "  --foreground           do not detach; log to stderr\n"
             "  --check                validate the registry (--registry DIR or the embedded one),\n"
@@ -173,7 +181,7 @@ static void
 parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_REGISTRY = 256, O_RUNDIR, O_STATEDIR, O_ADMIN, O_IDLE, O_MAXCONN, O_LOG, O_FG,
-           O_CHECK, O_HTTP, O_HTTP_UNIX, O_HTTP_REMOTE, O_HTTP_ADMIN, O_HTTP_HTIMEOUT };
+           O_CHECK, O_HTTP, O_HTTP_UNIX, O_HTTP_REMOTE, O_HTTP_ADMIN, O_HTTP_HTIMEOUT, O_MAXOUT };
     static const struct option longopts[] = {
         {"registry", required_argument, NULL, O_REGISTRY},
         {"rundir", required_argument, NULL, O_RUNDIR},
@@ -189,6 +197,7 @@ parse_options(int argc, char **argv, struct options *o)
         {"http-allow-remote", no_argument, NULL, O_HTTP_REMOTE},
         {"http-admin", no_argument, NULL, O_HTTP_ADMIN},
         {"http-header-timeout", required_argument, NULL, O_HTTP_HTIMEOUT},
+        {"max-output-buffer", required_argument, NULL, O_MAXOUT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
@@ -197,6 +206,7 @@ parse_options(int argc, char **argv, struct options *o)
     o->max_connections = DEFAULT_MAX_CONNECTIONS;
     o->http = DEFAULT_HTTP;
     o->http_header_timeout = DEFAULT_HTTP_HEADER_TIMEOUT;
+    o->max_output_buffer = CONN_LIMITS_DEFAULT_OUTPUT;
     int c;
     enum log_level level;
     while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
@@ -246,6 +256,11 @@ parse_options(int argc, char **argv, struct options *o)
         case O_HTTP_HTIMEOUT:
             o->http_header_timeout = parse_count("--http-header-timeout", optarg, 1, 3600);
             break;
+        case O_MAXOUT:
+            if (conn_limits_parse_size(optarg, &o->max_output_buffer) != 0)
+                fatal("--max-output-buffer: \"%s\" is not a size of at least 64K (bytes, or "
+                      "with K, M or G)", optarg);
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -292,6 +307,7 @@ load_served(const char *dir, uint64_t generation, struct served *out, struct dia
         return -1;
     }
     out->img = out->owned;
+    served_prepare(out);
     out->generation = generation;
     out->loaded_at = opt.built_at;
     return 0;
@@ -704,6 +720,7 @@ on_stop_signal(uv_signal_t *h, int signum)
     rpc_server_stop(&d->rpc);
     http_server_stop(&d->http);
     image_server_stop(&d->images);
+    conn_limits_close(&d->limits);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sighup, NULL);
@@ -812,7 +829,12 @@ main(int argc, char **argv)
         .idle_timeout_ms = d.opt.idle_timeout * 1000u,
         .max_connections = d.opt.max_connections,
         .latency = &d.metrics.latency_socket,
+        .limits = &d.limits,
     };
+    if ((rc = conn_limits_init(&d.limits, d.loop, d.opt.max_output_buffer)) != 0)
+        fatal("cannot start: %s", uv_strerror(rc));
+    d.http_opt.limits = &d.limits;
+    d.metrics.limits = &d.limits;
     start_http(&d); /* first: a busy HTTP port stops the daemon before the socket exists */
     rc = rpc_server_start(&d.rpc, d.loop, &d.svc, &ro, rpc_reload, &d);
     if (rc != 0)

@@ -83,6 +83,7 @@ work(uv_work_t *req)
                  smtpstatus_strerror(rc));
     } else {
         s->img = s->owned;
+        served_prepare(s);
         s->generation = job->generation;
         s->loaded_at = opt.built_at;
         if (code_diff_compute(job->old, s->img, &s->last_diff) != 0 ||

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "conn_limits.h"
 #include "diag.h"
 #include "metrics.h"
 #include "service.h"
@@ -34,6 +35,8 @@ struct rpc_server_options {
     unsigned idle_timeout_ms;  /* close connections idle this long */
     unsigned max_connections;  /* refuse more than this many at once */
     struct latency_histogram *latency; /* where answer times are counted, or NULL */
+    struct conn_limits *limits; /* the output budget and descriptor watch shared with the HTTP
+                                   port, or NULL for none; outlives the server */
 };
 
 struct rpc_server {
@@ -48,6 +51,9 @@ struct rpc_server {
     uint64_t emfile_logged_at;
     int listening;
     struct arena arena;       /* for the response being built; reset after each */
+    unsigned char *out;       /* answers packed for the connection being served, owned: empty
+                                 between callbacks */
+    size_t out_len, out_cap;
 };
 
 /*

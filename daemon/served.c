@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "search.h"
+
 void
 served_init_embedded(struct served *s, uint64_t generation)
 {
@@ -15,6 +17,18 @@ served_init_embedded(struct served *s, uint64_t generation)
     smtpstatus_image_summarize(s->img, &sum);
     s->generation = generation;
     s->loaded_at = sum.built_at;
+    served_prepare(s);
+}
+
+void
+served_prepare(struct served *s)
+{
+    struct search_text *t = malloc(sizeof *t);
+    if (t != NULL && search_text_build(s->img, NULL, t) != 0) {
+        free(t);
+        t = NULL;
+    }
+    s->search = t;
 }
 
 const void *
@@ -48,6 +62,8 @@ served_free(struct served *s)
         free(s->warnings[i]);
     free(s->warnings);
     code_diff_free(&s->last_diff);
+    search_text_free(s->search);
+    free(s->search);
     memset(s, 0, sizeof *s);
 }
 

@@ -23,7 +23,8 @@ typedef Smtpstatus__V1__Response Response;
 
 static const char *const error_names[SERVICE_ERROR_CODES] = {
     "unspecified",     "invalid_argument",  "not_found", "permission_denied", "frame_too_large",
-    "malformed_frame", "unknown_operation", "reload_failed", "busy",           "internal"};
+    "malformed_frame", "unknown_operation", "reload_failed", "busy",           "internal",
+    "too_many_connections"};
 
 static const char *const op_names[OP_COUNT] = {
     "hello",  "lookup",        "basic",  "search", "list", "render",
@@ -209,7 +210,7 @@ service_handle(struct service *svc, const Smtpstatus__V1__Request *req, const st
     case OP_LIST:
     case OP_RENDER:
     case OP_CLASSIFY:
-        answer_query(svc->current->img, req, a, resp);
+        answer_query(svc->current->img, svc->current->search, req, a, resp);
         if (resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_ERROR &&
             (unsigned)resp->error->code < SERVICE_ERROR_CODES)
             svc->stats.errors[resp->error->code]++;

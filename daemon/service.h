@@ -33,7 +33,7 @@ enum service_op {
     OP_COUNT
 };
 
-#define SERVICE_ERROR_CODES 10 /* values of Smtpstatus__V1__Error__Code */
+#define SERVICE_ERROR_CODES 11 /* values of Smtpstatus__V1__Error__Code */
 
 struct stats {
     uint64_t requests[OP_COUNT];

@@ -401,6 +401,8 @@ error_of(const Smtpstatus__V1__Error *e)
         return SMTPSTATUS_ERELOAD;
     case SMTPSTATUS__V1__ERROR__CODE__BUSY:
         return SMTPSTATUS_EBUSY;
+    case SMTPSTATUS__V1__ERROR__CODE__TOO_MANY_CONNECTIONS:
+        return SMTPSTATUS_EUNAVAILABLE;
     default:
         return SMTPSTATUS_EDAEMON;
     }
@@ -474,7 +476,7 @@ answer_locally(smtpstatus *h, const smtpstatus_image *img, const Request *req,
     r->pinned = img;
     r->resp = arena_alloc(r->arena, sizeof *r->resp);
     if (r->resp != NULL)
-        answer_query(img, req, r->arena, r->resp);
+        answer_query(img, NULL, req, r->arena, r->resp);
     return r->arena->failed ? SMTPSTATUS_ENOMEM : 0;
 }
 
