@@ -72,6 +72,9 @@ struct options {
 /* Who asked for the running reload, so that its answer goes back the way the question came. */
 enum reload_surface { RELOAD_BY_SIGNAL, RELOAD_BY_SOCKET, RELOAD_BY_HTTP };
 
+/* ReloadAttempt.trigger of each surface. */
+static const char *const surface_names[] = {"signal", "socket", "http"};
+
 struct daemon {
     uv_loop_t *loop;
     struct options opt;
@@ -436,6 +439,11 @@ on_reload_done(struct reload_job *job)
         d->svc.stats.reloads_ok++;
     else
         d->svc.stats.reloads_failed++;
+    /* Before anyone is told, so that a waiter's next question (registry info) sees it. */
+    if (served_reload_attempt_set(&d->svc.last_reload, (uint64_t)time(NULL),
+                                  surface_names[d->job_surface], job->dir, job->ok, &job->diag,
+                                  job->publish_error) != 0)
+        log_warnx("out of memory: the last reload's problems are not all kept for info");
     /* Idle before anyone is told: a waiter's next request, pipelined behind this reload and
      * answered from inside the notification, may be another reload. */
     enum reload_surface surface = d->job_surface; /* a reload started below changes it */
@@ -458,6 +466,10 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
         dir = d->opt.registry_dir;
     if (dir == NULL) {
         log_warnx("reload asked with no directory, and no --registry is configured");
+        served_reload_attempt_set(&d->svc.last_reload, (uint64_t)time(NULL),
+                                  surface_names[surface], NULL, 0, NULL,
+                                  "error: no directory was given, and no --registry is "
+                                  "configured");
         return -EINVAL;
     }
     if (d->job != NULL) {
@@ -467,6 +479,8 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
     struct reload_job *job = calloc(1, sizeof *job);
     if (job == NULL || (job->dir = strdup(dir)) == NULL) {
         free(job);
+        served_reload_attempt_set(&d->svc.last_reload, (uint64_t)time(NULL),
+                                  surface_names[surface], dir, 0, NULL, "error: out of memory");
         return -ENOMEM;
     }
     job->old = d->current.img;
@@ -480,6 +494,9 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
     if (reload_start(d->loop, job) != 0) {
         reload_job_free(job);
         free(job);
+        served_reload_attempt_set(&d->svc.last_reload, (uint64_t)time(NULL),
+                                  surface_names[surface], dir, 0, NULL,
+                                  "error: the reload could not be started");
         return -ENOMEM;
     }
     d->job = job;
@@ -806,6 +823,7 @@ main(int argc, char **argv)
     uv_loop_close(d.loop);
     publisher_close(&d.publisher);
     served_free(&d.current);
+    served_reload_attempt_free(&d.svc.last_reload);
     free(d.svc.admin_uids);
     unlink(d.lock_path);
     close(d.lock_fd);

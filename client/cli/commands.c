@@ -507,7 +507,14 @@ cmd_info(const struct options *opt, struct source *src)
     if (src->img != NULL) {
         smtpstatus_image_summary s;
         smtpstatus_image_summarize(src->img, &s);
-        output_info(&s, src->daemon != NULL ? &where : NULL);
+        /* The image cannot say how the last reload went; the daemon, when it is there, can. */
+        smtpstatus_result *r = NULL;
+        if (src->daemon != NULL && smtpstatus_registry_info_get(src->daemon, &r) != 0) {
+            smtpstatus_result_free(r);
+            r = NULL;
+        }
+        output_info(&s, src->daemon != NULL ? &where : NULL, r);
+        smtpstatus_result_free(r);
         return EXIT_ANSWERED;
     }
     smtpstatus_result *r;
@@ -517,7 +524,7 @@ cmd_info(const struct options *opt, struct source *src)
         rc = SMTPSTATUS_EPROTO;
     int status = rc == 0 ? EXIT_ANSWERED : daemon_failed(src, rc, r, NULL, NULL);
     if (rc == 0)
-        output_registry(&info, &where);
+        output_registry(&info, &where, r);
     smtpstatus_result_free(r);
     return status;
 }
