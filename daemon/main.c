@@ -67,6 +67,7 @@ struct options {
     int http_allow_remote;     /* a non-loopback address is allowed */
     int http_admin;            /* POST /v1/reload is enabled */
     unsigned http_header_timeout; /* seconds */
+    enum log_target log_target;
 };
 
 /* Who asked for the running reload, so that its answer goes back the way the question came. */
@@ -128,7 +129,9 @@ usage(FILE *f)
             "                         close an HTTP client whose request takes longer than this\n"
             "                         to arrive (default %d)\n"
             "  --log-level LEVEL      error, warning, info (default) or debug\n"
-            "  --foreground           do not detach; log to stderr\n"
+            "  --log-target TARGET    auto (default: syslog once detached, stderr with\n"
+            "                         --foreground), stderr or syslog (/dev/log)\n"
+            "  --foreground           do not detach\n"
             "  --check                validate the registry (--registry DIR or the embedded one),\n"
             "                         print a summary and every warning with its file:line:col,\n"
             "                         and exit: 0 usable, 1 not usable\n"
@@ -167,7 +170,8 @@ static void
 parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_REGISTRY = 256, O_RUNDIR, O_STATEDIR, O_ADMIN, O_IDLE, O_MAXCONN, O_LOG, O_FG,
-           O_CHECK, O_HTTP, O_HTTP_UNIX, O_HTTP_REMOTE, O_HTTP_ADMIN, O_HTTP_HTIMEOUT };
+           O_CHECK, O_HTTP, O_HTTP_UNIX, O_HTTP_REMOTE, O_HTTP_ADMIN, O_HTTP_HTIMEOUT,
+           O_LOG_TARGET };
     static const struct option longopts[] = {
         {"registry", required_argument, NULL, O_REGISTRY},
         {"rundir", required_argument, NULL, O_RUNDIR},
@@ -176,6 +180,7 @@ parse_options(int argc, char **argv, struct options *o)
         {"idle-timeout", required_argument, NULL, O_IDLE},
         {"max-connections", required_argument, NULL, O_MAXCONN},
         {"log-level", required_argument, NULL, O_LOG},
+        {"log-target", required_argument, NULL, O_LOG_TARGET},
         {"foreground", no_argument, NULL, O_FG},
         {"check", no_argument, NULL, O_CHECK},
         {"http", required_argument, NULL, O_HTTP},
@@ -218,6 +223,10 @@ parse_options(int argc, char **argv, struct options *o)
                 fatal("--log-level: unknown level \"%s\" (use error, warning, info or debug)",
                       optarg);
             log_set_level(level);
+            break;
+        case O_LOG_TARGET:
+            if (log_parse_target(optarg, &o->log_target) != 0)
+                fatal("--log-target: unknown target \"%s\" (use auto, stderr or syslog)", optarg);
             break;
         case O_FG:
             o->foreground = 1;
@@ -759,6 +768,7 @@ main(int argc, char **argv)
 
     configure_http(&d);
     int ready_fd = d.opt.foreground ? -1 : daemonize();
+    log_open(d.opt.log_target, ready_fd >= 0);
     signal(SIGPIPE, SIG_IGN);
     d.loop = uv_default_loop();
     mkdir_p(d.opt.rundir, 0755);
@@ -816,6 +826,7 @@ main(int argc, char **argv)
         if (write(ready_fd, "r", 1) != 1)
             log_warnx("cannot tell the parent process that the daemon is ready");
         close(ready_fd);
+        log_detach_stderr();
     }
 
     uv_run(d.loop, UV_RUN_DEFAULT);
