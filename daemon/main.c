@@ -791,6 +791,14 @@ main(int argc, char **argv)
     }
     log_diag(&pd);
     diag_free(&pd);
+    /* A crash in the middle of saving a reload leaves a set directory behind: clear them
+     * before anything can save again. */
+    int partial = state_clean(d.opt.statedir, &pd);
+    log_diag(&pd);
+    diag_free(&pd);
+    if (partial > 0)
+        log_info("removed %d partly saved registr%s from %s", partial, partial == 1 ? "y" : "ies",
+                 d.opt.statedir);
     choose_served(&d.opt, last_generation + 1, &d.current);
     d.svc.current = &d.current;
     publish_current(&d);
