@@ -6,9 +6,15 @@
  * SIGKILL of the daemon and moving to its successor; every kind of bad image refused, with the
  * socket answering instead; a superseded image whose successor is bad; and mappings that do not
  * pile up.
+ *
+ * A test that fails half-way must not take the next one down: every test has a teardown that
+ * joins its reader threads, closes its handles, stops its daemon and removes its temp
+ * directories. SMTPSTATUS_TEST_STORM_FAIL_AT=N makes the storms fail at reload N, so that
+ * test_unit_cleanup.sh can show it.
  */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -28,6 +34,11 @@
 
 #define STORM_RELOADS 500
 #define READERS       4
+#define STALL_MS      60000 /* a storm fails when the daemon makes no progress for this long */
+#define MAX_HANDLES   8
+
+/* The handles a test has open, for the teardown to close when the test failed half-way. */
+static smtpstatus *open_handles[MAX_HANDLES];
 
 static smtpstatus *
 open_handle(const char *rundir, int socket_only)
@@ -35,7 +46,24 @@ open_handle(const char *rundir, int socket_only)
     smtpstatus_options o = {rundir, 5000, socket_only};
     smtpstatus *h;
     assert_int_equal(smtpstatus_open(&o, &h), 0);
-    return h;
+    for (int i = 0; i < MAX_HANDLES; i++) {
+        if (open_handles[i] == NULL) {
+            open_handles[i] = h;
+            return h;
+        }
+    }
+    smtpstatus_close(h);
+    fail_msg("over %d handles open at once", MAX_HANDLES);
+    return NULL;
+}
+
+static void
+close_handle(smtpstatus *h)
+{
+    for (int i = 0; i < MAX_HANDLES; i++)
+        if (open_handles[i] == h)
+            open_handles[i] = NULL;
+    smtpstatus_close(h);
 }
 
 static smtpstatus_code
@@ -59,6 +87,14 @@ sleep_ms(unsigned ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* How many mappings of `path` this process holds, from /proc/self/maps. */
@@ -142,7 +178,7 @@ test_pin_answers_like_the_daemon(void **state)
     assert_int_equal(smtpstatus_pin(h2, &img2), 0);
     assert_int_equal(generation_of(img2), s.generation);
     smtpstatus_unpin(h2, img2);
-    smtpstatus_close(h2);
+    close_handle(h2);
 
     /* A handle that asked for the socket only never maps anything. */
     smtpstatus *hs = open_handle(d.rundir, 1);
@@ -150,10 +186,10 @@ test_pin_answers_like_the_daemon(void **state)
     smtpstatus_client_status_get(hs, &cs);
     assert_int_equal(cs.shared, 0);
     assert_int_equal(cs.attaches, 0);
-    smtpstatus_close(hs);
+    close_handle(hs);
 
     smtpstatus_unpin(h, img);
-    smtpstatus_close(h);
+    close_handle(h);
     testutil_rmtree(dir);
 }
 
@@ -307,8 +343,8 @@ test_calls_answered_in_process(void **state)
     assert_int_equal(cs.mappings, 1);
     smtpstatus_unpin(h, cur);
 
-    smtpstatus_close(h);
-    smtpstatus_close(s);
+    close_handle(h);
+    close_handle(s);
     testutil_daemon_stop(&d);
     testutil_rmtree(dir);
 }
@@ -344,7 +380,7 @@ test_restart_supersedes_and_goes_on(void **state)
     smtpstatus_client_status_get(h, &cs);
     assert_int_equal(cs.mappings, 1); /* the old image went with its last pin */
     smtpstatus_unpin(h, cur);
-    smtpstatus_close(h);
+    close_handle(h);
     testutil_daemon_stop(&d);
     testutil_rmtree(dir);
 }
@@ -436,25 +472,40 @@ reader_main(void *arg)
     return NULL;
 }
 
+/* The readers running, for the teardown to join when their test failed half-way. */
+static struct reader *running_readers;
+
 static void
 readers_start(struct reader *rs, smtpstatus *h, const struct expect *want)
 {
+    running_readers = rs;
     for (int i = 0; i < READERS; i++) {
         memset(&rs[i], 0, sizeof rs[i]);
         rs[i].h = h;
         rs[i].pin_each_time = i % 2;
         rs[i].want = want;
-        assert_int_equal(pthread_create(&rs[i].thread, NULL, reader_main, &rs[i]), 0);
     }
+    for (int i = 0; i < READERS; i++)
+        assert_int_equal(pthread_create(&rs[i].thread, NULL, reader_main, &rs[i]), 0);
+}
+
+/* Stops and joins every reader, whatever they found: nothing may run on after its test. */
+static void
+readers_join(struct reader *rs)
+{
+    for (int i = 0; i < READERS; i++)
+        __atomic_store_n(&rs[i].stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < READERS; i++)
+        if (rs[i].thread != 0)
+            pthread_join(rs[i].thread, NULL);
+    running_readers = NULL;
 }
 
 static void
 readers_stop(struct reader *rs)
 {
-    for (int i = 0; i < READERS; i++)
-        __atomic_store_n(&rs[i].stop, 1, __ATOMIC_RELEASE);
+    readers_join(rs);
     for (int i = 0; i < READERS; i++) {
-        pthread_join(rs[i].thread, NULL);
         if (rs[i].failure[0] != '\0')
             fail_msg("reader %d: %s", i, rs[i].failure);
         assert_true(rs[i].rounds > 0);
@@ -473,6 +524,62 @@ expect_from(const smtpstatus_image *img, struct expect *want)
     snprintf(want->raw, sizeof want->raw, "%s", e.basic_codes_raw);
     assert_int_equal(smtpstatus_image_lookup(img, c511, &e), 0);
     snprintf(want->title_511, sizeof want->title_511, "%s", e.title);
+}
+
+/* The generation of the image published in watch's run directory now; 0 when none is usable. */
+static uint64_t
+published_generation(smtpstatus *watch)
+{
+    const smtpstatus_image *img;
+    if (smtpstatus_pin(watch, &img) != 0)
+        return 0;
+    uint64_t g = generation_of(img);
+    smtpstatus_unpin(watch, img);
+    return g;
+}
+
+/* Waits until the published generation reaches `want`; fails when it has not moved for
+ * STALL_MS, which is the daemon not getting on, however loaded the machine. */
+static void
+wait_generation(smtpstatus *watch, uint64_t want, int reload)
+{
+    uint64_t g = published_generation(watch), moved = now_ms();
+    while (g < want) {
+        if (now_ms() - moved > STALL_MS)
+            fail_msg("reload %d: the daemon is stuck at generation %llu for %d s (want %llu)",
+                     reload, (unsigned long long)g, STALL_MS / 1000, (unsigned long long)want);
+        sleep_ms(2);
+        uint64_t now = published_generation(watch);
+        if (now != g)
+            moved = now_ms();
+        g = now;
+    }
+}
+
+/* Reload `i` of a storm: `dir` as generation `want`. A call that times out on a loaded
+ * machine is not a failure: the daemon goes on with the reload, so this waits for it for as
+ * long as the daemon makes progress (and a reload refused as busy, behind such a one, is sent
+ * again once that one is done). */
+static void
+storm_reload(smtpstatus *admin, smtpstatus *watch, const char *dir, uint64_t want, int i)
+{
+    const char *fail_at = getenv("SMTPSTATUS_TEST_STORM_FAIL_AT");
+    if (fail_at != NULL && atoi(fail_at) == i)
+        fail_msg("reload %d: failing here, as SMTPSTATUS_TEST_STORM_FAIL_AT asks", i);
+    for (;;) {
+        smtpstatus_result *r;
+        int rc = smtpstatus_reload(admin, dir, &r);
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", r != NULL ? smtpstatus_result_message(r) : "");
+        smtpstatus_result_free(r);
+        if (rc == 0 || rc == SMTPSTATUS_ETIMEOUT) {
+            wait_generation(watch, want, i);
+            return;
+        }
+        if (rc != SMTPSTATUS_EBUSY)
+            fail_msg("reload %d: %s: %s", i, smtpstatus_strerror(rc), msg);
+        wait_generation(watch, want - 1, i);
+    }
 }
 
 /* Starts the daemon on `with` (a registry with X.7.29), then reloads it STORM_RELOADS times,
@@ -498,26 +605,27 @@ storm(const char *with, const char *without)
     smtpstatus *admin = open_handle(d.rundir, 1);
     uint32_t most_mappings = 0;
     for (int i = 1; i <= STORM_RELOADS; i++) {
-        smtpstatus_result *r;
-        int rc = smtpstatus_reload(admin, i % 2 ? without : with, &r);
-        if (rc != 0)
-            fail_msg("reload %d: %s: %s", i, smtpstatus_strerror(rc),
-                     r != NULL ? smtpstatus_result_message(r) : "");
-        smtpstatus_result_free(r);
+        storm_reload(admin, h, i % 2 ? without : with, 1 + (uint64_t)i, i);
         smtpstatus_client_status cs;
         smtpstatus_client_status_get(h, &cs);
         if (cs.mappings > most_mappings)
             most_mappings = cs.mappings;
     }
-    /* Let the readers see the last generation before they stop. */
-    for (int t = 0; t < 500; t++) {
-        int all = 1;
-        for (int i = 0; i < READERS; i++)
+    /* Let the readers see the last generation before they stop, for as long as they get on. */
+    uint64_t rounds = 0, moved = now_ms();
+    for (int all = 0; !all && now_ms() - moved < STALL_MS;) {
+        uint64_t sum = 0;
+        all = 1;
+        for (int i = 0; i < READERS; i++) {
             all &= __atomic_load_n(&rs[i].seen_generation, __ATOMIC_ACQUIRE) ==
                    1 + STORM_RELOADS;
-        if (all)
-            break;
-        sleep_ms(10);
+            sum += __atomic_load_n(&rs[i].rounds, __ATOMIC_RELAXED);
+        }
+        if (sum != rounds)
+            moved = now_ms();
+        rounds = sum;
+        if (!all)
+            sleep_ms(2);
     }
     readers_stop(rs);
     uint64_t with_n = 0, without_n = 0;
@@ -545,8 +653,8 @@ storm(const char *with, const char *without)
     snprintf(tmp, sizeof tmp, "%s.new", path);
     assert_int_equal(lstat(tmp, &st), -1); /* nothing left half-published */
 
-    smtpstatus_close(admin);
-    smtpstatus_close(h);
+    close_handle(admin);
+    close_handle(h);
     assert_int_equal(mappings_of(path), 0);
     testutil_daemon_stop(&d);
     testutil_rmtree(dir);
@@ -648,7 +756,7 @@ test_readers_survive_sigkill(void **state)
     }
     readers_stop(rs);
     assert_true(moved);
-    smtpstatus_close(h);
+    close_handle(h);
     testutil_daemon_stop(&d);
     testutil_rmtree(dir);
 }
@@ -680,7 +788,7 @@ refused(const char *rundir, int want, const char *what)
     assert_int_equal(cs.shared, 0);
     assert_int_equal(cs.refusals, 1);
     assert_int_equal(cs.mappings, 0);
-    smtpstatus_close(h);
+    close_handle(h);
 }
 
 static void
@@ -742,7 +850,7 @@ test_bad_images_refused(void **state)
     const smtpstatus_image *img;
     assert_int_equal(smtpstatus_pin(h, &img), 0);
     smtpstatus_unpin(h, img);
-    smtpstatus_close(h);
+    close_handle(h);
     free(bad);
     testutil_rmtree(dir);
 }
@@ -786,7 +894,7 @@ test_bad_image_falls_back_to_the_socket(void **state)
     assert_int_equal(smtpstatus_pin(h, &img), SMTPSTATUS_EIMG_CHECKSUM);
     smtpstatus_client_status_get(h, &cs);
     assert_int_equal(cs.refusals, 1);
-    smtpstatus_close(h);
+    close_handle(h);
     testutil_daemon_stop(&d);
     testutil_rmtree(dir);
 }
@@ -852,24 +960,51 @@ test_superseded_by_a_bad_image(void **state)
     assert_int_equal(cs.shared, 1);
     assert_int_equal(cs.error, 0);
     smtpstatus_unpin(h, held);
-    smtpstatus_close(h);
+    close_handle(h);
     free(bad);
     testutil_rmtree(dir);
+}
+
+/* After every test, passed or failed half-way: its readers joined (they use its handle), its
+ * handles closed, its daemons stopped and its temp directories removed. */
+static int
+teardown(void **state)
+{
+    if (running_readers != NULL)
+        readers_join(running_readers);
+    for (int i = 0; i < MAX_HANDLES; i++)
+        if (open_handles[i] != NULL)
+            close_handle(open_handles[i]);
+    int rc = testutil_teardown(state);
+    /* Nothing of the test may run on into the next one. */
+    int threads = -2; /* "." and ".." */
+    DIR *tasks = opendir("/proc/self/task");
+    for (struct dirent *e; tasks != NULL && (e = readdir(tasks)) != NULL;)
+        threads++;
+    if (tasks != NULL)
+        closedir(tasks);
+    if (threads != 1) {
+        print_error("teardown: %d threads are still running\n", threads);
+        rc = -1;
+    }
+    return rc;
 }
 
 int
 main(void)
 {
+#define TEST(f) cmocka_unit_test_teardown(f, teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pin_answers_like_the_daemon),
-        cmocka_unit_test(test_calls_answered_in_process),
-        cmocka_unit_test(test_restart_supersedes_and_goes_on),
-        cmocka_unit_test(test_reload_storm_project_data),
-        cmocka_unit_test(test_reload_storm_iana),
-        cmocka_unit_test(test_readers_survive_sigkill),
-        cmocka_unit_test(test_bad_images_refused),
-        cmocka_unit_test(test_bad_image_falls_back_to_the_socket),
-        cmocka_unit_test(test_superseded_by_a_bad_image),
+        TEST(test_pin_answers_like_the_daemon),
+        TEST(test_calls_answered_in_process),
+        TEST(test_restart_supersedes_and_goes_on),
+        TEST(test_reload_storm_project_data),
+        TEST(test_reload_storm_iana),
+        TEST(test_readers_survive_sigkill),
+        TEST(test_bad_images_refused),
+        TEST(test_bad_image_falls_back_to_the_socket),
+        TEST(test_superseded_by_a_bad_image),
     };
+#undef TEST
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
