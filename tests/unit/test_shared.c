@@ -472,12 +472,16 @@ reader_main(void *arg)
     return NULL;
 }
 
-/* The readers running, for the teardown to join when their test failed half-way. */
+/* The readers, and whether they run, for the teardown to join when their test failed half-way.
+ * Static, not on the test's stack: a failure longjmps out of the frame that started them. */
+static struct reader readers[READERS];
 static struct reader *running_readers;
 
-static void
-readers_start(struct reader *rs, smtpstatus *h, const struct expect *want)
+/* Starts READERS threads reading through h. Returns them (static storage). */
+static struct reader *
+readers_start(smtpstatus *h, const struct expect *want)
 {
+    struct reader *rs = readers;
     running_readers = rs;
     for (int i = 0; i < READERS; i++) {
         memset(&rs[i], 0, sizeof rs[i]);
@@ -487,6 +491,7 @@ readers_start(struct reader *rs, smtpstatus *h, const struct expect *want)
     }
     for (int i = 0; i < READERS; i++)
         assert_int_equal(pthread_create(&rs[i].thread, NULL, reader_main, &rs[i]), 0);
+    return rs;
 }
 
 /* Stops and joins every reader, whatever they found: nothing may run on after its test. */
@@ -600,8 +605,7 @@ storm(const char *with, const char *without)
     expect_from(first, &want);
     smtpstatus_unpin(h, first);
 
-    struct reader rs[READERS];
-    readers_start(rs, h, &want);
+    struct reader *rs = readers_start(h, &want);
     smtpstatus *admin = open_handle(d.rundir, 1);
     uint32_t most_mappings = 0;
     for (int i = 1; i <= STORM_RELOADS; i++) {
@@ -727,8 +731,7 @@ test_readers_survive_sigkill(void **state)
     uint64_t g = generation_of(img);
     smtpstatus_unpin(h, img);
 
-    struct reader rs[READERS];
-    readers_start(rs, h, &want);
+    struct reader *rs = readers_start(h, &want);
     sleep_ms(100);
     assert_int_equal(kill(d.pid, SIGKILL), 0);
     int status;
