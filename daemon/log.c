@@ -46,20 +46,16 @@ int
 log_parse_level(const char *s, enum log_level *out)
 {
     int i = find_name(names, sizeof names / sizeof names[0], s);
-    if (i < 0)
-        return -1;
-    *out = (enum log_level)i;
-    return 0;
+    *out = i >= 0 ? (enum log_level)i : *out;
+    return i >= 0 ? 0 : -1;
 }
 
 int
 log_parse_target(const char *s, enum log_target *out)
 {
     int i = find_name(targets, sizeof targets / sizeof targets[0], s);
-    if (i < 0)
-        return -1;
-    *out = (enum log_target)i;
-    return 0;
+    *out = i >= 0 ? (enum log_target)i : *out;
+    return i >= 0 ? 0 : -1;
 }
 
 void

@@ -26,8 +26,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import traceback
 
 if len(sys.argv) != 6:
     sys.exit(__doc__.split("\n\n")[-1].strip())
@@ -40,8 +38,7 @@ CLI = os.path.join(BUILD_DIR, "smtpstatus")
 EMPTY_ROW_FILE = "smtp-enhanced-status-codes-1.csv"
 
 
-def varint(n):
-    return sc.varint(n)
+varint = sc.varint
 
 
 def field(number, payload):
@@ -375,28 +372,6 @@ SCENARIOS = [scenario_utf8_lookup_and_classify, scenario_utf8_registry, scenario
              scenario_partial_state]
 
 
-def main():
-    signal.signal(signal.SIGALRM, sc.on_alarm)
-    signal.alarm(sc.OVERALL_TIMEOUT)
-    top = tempfile.mkdtemp(prefix="smtpstatusd-observe-")
-    try:
-        for fn in SCENARIOS:
-            root = os.path.join(top, fn.__name__[len("scenario_"):])
-            os.mkdir(root)
-            print("== " + fn.__name__[len("scenario_"):])
-            try:
-                fn(root)
-            except BaseException as e:  # noqa: BLE001  (one broken scenario must not hide the rest)
-                check("%s ran to the end" % fn.__name__, False,
-                      "%r\n%s" % (e, traceback.format_exc()))
-                if isinstance(e, (KeyboardInterrupt, TimeoutError)):
-                    break
-    finally:
-        signal.alarm(0)
-        shutil.rmtree(top, ignore_errors=True)
-    print("%d passed, %d failed" % (sc.passed, sc.failed))
-    return 1 if sc.failed or sc.passed == 0 else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sc.SCENARIOS = SCENARIOS  # socket_client's runner, with these scenarios
+    sys.exit(sc.main())
