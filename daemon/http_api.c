@@ -741,8 +741,8 @@ registry_json(const struct service *svc)
         .warning_count = s->warning_count,
     };
     const struct reload_attempt *r = &svc->last_reload;
-    smtpstatus_reload_attempt last = {r->at, r->source, r->trigger, r->ok,
-                                      (const char *const *)r->problems, r->problem_count};
+    smtpstatus_reload_attempt last = {
+        r->at, r->source, r->trigger, r->ok, (const char *const *)r->problems, r->problem_count};
     json_t *o = answer_json_registry(&info);
     answer_json_set(o, "last_reload", answer_json_last_reload(r->known ? &last : NULL));
     return o;

@@ -19,13 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SYSLOG_PATH "/dev/log"
+#define SYSLOG_PATH     "/dev/log"
 #define FACILITY_DAEMON 3 /* LOG_DAEMON >> 3 */
 
 static enum log_level current = LOG_LEVEL_INFO;
-static int use_syslog;     /* lines go to syslog */
-static int fatal_stderr;   /* ... and fatal() also to stderr, until log_detach_stderr() */
-static int syslog_fd = -1; /* connected to SYSLOG_PATH, or -1 */
+static int use_syslog;        /* lines go to syslog */
+static int fatal_stderr;      /* ... and fatal() also to stderr, until log_detach_stderr() */
+static int syslog_fd = -1;    /* connected to SYSLOG_PATH, or -1 */
 static unsigned long dropped; /* lines syslog had no room for since the last one sent */
 
 static const char *const names[] = {"error", "warning", "info", "debug"};
@@ -118,8 +118,9 @@ log_open(enum log_target target, int detached)
         return;
     tzset(); /* now, not on the loop: it may read /etc/localtime */
     if (syslog_connect() != 0)
-        fprintf(stderr, "smtpstatusd: warning: cannot log to syslog at " SYSLOG_PATH
-                        " (%s); lines are lost until it is there\n",
+        fprintf(stderr,
+                "smtpstatusd: warning: cannot log to syslog at " SYSLOG_PATH
+                " (%s); lines are lost until it is there\n",
                 strerror(errno));
 }
 

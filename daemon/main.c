@@ -466,6 +466,15 @@ on_reload_done(struct reload_job *job)
     free(job);
 }
 
+/* Records a reload that could not start as the last attempt, a failed one: to an
+ * administrator it is one. */
+static void
+not_started(struct daemon *d, enum reload_surface surface, const char *dir, const char *why)
+{
+    served_reload_attempt_set(&d->svc.last_reload, (uint64_t)time(NULL), surface_names[surface],
+                              dir, 0, NULL, why);
+}
+
 /* Starts a reload of `dir` (NULL: the configured directory) that `waiter` (of `surface`) waits
  * on. Returns 0, or -EINVAL (no directory), -EBUSY (a reload is running) or -ENOMEM. */
 static int
@@ -475,10 +484,8 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
         dir = d->opt.registry_dir;
     if (dir == NULL) {
         log_warnx("reload asked with no directory, and no --registry is configured");
-        served_reload_attempt_set(&d->svc.last_reload, (uint64_t)time(NULL),
-                                  surface_names[surface], NULL, 0, NULL,
-                                  "error: no directory was given, and no --registry is "
-                                  "configured");
+        not_started(d, surface, NULL,
+                    "error: no directory was given, and no --registry is configured");
         return -EINVAL;
     }
     if (d->job != NULL) {
@@ -488,8 +495,7 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
     struct reload_job *job = calloc(1, sizeof *job);
     if (job == NULL || (job->dir = strdup(dir)) == NULL) {
         free(job);
-        served_reload_attempt_set(&d->svc.last_reload, (uint64_t)time(NULL),
-                                  surface_names[surface], dir, 0, NULL, "error: out of memory");
+        not_started(d, surface, dir, "error: out of memory");
         return -ENOMEM;
     }
     job->old = d->current.img;
@@ -503,9 +509,7 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
     if (reload_start(d->loop, job) != 0) {
         reload_job_free(job);
         free(job);
-        served_reload_attempt_set(&d->svc.last_reload, (uint64_t)time(NULL),
-                                  surface_names[surface], dir, 0, NULL,
-                                  "error: the reload could not be started");
+        not_started(d, surface, dir, "error: the reload could not be started");
         return -ENOMEM;
     }
     d->job = job;

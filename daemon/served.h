@@ -54,8 +54,7 @@ struct reload_attempt {
  * its source and problems.
  */
 int served_reload_attempt_set(struct reload_attempt *r, uint64_t at, const char *trigger,
-                              const char *source, int ok, const struct diag *d,
-                              const char *extra);
+                              const char *source, int ok, const struct diag *d, const char *extra);
 
 /* Frees what *r owns and leaves it unknown. */
 void served_reload_attempt_free(struct reload_attempt *r);

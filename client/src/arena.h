@@ -13,7 +13,7 @@
 #define arena_alloc smtpstatus__arena_alloc
 #define arena_strndup smtpstatus__arena_strndup
 #define arena_printf smtpstatus__arena_printf
-#define arena_utf8dup smtpstatus__arena_utf8dup
+#define arena_utf8dup        smtpstatus__arena_utf8dup
 #define arena_reset smtpstatus__arena_reset
 #define arena_free smtpstatus__arena_free
 #define arena_protobuf_alloc smtpstatus__arena_protobuf_alloc

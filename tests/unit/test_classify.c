@@ -411,8 +411,10 @@ test_text_buffer_cut_between_characters(void **state)
 {
     (void)state;
     /* "é" (2 bytes), "€" (3), "𝄞" (4), and ASCII between them. */
-    static const char reply[] = "550 5.1.1 a\xc3\xa9" "b\xe2\x82\xac\xf0\x9d\x84\x9ez\r\n";
-    static const char want[] = "a\xc3\xa9" "b\xe2\x82\xac\xf0\x9d\x84\x9ez";
+    static const char reply[] = "550 5.1.1 a\xc3\xa9"
+                                "b\xe2\x82\xac\xf0\x9d\x84\x9ez\r\n";
+    static const char want[] = "a\xc3\xa9"
+                               "b\xe2\x82\xac\xf0\x9d\x84\x9ez";
     static const size_t starts[] = {0, 1, 3, 4, 7, 11, 12, 13}; /* where characters begin */
     const size_t want_len = sizeof want - 1;
 

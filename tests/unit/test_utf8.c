@@ -33,12 +33,12 @@ test_copy_mends_each_bad_byte(void **state)
         const char *in, *out;
     } cases[] = {
         {"\xff", "?"},
-        {"5.\xe2\x82", "5.??"},                  /* a character cut off at the end */
-        {"a\xc3\xa9z", "a\xc3\xa9z"},             /* a whole one stays */
-        {"\x80\xbf", "??"},                      /* stray continuation bytes */
-        {"\xc0\xaf", "??"},                      /* overlong '/' */
-        {"\xed\xa0\x80", "???"},                 /* a surrogate */
-        {"\xf4\x90\x80\x80", "????"},            /* above U+10FFFF */
+        {"5.\xe2\x82", "5.??"},       /* a character cut off at the end */
+        {"a\xc3\xa9z", "a\xc3\xa9z"}, /* a whole one stays */
+        {"\x80\xbf", "??"},           /* stray continuation bytes */
+        {"\xc0\xaf", "??"},           /* overlong '/' */
+        {"\xed\xa0\x80", "???"},      /* a surrogate */
+        {"\xf4\x90\x80\x80", "????"}, /* above U+10FFFF */
         {"ok \xe2\x82\xac \xf0\x9d\x84\x9e", "ok \xe2\x82\xac \xf0\x9d\x84\x9e"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -59,9 +59,10 @@ static void
 test_copy_cuts_between_characters(void **state)
 {
     (void)state;
-    static const char in[] = "a\xe2\x82\xac\xff" "b";
-    static const char *const want[] = {"", "a", "a", "a", "a\xe2\x82\xac", "a\xe2\x82\xac?",
-                                       "a\xe2\x82\xac?b", "a\xe2\x82\xac?b"};
+    static const char in[] = "a\xe2\x82\xac\xff"
+                             "b";
+    static const char *const want[] = {
+        "", "a", "a", "a", "a\xe2\x82\xac", "a\xe2\x82\xac?", "a\xe2\x82\xac?b", "a\xe2\x82\xac?b"};
     for (size_t size = 1; size <= 8; size++) {
         char out[16];
         memset(out, 'Z', sizeof out);
@@ -80,8 +81,8 @@ test_whole(void **state)
     static const size_t want[] = {0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10};
     for (size_t len = 0; len < sizeof want / sizeof want[0]; len++)
         if (smtpstatus__utf8_whole(text, len) != want[len])
-            fail_msg("prefix of %zu bytes: %zu, want %zu", len,
-                     smtpstatus__utf8_whole(text, len), want[len]);
+            fail_msg("prefix of %zu bytes: %zu, want %zu", len, smtpstatus__utf8_whole(text, len),
+                     want[len]);
 }
 
 /* Registry diagnostics: a file name or a message with bad bytes is mended when added, and a
