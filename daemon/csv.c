@@ -266,7 +266,7 @@ csv_field(struct csv_scan *s, size_t row_fields)
         csv_fatal(s, s->pos, "row has more than %u fields", CSV_MAX_FIELDS);
         return;
     }
-    size_t start = s->pos, text_start = s->ntext;
+    size_t start = s->pos, text_start = s->ntext, start_line_start = s->line_start;
     unsigned line = s->line, col = csv_col(s, start);
     int quoted = s->pos < s->len && s->buf[s->pos] == '"';
 
@@ -293,6 +293,14 @@ csv_field(struct csv_scan *s, size_t row_fields)
         csv_unquoted(s);
         if (s->stop)
             return;
+    }
+    if (s->ntext - text_start > CSV_MAX_FIELD) {
+        /* Named where it starts: its end may be many lines further. */
+        size_t n = s->ntext - text_start;
+        s->line = line;
+        s->line_start = start_line_start;
+        csv_fatal(s, start, "field is %zu bytes, more than the limit of %u", n, CSV_MAX_FIELD);
+        return;
     }
 
     if (s->fields != NULL) {

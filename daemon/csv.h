@@ -6,8 +6,8 @@
  * can name the exact place of any problem. It accepts quoted fields spanning lines, "" inside
  * quotes, CRLF or LF line ends, a UTF-8 byte order mark, and a missing final newline. It
  * refuses, with file:line:col, an unterminated quote, a quote inside an unquoted field,
- * characters after a closing quote, NUL and other control characters, invalid UTF-8, and input
- * over CSV_MAX_INPUT. It knows nothing of what the columns mean.
+ * characters after a closing quote, NUL and other control characters, invalid UTF-8, a field
+ * over CSV_MAX_FIELD and input over CSV_MAX_INPUT. It knows nothing of what the columns mean.
  */
 #ifndef SMTPSTATUSD_CSV_H
 #define SMTPSTATUSD_CSV_H
@@ -18,6 +18,9 @@
 
 #define CSV_MAX_INPUT (4u << 20) /* bytes; IANA's largest table is about 20 KiB */
 #define CSV_MAX_FIELDS 64u        /* per row */
+/* Bytes of one field, unescaped. IANA's longest (X.7.13's description) is 538: a registry
+ * whose answers stay small, since one lookup request may name hundreds of codes. */
+#define CSV_MAX_FIELD 4096u
 
 struct csv_field {
     const char *text; /* unescaped, NUL-terminated; CRLF inside quotes becomes LF */

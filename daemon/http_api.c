@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "answer_json.h"
+#include "search.h"
 #include "smtpstatus.h"
 
 #define RENDER_MAX   65536 /* bytes of rendered output */
@@ -483,20 +484,37 @@ list_codes(struct ctx *c)
     }
     if (!has_q)
         words[0] = '\0';
+    char folded[sizeof words];
+    struct search_words w;
+    if (search_words_parse(words, strlen(words), folded, &w) != 0) {
+        fail(c, 400, "q=: a search takes at most %d different words", SEARCH_MAX_WORDS);
+        return;
+    }
     uint32_t count = smtpstatus_image_code_count(c->img);
+    const struct served *s = c->api->svc->current;
+    struct search_text local = {0};
+    const struct search_text *text = s->search;
+    if (s->img != c->img || text == NULL || text->count != count) {
+        text = &local;
+        if (search_text_build(c->img, NULL, &local) != 0) {
+            fail(c, 500, "out of memory");
+            return;
+        }
+    }
     smtpstatus_entry *found = malloc((count ? count : 1) * sizeof *found);
     if (found == NULL) {
+        search_text_free(&local);
         fail(c, 500, "out of memory");
         return;
     }
     size_t n = 0;
     for (uint32_t i = 0; i < count; i++) {
         smtpstatus_entry *e = &found[n];
+        if (has_q && !search_text_matches(text, i, &w))
+            continue;
         if (smtpstatus_image_code_at(c->img, i, e) != 0)
             continue;
         if (has_subject && e->code.subject != subject)
-            continue;
-        if (has_q && !smtpstatus_entry_matches(e, words))
             continue;
         if (has_basic && !associated(c->img, &b, e))
             continue;
@@ -507,6 +525,7 @@ list_codes(struct ctx *c)
     answer_json_set(o, "basic", has_basic ? json_integer(atoi(basic_s)) : json_null());
     answer_json_set(o, "subject", has_subject ? json_integer((json_int_t)subject) : json_null());
     free(found);
+    search_text_free(&local);
     answer(c->api, o, c->pretty, c->body, c->resp);
 }
 
@@ -858,8 +877,17 @@ reload(struct ctx *c, const struct http_request *req, char *dir_buf, size_t dir_
             fail(c, 403,
                  "reload is for root, the daemon's user or the admin group; uid %ld is none",
                  req->peer_uid);
+        else if (req->peer_uid >= 0)
+            fail(c, 403,
+                 "reload over TCP is for root and the daemon's user; uid %ld is neither "
+                 "(members of the admin group reload over the Unix sockets: smtpstatus reload, "
+                 "or curl --unix-socket RUNDIR/smtpstatusd-http.sock with --http-unix)",
+                 req->peer_uid);
         else
-            fail(c, 403, "reload over HTTP is only for clients on loopback or the Unix socket");
+            fail(c, 403,
+                 "reload over TCP needs a loopback client that the kernel identifies as root "
+                 "or the daemon's user, and this one could not be identified; use smtpstatus "
+                 "reload, or curl --unix-socket RUNDIR/smtpstatusd-http.sock with --http-unix");
         return HTTP_API_DONE;
     }
     /* A browser on this host is on loopback too: a web page must not reload, by a cross-site

@@ -7,7 +7,7 @@
  *
  * Endpoints: GET /v1/codes/{code}, GET /v1/codes?basic=&q=&subject=, GET /v1/basic/{nnn},
  * GET|POST /v1/render, POST /v1/classify, GET /v1/registry, POST /v1/reload (only with
- * --http-admin, only for a loopback peer or an administrator on the Unix socket, and never for
+ * --http-admin, only for a peer the kernel identifies as an administrator, and never for
  * what a browser can send), GET /healthz, GET /metrics. HEAD is
  * answered wherever GET is. ?pretty=1 indents the JSON. Errors are
  * {"error": {"status": N, "code": "not_found", "message": "..."}}.
@@ -42,9 +42,10 @@ struct http_request {
     size_t target_len;
     const char *body;
     size_t body_len;
-    int local_peer; /* may reload: a loopback peer, or an administrator on the Unix socket */
-    int unix_peer;  /* the peer came over the Unix socket, as uid peer_uid (-1: unknown) */
-    long peer_uid;
+    int local_peer; /* may reload: an administrator by the kernel's word (SO_PEERCRED on the
+                       Unix socket, the socket diagnostics of a loopback TCP client) */
+    int unix_peer;  /* the peer came over the Unix socket */
+    long peer_uid;  /* its uid as the kernel gave it; -1: unknown */
     int http10; /* HTTP/1.0 */
     /* Header values, lower case; NULL when absent (host also when repeated or too long). */
     const char *host;

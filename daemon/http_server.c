@@ -6,13 +6,17 @@
  * is copied into the reader, within the limits. A whole request is answered in the reader's
  * on_request hook; its answer is appended to the connection's output, and all the
  * answers of one read go out in one write. A POST /v1/reload pauses the parser until the reload
- * is answered; the bytes after it wait in `pending`. One timer per connection enforces both
+ * is answered; the bytes after it wait in `pending`, as do those read while the daemon-wide
+ * budget of unread answers is spent and the connection holds some of them (conn_limits.h: one
+ * holding none is answered from the reserve, one answer per write; one holding the most may be
+ * closed to make room there). One timer per connection enforces both
  * timeouts: it is never touched per request, only re-armed when it fires.
  */
 #include "http_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +24,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn_limits.h"
 #include "http_reader.h"
 #include "log.h"
 
 #define HTTP_READ_SIZE    65536u
 #define WRITE_QUEUE_LIMIT (1u << 20)   /* bytes of answers a client may leave unread */
 #define OUT_FLUSH_SIZE    (256u << 10) /* write a long pipeline's answers in pieces of this */
+#define OUT_KEEP_SIZE     (16u << 10)  /* an idle connection keeps an output buffer this big */
+_Static_assert(OUT_FLUSH_SIZE <= CONN_LIMITS_RESERVE_MIN, "conn_limits.h's bound counts on it");
 
 struct http_conn {
     union {
@@ -38,7 +45,8 @@ struct http_conn {
     uv_shutdown_t shutdown;
     struct http_server *srv;
     struct http_reader reader;
-    int local;                /* loopback or the Unix socket: may reload with --http-admin */
+    int local;                /* an administrator by the kernel's word: may reload with
+                                 --http-admin */
     int open_handles;         /* the stream and the timer; freed when both have closed */
     int closing;              /* no more reading or answering */
     int draining;             /* closing once the queued answers are written */
@@ -47,6 +55,7 @@ struct http_conn {
     int reading;              /* uv_read_start() is in effect */
     int throttled;            /* paused until the client reads its answers */
     int waiting_reload;       /* paused until its reload is answered */
+    struct conn_limits_conn budget; /* its part in the output budget */
     int parser_paused;        /* on_request paused the parser: resume it before feeding */
     int http10;               /* the last request was HTTP/1.0: keep-alive must be said */
     int close_after;          /* the last answer said Connection: close */
@@ -169,6 +178,7 @@ conn_close(struct http_conn *c)
     struct http_server *srv = c->srv;
     if (srv->waiter == c)
         srv->waiter = NULL; /* the reload goes on; its answer has nobody to go to */
+    conn_limits_forget(srv->opt.limits, &c->budget);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -178,6 +188,7 @@ conn_close(struct http_conn *c)
     srv->api.metrics->http_connections_open--;
     uv_close(&c->h.handle, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    conn_limits_closed(srv->opt.limits);
 }
 
 static void
@@ -210,6 +221,7 @@ conn_close_after_writes(struct http_conn *c)
 struct write_req {
     uv_write_t req;
     char *data; /* owned: what the socket did not take at once */
+    size_t len; /* charged to the output budget */
 };
 
 static void
@@ -217,7 +229,7 @@ update_reading(struct http_conn *c)
 {
     if (c->closing || c->draining)
         return;
-    int pause = c->waiting_reload || c->throttled || c->eof;
+    int pause = c->waiting_reload || c->throttled || c->budget.waiting || c->eof;
     if (pause && c->reading) {
         uv_read_stop(&c->h.stream);
         c->reading = 0;
@@ -232,8 +244,17 @@ on_write(uv_write_t *req, int status)
 {
     struct write_req *w = (struct write_req *)req;
     struct http_conn *c = req->data;
+    struct conn_limits *limits = c->srv->opt.limits;
+    size_t len = w->len;
     free(w->data);
     free(w);
+    /* Before the release, which may resume others. */
+    if (status < 0 && !c->closing) {
+        log_debug("http: cannot write a client's answers: %s; closing its connection",
+                  uv_strerror(status));
+        conn_close(c);
+    }
+    conn_limits_release(limits, &c->budget, len);
     if (status < 0 || c->closing)
         return;
     if (c->draining) {
@@ -256,7 +277,11 @@ flush(struct http_conn *c)
     if (c->out.len == 0 || c->closing)
         return 0;
     uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-    int n = uv_try_write(&c->h.stream, &b, 1); /* UV_EAGAIN while earlier writes are queued */
+    /* From the reserve, through uv_write() whatever the socket would take: one answer a turn of
+     * the loop (see rpc_server.c's flush_answers()). */
+    int n = conn_limits_spent(c->srv->opt.limits)
+                ? UV_EAGAIN
+                : uv_try_write(&c->h.stream, &b, 1); /* UV_EAGAIN while earlier writes are queued */
     if (n < 0 && n != UV_EAGAIN) {
         conn_close(c);
         return -1;
@@ -273,6 +298,7 @@ flush(struct http_conn *c)
         }
         memcpy(w->data, c->out.data + done, rest);
         w->req.data = c;
+        w->len = rest;
         b = uv_buf_init(w->data, (unsigned)rest);
         if (uv_write(&w->req, &c->h.stream, &b, 1, on_write) != 0) {
             free(w->data);
@@ -280,12 +306,14 @@ flush(struct http_conn *c)
             conn_close(c);
             return -1;
         }
+        conn_limits_charge(c->srv->opt.limits, &c->budget, rest);
         if (uv_stream_get_write_queue_size(&c->h.stream) > WRITE_QUEUE_LIMIT)
             c->throttled = 1;
     }
     c->out.len = 0;
-    /* A burst's big buffer is not kept for a connection that may stay quiet. */
-    if (c->out.cap > 65536)
+    /* A burst's big buffer is not kept for a connection that may stay quiet: a thousand idle
+     * connections must not hold what the output budget has given back. */
+    if (c->out.cap > OUT_KEEP_SIZE)
         buf_free(&c->out);
     return 0;
 }
@@ -438,7 +466,7 @@ on_request(void *arg, const struct http_request *req, int keep_alive)
         c->reload_pretty = http_api_wants_pretty(req->target, req->target_len);
         srv->waiter = c;
         c->waiting_reload = 1;
-        int rc = srv->reload(srv->reload_arg, c, dir);
+        int rc = srv->reload(srv->reload_arg, c, dir, (uid_t)c->reader.peer_uid);
         if (rc == 0) {
             c->parser_paused = 1;
             return 1; /* answered by http_server_reload_done() */
@@ -457,6 +485,13 @@ on_request(void *arg, const struct http_request *req, int keep_alive)
      * pipelined requests for big answers would all be answered and held. */
     if (c->out.len + uv_stream_get_write_queue_size(&c->h.stream) > WRITE_QUEUE_LIMIT) {
         c->throttled = 1;
+        c->parser_paused = 1;
+        return 1;
+    }
+    /* From the reserve, answer by answer: one the socket does not take makes c wait. */
+    if (conn_limits_spent(srv->opt.limits) && flush(c) != 0)
+        return 1;
+    if (conn_limits_must_wait(srv->opt.limits, &c->budget)) {
         c->parser_paused = 1;
         return 1;
     }
@@ -514,7 +549,7 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 static int
 resume_input(struct http_conn *c)
 {
-    if (c->closing || c->draining || c->waiting_reload || c->throttled)
+    if (c->closing || c->draining || c->waiting_reload || c->throttled || c->budget.waiting)
         return 0;
     if (c->parser_paused) {
         http_reader_resume(&c->reader);
@@ -551,7 +586,7 @@ after_input(struct http_conn *c)
         return;
     if (c->waiting_reload)
         return;
-    if (c->close_after || (c->eof && c->pending == NULL && !c->throttled)) {
+    if (c->close_after || (c->eof && c->pending == NULL && !c->throttled && !c->budget.waiting)) {
         conn_close_after_writes(c);
         return;
     }
@@ -577,8 +612,46 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         conn_close(c);
         return;
     }
+    if (conn_limits_must_wait(c->srv->opt.limits, &c->budget)) {
+        /* Kept unparsed: the requests are answered when the budget has room. */
+        char *kept = realloc(c->pending, c->pending_len + (size_t)nread);
+        if (kept == NULL) {
+            conn_close(c);
+            return;
+        }
+        memcpy(kept + c->pending_len, b->base, (size_t)nread);
+        c->pending = kept;
+        c->pending_len += (size_t)nread;
+        update_reading(c);
+        return;
+    }
     feed(c, b->base, (size_t)nread);
     after_input(c);
+}
+
+static struct http_conn *
+budget_conn(struct conn_limits_conn *b)
+{
+    return (struct http_conn *)((char *)b - offsetof(struct http_conn, budget));
+}
+
+/* The output budget has room again, or the client has read its answers: go on where the
+ * connection stopped. */
+static void
+on_budget(struct conn_limits_conn *b)
+{
+    struct http_conn *c = budget_conn(b);
+    resume_input(c);
+    after_input(c);
+}
+
+/* The budget and its reserve are spent, and this connection holds the most unread answers:
+ * closing it frees them for clients that read (conn_limits.c logs it, rate-limited). */
+static void
+on_shed(struct conn_limits_conn *b)
+{
+    log_debug("http: closing a connection: it holds the most unread answers");
+    conn_close(budget_conn(b));
 }
 
 /* Enforces both timeouts: a request must arrive whole within header_timeout_ms of its first
@@ -659,6 +732,8 @@ on_connection(uv_stream_t *listener, int status)
     c->srv = srv;
     c->h.handle.data = c;
     c->timer.data = c;
+    c->budget.resume = on_budget;
+    c->budget.shed = on_shed;
     c->open_handles = 2;
     uv_timer_init(srv->loop, &c->timer);
     c->next = srv->conns;
@@ -671,28 +746,33 @@ on_connection(uv_stream_t *listener, int status)
         conn_close(c);
         return;
     }
+    /* Loopback is not an identity (every local user is on it) and the Unix socket is
+     * world-writable: a reload needs the kernel's word that the peer is an administrator. */
+    struct peer peer = {0};
+    uv_os_fd_t fd;
+    int have_fd = uv_fileno(&c->h.handle, &fd) == 0;
+    if (have_fd)
+        conn_limits_accepted(srv->opt.limits, fd, "http");
     if (tcp) {
-        struct sockaddr_storage peer;
-        int len = sizeof peer;
+        struct sockaddr_storage addr;
+        int len = sizeof addr;
         uv_tcp_nodelay(&c->h.tcp, 1);
-        c->local = uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&peer, &len) == 0 &&
-                   is_loopback((struct sockaddr *)&peer);
-        http_reader_init(&c->reader, &hooks, c, c->local);
-    } else {
-        /* The socket is world-writable, so being on it proves nothing: a reload needs the same
-         * credentials as over the socket API. */
-        struct peer peer = {0};
-        uv_os_fd_t fd;
-        struct ucred cred;
-        socklen_t clen = sizeof cred;
-        if (uv_fileno(&c->h.handle, &fd) == 0 &&
-            getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && clen == sizeof cred)
-            peer = (struct peer){1, cred.pid, cred.uid, cred.gid};
-        c->local = service_peer_is_admin(srv->api.svc, &peer);
-        http_reader_init(&c->reader, &hooks, c, c->local);
-        c->reader.unix_peer = 1;
-        c->reader.peer_uid = peer.known ? (long)peer.uid : -1L;
+        /* The client's socket is on this host: its owner is the peer. Asked only when reload
+         * is enabled, as the other endpoints are for everyone. */
+        if (srv->opt.admin && have_fd &&
+            uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&addr, &len) == 0 &&
+            is_loopback((struct sockaddr *)&addr)) {
+            int why = peer_from_tcp(fd, &peer);
+            if (why != 0)
+                log_debug("http: cannot identify a loopback client: %s", strerror(-why));
+        }
+    } else if (have_fd) {
+        peer_from_unix(fd, service_admin_group(srv->api.svc), &peer);
     }
+    c->local = service_peer_is_admin(srv->api.svc, &peer);
+    http_reader_init(&c->reader, &hooks, c, c->local);
+    c->reader.unix_peer = !tcp;
+    c->reader.peer_uid = peer.known ? (long)peer.uid : -1L;
     c->last_active = uv_now(srv->loop);
     if (m->http_connections_open > srv->opt.max_connections) {
         /* (conn_close_after_writes() arms the timer: a refused client that never reads its 503

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "conn_limits.h"
 #include "diag.h"
 #include "http_api.h"
 #include "metrics.h"
@@ -25,8 +26,10 @@ struct http_conn;
 
 /* Called for an allowed POST /v1/reload. The daemon starts the reload (off the loop) and later
  * calls http_server_reload_done() with the same `waiter`. `dir` is NULL for the configured
- * directory. Returns 0, or a negative errno when no reload was started (-EBUSY, -EINVAL). */
-typedef int (*http_reload_fn)(void *arg, struct http_conn *waiter, const char *dir);
+ * directory; another must be one that root, the daemon's user or `requester` (the peer's uid)
+ * wrote. Returns 0, or a negative errno when no reload was started (-EBUSY, -EINVAL). */
+typedef int (*http_reload_fn)(void *arg, struct http_conn *waiter, const char *dir,
+                              uid_t requester);
 
 struct http_server_options {
     int tcp;                      /* listen on `addr` */
@@ -36,6 +39,8 @@ struct http_server_options {
     unsigned idle_timeout_ms;     /* close a connection with no request for this long */
     unsigned max_connections;     /* answer 503 and close beyond this many */
     int admin;                    /* enable POST /v1/reload (--http-admin) */
+    struct conn_limits *limits;   /* the output budget and descriptor watch shared with the
+                                     socket API, or NULL for none; outlives the server */
 };
 
 struct http_server {

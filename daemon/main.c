@@ -16,7 +16,6 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +29,16 @@
 #include <uv.h>
 
 #include "diag.h"
+#include "dirs.h"
 #include "frame.h"
 #include "http_server.h"
 #include "image_build.h"
+#include "image_server.h"
 #include "listen_fds.h"
 #include "log.h"
 #include "metrics.h"
 #include "registry.h"
+#include "conn_limits.h"
 #include "reload.h"
 #include "rpc_server.h"
 #include "served.h"
@@ -56,6 +58,7 @@
 struct options {
     const char *registry_dir; /* NULL: none configured */
     char rundir[PATH_MAX];
+    int rundir_by_default; /* neither --rundir nor $SMTPSTATUS_RUNDIR */
     char statedir[PATH_MAX];
     const char *admin_group;
     unsigned idle_timeout;     /* seconds */
@@ -67,6 +70,7 @@ struct options {
     int http_allow_remote;     /* a non-loopback address is allowed */
     int http_admin;            /* POST /v1/reload is enabled */
     unsigned http_header_timeout; /* seconds */
+    size_t max_output_buffer;     /* bytes of unread answers, all connections together */
     enum log_target log_target;
 };
 
@@ -82,17 +86,20 @@ struct daemon {
     uv_signal_t sigint, sigterm, sighup;
     struct served current;
     struct publisher publisher;
+    struct image_server images; /* RUNDIR/image.sock: the current image's sealed memfd */
     struct service svc;
     struct rpc_server rpc;
     struct http_server http;
     struct http_server_options http_opt;
     struct metrics metrics;
+    struct conn_limits limits;
     struct reload_job *job; /* the running reload, or NULL */
     enum reload_surface job_surface;
     int lock_fd;
     char socket_path[PATH_MAX];
     char lock_path[PATH_MAX];
     char http_socket_path[PATH_MAX];
+    char image_socket_path[PATH_MAX];
 };
 
 static void
@@ -105,12 +112,15 @@ usage(FILE *f)
             "\n"
             "  --registry DIR         load IANA's three CSV files (smtp-enhanced-status-codes-1.csv,\n"
             "                         -2.csv, -3.csv) from DIR, and reload from there on SIGHUP\n"
-            "  --rundir DIR           socket and lock (default: $SMTPSTATUS_RUNDIR, else\n"
-            "                         /run/smtpstatusd for root, else $XDG_RUNTIME_DIR/smtpstatusd,\n"
-            "                         else /tmp/smtpstatusd-UID)\n"
+            "  --rundir DIR           socket, lock and image (default: $SMTPSTATUS_RUNDIR, else\n"
+            "                         " SMTPSTATUS_RUNDIR_DEFAULT " whoever runs it, where every user's\n"
+            "                         clients look; a daemon of your own needs --rundir or\n"
+            "                         SMTPSTATUS_RUNDIR, and its clients the same)\n"
             "  --statedir DIR         the last reloaded registry (default: /var/lib/smtpstatusd for\n"
             "                         root, else $XDG_STATE_HOME/smtpstatusd or\n"
-            "                         ~/.local/state/smtpstatusd)\n"
+            "                         ~/.local/state/smtpstatusd; made with its parents). The\n"
+            "                         daemon refuses a run or state directory that is not its\n"
+            "                         user's or root's, or that anyone else may write\n"
             "  --admin-group NAME     members of this group may reload (root and the daemon's own\n"
             "                         user always may)\n"
             "  --idle-timeout SECS    close a client connection that completes no request for\n"
@@ -123,11 +133,18 @@ usage(FILE *f)
             "                         (curl --unix-socket)\n"
             "  --http-allow-remote    allow --http on an address that is not loopback\n"
             "  --http-admin           enable POST /v1/reload (Content-Type: application/json)\n"
-            "                         for loopback clients, and for Unix socket clients who may\n"
-            "                         reload (--admin-group); never with an Origin header\n"
+            "                         for administrators: on the Unix socket those who may\n"
+            "                         reload over the socket API; over TCP root and the\n"
+            "                         daemon's user, as the kernel identifies a loopback client;\n"
+            "                         never with an Origin header\n"
             "  --http-header-timeout SECS\n"
             "                         close an HTTP client whose request takes longer than this\n"
             "                         to arrive (default %d)\n"
+            "  --max-output-buffer BYTES\n"
+            "                         hold at most this much of the answers clients have not read,\n"
+            "                         all connections together; K, M, G suffixes (default 64M);\n"
+            "                         past it clients holding none are served from a reserve of\n"
+            "                         1/8 more, and those holding the most are closed\n"
             "  --log-level LEVEL      error, warning, info (default) or debug\n"
             "  --log-target TARGET    auto (default: syslog once detached, stderr with\n"
             "                         --foreground), stderr or syslog (/dev/log)\n"
@@ -170,7 +187,7 @@ static void
 parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_REGISTRY = 256, O_RUNDIR, O_STATEDIR, O_ADMIN, O_IDLE, O_MAXCONN, O_LOG, O_FG,
-           O_CHECK, O_HTTP, O_HTTP_UNIX, O_HTTP_REMOTE, O_HTTP_ADMIN, O_HTTP_HTIMEOUT,
+           O_CHECK, O_HTTP, O_HTTP_UNIX, O_HTTP_REMOTE, O_HTTP_ADMIN, O_HTTP_HTIMEOUT, O_MAXOUT,
            O_LOG_TARGET };
     static const struct option longopts[] = {
         {"registry", required_argument, NULL, O_REGISTRY},
@@ -188,6 +205,7 @@ parse_options(int argc, char **argv, struct options *o)
         {"http-allow-remote", no_argument, NULL, O_HTTP_REMOTE},
         {"http-admin", no_argument, NULL, O_HTTP_ADMIN},
         {"http-header-timeout", required_argument, NULL, O_HTTP_HTIMEOUT},
+        {"max-output-buffer", required_argument, NULL, O_MAXOUT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
@@ -196,6 +214,7 @@ parse_options(int argc, char **argv, struct options *o)
     o->max_connections = DEFAULT_MAX_CONNECTIONS;
     o->http = DEFAULT_HTTP;
     o->http_header_timeout = DEFAULT_HTTP_HEADER_TIMEOUT;
+    o->max_output_buffer = CONN_LIMITS_DEFAULT_OUTPUT;
     int c;
     enum log_level level;
     while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
@@ -249,6 +268,11 @@ parse_options(int argc, char **argv, struct options *o)
         case O_HTTP_HTIMEOUT:
             o->http_header_timeout = parse_count("--http-header-timeout", optarg, 1, 3600);
             break;
+        case O_MAXOUT:
+            if (conn_limits_parse_size(optarg, &o->max_output_buffer) != 0)
+                fatal("--max-output-buffer: \"%s\" is not a size of at least 64K (bytes, or "
+                      "with K, M or G)", optarg);
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -265,6 +289,8 @@ parse_options(int argc, char **argv, struct options *o)
         usage(stderr);
         exit(2);
     }
+    const char *env = getenv("SMTPSTATUS_RUNDIR");
+    o->rundir_by_default = o->rundir[0] == '\0' && (env == NULL || env[0] == '\0');
     if (o->rundir[0] == '\0' && smtpstatus_default_rundir(o->rundir, sizeof o->rundir) != 0)
         fatal("cannot choose a run directory; give --rundir");
     if (o->statedir[0] == '\0')
@@ -293,6 +319,7 @@ load_served(const char *dir, uint64_t generation, struct served *out, struct dia
         return -1;
     }
     out->img = out->owned;
+    served_prepare(out);
     out->generation = generation;
     out->loaded_at = opt.built_at;
     return 0;
@@ -476,12 +503,16 @@ not_started(struct daemon *d, enum reload_surface surface, const char *dir, cons
 }
 
 /* Starts a reload of `dir` (NULL: the configured directory) that `waiter` (of `surface`) waits
- * on. Returns 0, or -EINVAL (no directory), -EBUSY (a reload is running) or -ENOMEM. */
+ * on; `requester` is the uid of the administrator who named `dir`. Returns 0, or -EINVAL (no
+ * directory), -EBUSY (a reload is running) or -ENOMEM. */
 static int
-start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const char *dir)
+start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const char *dir,
+             uid_t requester)
 {
+    const char *configured = d->opt.registry_dir;
+    int named = dir != NULL && (configured == NULL || strcmp(dir, configured) != 0);
     if (dir == NULL)
-        dir = d->opt.registry_dir;
+        dir = configured;
     if (dir == NULL) {
         log_warnx("reload asked with no directory, and no --registry is configured");
         not_started(d, surface, NULL,
@@ -498,6 +529,11 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
         not_started(d, surface, dir, "error: out of memory");
         return -ENOMEM;
     }
+    job->named = named;
+    job->configured = configured;
+    /* What a client names must be what an administrator wrote: root, this daemon's user, or
+     * the one asking (the kernel said who that is). */
+    job->owners = (struct registry_owners){{0, d->svc.self_uid, requester}, 3};
     job->old = d->current.img;
     job->generation = d->current.generation + 1;
     job->statedir = d->opt.statedir;
@@ -519,33 +555,45 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
 }
 
 static int
-rpc_reload(void *arg, struct rpc_conn *waiter, const char *dir)
+rpc_reload(void *arg, struct rpc_conn *waiter, const char *dir, uid_t requester)
 {
-    return start_reload(arg, RELOAD_BY_SOCKET, waiter, dir);
+    return start_reload(arg, RELOAD_BY_SOCKET, waiter, dir, requester);
 }
 
 static int
-http_reload(void *arg, struct http_conn *waiter, const char *dir)
+http_reload(void *arg, struct http_conn *waiter, const char *dir, uid_t requester)
 {
-    return start_reload(arg, RELOAD_BY_HTTP, waiter, dir);
+    return start_reload(arg, RELOAD_BY_HTTP, waiter, dir, requester);
 }
 
 /* ---- process setup ---------------------------------------------------------------------- */
 
+/* Makes the run directory if needed, and refuses it, or an existing state directory, when
+ * another user owns it or may write it (dirs.h): the state directory is checked here because a
+ * start serves the registry saved there. Dies with what to do. */
 static void
-mkdir_p(const char *path, mode_t mode)
+prepare_dirs(const struct options *o)
 {
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        mkdir(buf, mode);
-        *p = '/';
-    }
-    if (mkdir(buf, mode) != 0 && errno != EEXIST)
-        fatal("cannot create %s: %s", path, strerror(errno));
+    char why[160];
+    int rc = dirs_make(o->rundir, 0755, 0755);
+    if (rc != 0 && o->rundir_by_default && geteuid() != 0)
+        fatal("cannot create the run directory %s: %s. It is the system daemon's (systemd makes "
+              "it for smtpstatusd.service); for a daemon of your own, give --rundir DIR or set "
+              "SMTPSTATUS_RUNDIR, and point its clients at the same directory",
+              o->rundir, strerror(-rc));
+    if (rc != 0)
+        fatal("cannot create the run directory %s: %s", o->rundir, strerror(-rc));
+    if (dirs_check(o->rundir, why, sizeof why) != 0)
+        fatal("refusing the run directory %s: %s. Another user could plant the socket and the "
+              "image that clients believe: use a directory of this user's that nobody else may "
+              "write, or another --rundir",
+              o->rundir, why);
+    rc = dirs_check(o->statedir, why, sizeof why);
+    if (rc != 0 && rc != -ENOENT)
+        fatal("refusing the state directory %s: %s. Another user could plant the registry it "
+              "serves after a restart: use a directory of this user's that nobody else may "
+              "write, or another --statedir",
+              o->statedir, why);
 }
 
 /* One daemon per run directory: an exclusive lock on a file there. */
@@ -571,6 +619,9 @@ take_lock(const char *path)
     return fd;
 }
 
+/* The admin group's name becomes its gid once, here; who is in it is the kernel's record of
+ * each peer when it connects (peer.h), so no NSS lookup ever runs on the loop and a change of
+ * membership counts from the next connection. */
 static void
 resolve_admin_group(struct daemon *d)
 {
@@ -582,22 +633,6 @@ resolve_admin_group(struct daemon *d)
         fatal("--admin-group: no group named \"%s\"", d->opt.admin_group);
     d->svc.admin_gid = g->gr_gid;
     d->svc.has_admin_gid = 1;
-    size_t n = 0;
-    while (g->gr_mem[n] != NULL)
-        n++;
-    char **members = calloc(n + 1, sizeof *members);
-    for (size_t i = 0; members != NULL && i < n; i++)
-        members[i] = strdup(g->gr_mem[i]);
-    d->svc.admin_uids = calloc(n + 1, sizeof *d->svc.admin_uids);
-    if (members == NULL || d->svc.admin_uids == NULL)
-        fatal("out of memory");
-    for (size_t i = 0; i < n; i++) {
-        struct passwd *p = members[i] ? getpwnam(members[i]) : NULL;
-        if (p != NULL)
-            d->svc.admin_uids[d->svc.admin_uid_count++] = p->pw_uid;
-        free(members[i]);
-    }
-    free(members);
 }
 
 /* READY=1 to systemd's notification socket (sd_notify(3)'s protocol, without libsystemd). */
@@ -700,7 +735,7 @@ start_http(struct daemon *d)
         d->svc.http_address = d->http.address;
     if (d->http_opt.tcp)
         log_info("http: listening on %s%s", d->http.address,
-                 d->opt.http_admin ? " (POST /v1/reload enabled for local clients)" : "");
+                 d->opt.http_admin ? " (POST /v1/reload enabled for administrators)" : "");
     if (d->http_opt.unix_path != NULL)
         log_info("http: listening on %s", d->http_opt.unix_path);
 }
@@ -714,6 +749,8 @@ on_stop_signal(uv_signal_t *h, int signum)
     log_info("received %s; shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     rpc_server_stop(&d->rpc);
     http_server_stop(&d->http);
+    image_server_stop(&d->images);
+    conn_limits_close(&d->limits);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sighup, NULL);
@@ -725,7 +762,7 @@ on_sighup(uv_signal_t *h, int signum)
     (void)signum;
     struct daemon *d = h->data;
     log_info("received SIGHUP");
-    if (start_reload(d, RELOAD_BY_SIGNAL, NULL, NULL) != 0)
+    if (start_reload(d, RELOAD_BY_SIGNAL, NULL, NULL, 0) != 0)
         log_warnx("SIGHUP: no reload started");
 }
 
@@ -775,7 +812,7 @@ main(int argc, char **argv)
     log_open(d.opt.log_target, ready_fd >= 0);
     signal(SIGPIPE, SIG_IGN);
     d.loop = uv_default_loop();
-    mkdir_p(d.opt.rundir, 0755);
+    prepare_dirs(&d.opt);
     int nl = snprintf(d.lock_path, sizeof d.lock_path, "%s/" LOCK_NAME, d.opt.rundir);
     int ns = snprintf(d.socket_path, sizeof d.socket_path, "%s/" SOCKET_NAME, d.opt.rundir);
     if (nl < 0 || ns < 0 || (size_t)ns >= sizeof(((struct sockaddr_un *)0)->sun_path))
@@ -787,6 +824,7 @@ main(int argc, char **argv)
     /* Generations go on from the image a previous daemon left, which is marked superseded
      * first: its clients must not take it for this daemon's registry. */
     uint64_t last_generation;
+    int rc;
     struct diag pd;
     diag_init(&pd);
     if (publisher_init(&d.publisher, d.opt.rundir, &last_generation, &pd) != 0) {
@@ -806,6 +844,15 @@ main(int argc, char **argv)
     choose_served(&d.opt, last_generation + 1, &d.current);
     d.svc.current = &d.current;
     publish_current(&d);
+    /* Right after the first publish, so that clients attaching from now on get the memfd. */
+    rc = snprintf(d.image_socket_path, sizeof d.image_socket_path, "%s/" IMAGE_SERVER_SOCKET_NAME,
+                  d.opt.rundir);
+    /* Not longer than the main socket's path, checked above. */
+    rc = rc < 0 ? UV_EINVAL
+                : image_server_start(&d.images, d.loop, d.image_socket_path, &d.publisher);
+    if (rc != 0)
+        log_warnx("cannot listen on %s: %s; clients will copy the image file instead",
+                  d.image_socket_path, uv_strerror(rc));
     d.svc.stats.started_at = (uint64_t)time(NULL);
     smtpstatus_image_summary s;
     smtpstatus_image_summarize(d.current.img, &s);
@@ -821,9 +868,14 @@ main(int argc, char **argv)
         .idle_timeout_ms = d.opt.idle_timeout * 1000u,
         .max_connections = d.opt.max_connections,
         .latency = &d.metrics.latency_socket,
+        .limits = &d.limits,
     };
+    if ((rc = conn_limits_init(&d.limits, d.loop, d.opt.max_output_buffer)) != 0)
+        fatal("cannot start: %s", uv_strerror(rc));
+    d.http_opt.limits = &d.limits;
+    d.metrics.limits = &d.limits;
     start_http(&d); /* first: a busy HTTP port stops the daemon before the socket exists */
-    int rc = rpc_server_start(&d.rpc, d.loop, &d.svc, &ro, rpc_reload, &d);
+    rc = rpc_server_start(&d.rpc, d.loop, &d.svc, &ro, rpc_reload, &d);
     if (rc != 0)
         fatal("cannot listen on %s: %s", d.socket_path, uv_strerror(rc));
     start_signals(&d);
@@ -847,7 +899,6 @@ main(int argc, char **argv)
     publisher_close(&d.publisher);
     served_free(&d.current);
     served_reload_attempt_free(&d.svc.last_reload);
-    free(d.svc.admin_uids);
     unlink(d.lock_path);
     close(d.lock_fd);
     log_info("stopped");

@@ -180,6 +180,35 @@ metrics_render(const struct metrics *m, const struct service *svc, uint64_t now,
                svc->current != NULL ? svc->current->loaded_at : 0,
                now > st->started_at ? now - st->started_at : 0);
 
+    const struct conn_limits *l = m->limits;
+    if (l != NULL)
+        buf_printf(out,
+                   "# HELP smtpstatusd_output_buffered_bytes Answers held because their clients "
+                   "have not read them, both surfaces together.\n"
+                   "# TYPE smtpstatusd_output_buffered_bytes gauge\n"
+                   "smtpstatusd_output_buffered_bytes %zu\n"
+                   "# HELP smtpstatusd_output_budget_bytes The budget for them "
+                   "(--max-output-buffer); connections holding none are served from a reserve "
+                   "above it.\n"
+                   "# TYPE smtpstatusd_output_budget_bytes gauge\n"
+                   "smtpstatusd_output_budget_bytes %zu\n"
+                   "# HELP smtpstatusd_output_reserve_bytes The reserve above the budget.\n"
+                   "# TYPE smtpstatusd_output_reserve_bytes gauge\n"
+                   "smtpstatusd_output_reserve_bytes %zu\n"
+                   "# HELP smtpstatusd_output_paused_connections Connections holding unread "
+                   "answers that wait, reading nothing, because the budget is spent.\n"
+                   "# TYPE smtpstatusd_output_paused_connections gauge\n"
+                   "smtpstatusd_output_paused_connections %u\n"
+                   "# HELP smtpstatusd_output_pauses_total Times a connection was paused so.\n"
+                   "# TYPE smtpstatusd_output_pauses_total counter\n"
+                   "smtpstatusd_output_pauses_total %" PRIu64 "\n"
+                   "# HELP smtpstatusd_output_shed_total Connections closed because they held the "
+                   "most unread answers when the budget and its reserve were spent.\n"
+                   "# TYPE smtpstatusd_output_shed_total counter\n"
+                   "smtpstatusd_output_shed_total %" PRIu64 "\n",
+                   l->output_used, l->output_limit, l->output_reserve, l->waiting, l->output_pauses,
+                   l->output_shed);
+
     buf_puts(out, "# HELP smtpstatusd_request_duration_seconds Time to answer one request, from "
                   "its last byte to its answer being queued.\n"
                   "# TYPE smtpstatusd_request_duration_seconds histogram\n");

@@ -1,7 +1,8 @@
 /*
  * The daemon's metrics beyond the socket API's counters (service.h): what the HTTP port
- * answered, and how long answers took on each surface, as a latency histogram. metrics_render()
- * writes all of it, the socket counters included, in the Prometheus text exposition format
+ * answered, how long answers took on each surface, as a latency histogram, and the state of the
+ * budget of unread answers (conn_limits.h). metrics_render() writes all of it, the socket
+ * counters included, in the Prometheus text exposition format
  * (version 0.0.4) for GET /metrics. Everything here is touched on the loop thread only.
  */
 #ifndef SMTPSTATUSD_METRICS_H
@@ -10,6 +11,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "conn_limits.h"
 #include "service.h"
 
 /* The HTTP port's operations, as counted: the socket API's names where they mean the same. */
@@ -55,6 +57,7 @@ struct metrics {
     uint64_t http_timeouts;            /* connections closed by a timeout */
     struct latency_histogram latency_socket;
     struct latency_histogram latency_http;
+    const struct conn_limits *limits; /* the output budget, or NULL: not rendered */
 };
 
 /* Counts one observation of `ns` nanoseconds. */

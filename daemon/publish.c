@@ -3,8 +3,8 @@
  *
  * No fsync: the run directory is normally tmpfs, and what matters is what other processes see
  * through the page cache, which is every byte as soon as write() returns. The daemon keeps a
- * writable shared mapping of just the header of the image it published last, for the one store
- * that supersedes it.
+ * writable shared mapping of just the header of the image it published last, file and memfd,
+ * for the one store that supersedes each.
  */
 #include "publish.h"
 
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,12 +23,16 @@
 
 #define HEADER_LEN sizeof(struct smtpstatus_image_header)
 
+/* Pairs with the clients' acquire load of the word (stale() in client/src/shared_image.c): a
+ * client that sees it set finds the successor already published. */
 static void
 supersede(void *header, uint64_t successor)
 {
     struct smtpstatus_image_header *h = header;
     __atomic_store_n(&h->superseded, successor, __ATOMIC_RELEASE);
 }
+
+#define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
 
 static void *
 map_header(int fd)
@@ -87,6 +92,8 @@ publisher_init(struct publisher *p, const char *rundir, uint64_t *last_generatio
                struct diag *d)
 {
     memset(p, 0, sizeof *p);
+    p->memfd = -1;
+    pthread_mutex_init(&p->lock, NULL);
     *last_generation = 0;
     int n = snprintf(p->path, sizeof p->path, "%s/" PUBLISH_IMAGE_NAME, rundir);
     int m = snprintf(p->tmp_path, sizeof p->tmp_path, "%s/" PUBLISH_IMAGE_NAME ".new", rundir);
@@ -96,6 +103,25 @@ publisher_init(struct publisher *p, const char *rundir, uint64_t *last_generatio
     }
     *last_generation = supersede_leftover(p, d);
     return 0;
+}
+
+/* Makes (fd, header) the memfd that image.sock hands out, then supersedes the one before: a
+ * client that sees it superseded and asks image.sock gets the new one. */
+static void
+swap_memfd(struct publisher *p, int fd, void *header, uint64_t generation)
+{
+    pthread_mutex_lock(&p->lock);
+    int old_fd = p->memfd;
+    void *old_header = p->memfd_header;
+    p->memfd = fd;
+    p->memfd_header = header;
+    pthread_mutex_unlock(&p->lock);
+    if (old_header != NULL) {
+        supersede(old_header, generation);
+        munmap(old_header, HEADER_LEN);
+    }
+    if (old_fd >= 0)
+        close(old_fd);
 }
 
 /* After a failed publish no image may look current, or its clients would answer from a registry
@@ -109,6 +135,7 @@ withdraw(struct publisher *p, uint64_t generation)
         munmap(p->header, p->header_len);
         p->header = NULL;
     }
+    swap_memfd(p, -1, NULL, generation);
 }
 
 static int
@@ -128,8 +155,38 @@ write_all(int fd, const unsigned char *buf, size_t len)
     return 0;
 }
 
-/* Writes and renames the new image; returns its header's mapping, or NULL with the reason in
- * `d` and nothing left behind. */
+/* Puts image[0..len) (the published bytes) into a new memfd, maps its header writable, and
+ * seals it. Returns the memfd and its header's mapping in *header, or -1 with errno. */
+static int
+publish_memfd(struct publisher *p, const unsigned char *image, size_t len, void **header)
+{
+    /* The name is a label only (it shows in /proc/PID/maps); the kernel caps it at 249 bytes. */
+    char name[250];
+    size_t n = strnlen(p->path, sizeof name - 1);
+    memcpy(name, p->path, n);
+    name[n] = '\0';
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -1;
+    /* The writable mapping comes before the seals: F_SEAL_FUTURE_WRITE refuses new ones but
+     * leaves this one writable, for the superseded word. */
+    void *h = NULL;
+    if (write_all(fd, image, len) != 0 || (h = map_header(fd)) == NULL ||
+        fcntl(fd, F_ADD_SEALS, SEALS) != 0) {
+        int e = errno;
+        if (h != NULL)
+            munmap(h, HEADER_LEN);
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    *header = h;
+    return fd;
+}
+
+/* Writes and renames the new image, then makes its memfd the one image.sock hands out
+ * (superseding the memfd before); returns the file header's mapping, or NULL with the reason in
+ * err (the caller withdraws what is left). */
 static void *
 publish_file(struct publisher *p, const void *image, size_t len, uint64_t generation, char *err,
              size_t err_size)
@@ -173,6 +230,16 @@ publish_file(struct publisher *p, const void *image, size_t len, uint64_t genera
         errno = e;
         goto fail;
     }
+    void *memfd_header;
+    int memfd = publish_memfd(p, copy, len, &memfd_header);
+    if (memfd < 0) {
+        int e = errno;
+        munmap(header, HEADER_LEN);
+        snprintf(err, err_size, "cannot publish %s as a sealed memfd: %s", p->path, strerror(e));
+        free(copy);
+        return NULL;
+    }
+    swap_memfd(p, memfd, memfd_header, generation);
     free(copy);
     return header;
 
@@ -197,13 +264,48 @@ publisher_publish(struct publisher *p, const void *image, size_t len, uint64_t g
     }
     p->header = header;
     p->header_len = HEADER_LEN;
+    p->generation = generation;
     return 0;
+}
+
+int
+publisher_send_image(struct publisher *p, int sock)
+{
+    char byte = 'i';
+    struct iovec iov = {&byte, 1};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = sizeof control.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    /* Under the lock so that the publishing thread cannot close the descriptor meanwhile;
+     * sendmsg() with MSG_DONTWAIT on a new connection takes microseconds. */
+    pthread_mutex_lock(&p->lock);
+    int rc = -ENOENT;
+    if (p->memfd >= 0) {
+        memcpy(CMSG_DATA(c), &p->memfd, sizeof(int));
+        rc = sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ? 0 : -errno;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
 }
 
 void
 publisher_close(struct publisher *p)
 {
+    /* The clients of this memfd move to the file, which the next daemon supersedes when it
+     * starts; it will publish generation + 1. */
+    swap_memfd(p, -1, NULL, p->generation + 1);
     if (p->header != NULL)
         munmap(p->header, p->header_len);
     p->header = NULL;
+    pthread_mutex_destroy(&p->lock);
 }

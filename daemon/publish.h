@@ -8,14 +8,24 @@
  *  2. It is renamed over RUNDIR/registry, so whoever opens `registry` gets a complete image.
  *  3. Only then the previous image's `superseded` word is set, with a release store, to the new
  *     generation. Clients load it with acquire semantics and move to the new file.
- * A published file is never truncated or written again, other than that one word: a client
- * that mapped it cannot be made to fault. On shutdown the image stays, so clients go on
- * answering while the daemon is stopped or restarting.
+ * A published file is never truncated or written again, other than that one word. On shutdown
+ * the image stays, so clients that start while no daemon runs have a registry to copy.
+ *
+ * The same image also goes into a sealed memfd, one per generation (named after the file, so
+ * that /proc/PID/maps shows what it is). That memfd, not the file, is what C clients map while
+ * the daemon runs: they receive its descriptor over RUNDIR/image.sock (image_server.c). The
+ * file can be truncated or rewritten by anyone with root's rights (`cp backup registry`), and a
+ * client mapping it would die of SIGBUS or read changed offsets; the memfd is sealed against
+ * shrinking, growing and any new write, so what a client validated once stays as it was. The
+ * daemon keeps the one writable mapping of its header, made before sealing
+ * (F_SEAL_FUTURE_WRITE leaves it writable), for the `superseded` store. Step 3 above applies to
+ * the memfd too, after the next memfd is the one image.sock hands out.
  */
 #ifndef SMTPSTATUSD_PUBLISH_H
 #define SMTPSTATUSD_PUBLISH_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +39,11 @@ struct publisher {
     void *header;            /* writable shared mapping of the published image's header, owned;
                                 NULL before the first publish */
     size_t header_len;
+    uint64_t generation;     /* of the image published last; 0 before the first publish */
+    pthread_mutex_t lock;    /* guards memfd: the publishing thread replaces it while the loop
+                                hands it out */
+    int memfd;               /* the sealed memfd of the current image, owned; -1 when none */
+    void *memfd_header;      /* writable shared mapping of its header, owned; NULL when none */
 };
 
 /*
@@ -52,7 +67,16 @@ int publisher_init(struct publisher *p, const char *rundir, uint64_t *last_gener
 int publisher_publish(struct publisher *p, const void *image, size_t len, uint64_t generation,
                       char *err, size_t err_size);
 
-/* Releases the mapping; the published file stays in place for clients. */
+/*
+ * Sends the current image's memfd over the connected Unix socket `sock` (one byte and
+ * SCM_RIGHTS, MSG_DONTWAIT: never blocks). Returns 0, -ENOENT when no image is published, or a
+ * negative errno from sendmsg(). Thread-safe; called on the loop.
+ */
+int publisher_send_image(struct publisher *p, int sock);
+
+/* Marks the current memfd superseded (its clients move to the file, which the next daemon
+ * supersedes in turn) and releases the mappings and the memfd; the published file stays in
+ * place for clients. Call it after image.sock is closed. */
 void publisher_close(struct publisher *p);
 
 #endif

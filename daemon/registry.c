@@ -596,20 +596,101 @@ registry_load_buffers(const struct registry_input in[REGISTRY_TABLES], const cha
     return 0;
 }
 
-/* Reads a whole regular file of at most CSV_MAX_INPUT bytes into a malloc'd buffer. */
 static int
-read_file(const char *path, char **buf, size_t *len, struct diag *d)
+is_symlink(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+int
+registry_dir_open(const char *dir, int follow, struct diag *d)
+{
+    int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW);
+    int fd = open(dir, flags);
+    if (fd < 0) {
+        if (errno == ELOOP || (errno == ENOTDIR && !follow && is_symlink(dir)))
+            diag_add(d, DIAG_ERROR, dir, 0, 0,
+                     "is a symbolic link; name the directory it points to");
+        else
+            diag_add(d, DIAG_ERROR, dir, 0, 0, "cannot open the directory: %s", strerror(errno));
+    }
+    return fd;
+}
+
+/* Whether `st` belongs to one of `owners` and nobody else may write it; if not, says why. */
+static int
+owned_well(const struct stat *st, const struct registry_owners *owners, const char *path,
+           struct diag *d)
+{
+    int owner_ok = 0;
+    for (size_t i = 0; i < owners->count; i++)
+        owner_ok |= st->st_uid == owners->uid[i];
+    if (!owner_ok) {
+        diag_add(d, DIAG_ERROR, path, 0, 0,
+                 "is owned by uid %ld, not by root, the daemon's user or the administrator "
+                 "asking: a reload reads only the configured registry or a directory an "
+                 "administrator wrote",
+                 (long)st->st_uid);
+        return 0;
+    }
+    if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        diag_add(d, DIAG_ERROR, path, 0, 0,
+                 "is writable by %s (mode %04o): a reload reads only the configured registry "
+                 "or a directory that only an administrator could have written",
+                 (st->st_mode & S_IWOTH) ? "others" : "its group", (unsigned)(st->st_mode & 07777));
+        return 0;
+    }
+    return 1;
+}
+
+static const char *
+file_kind(mode_t mode)
+{
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode) || S_ISBLK(mode))
+        return "a device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISLNK(mode))
+        return "a symbolic link";
+    return "not a regular file";
+}
+
+/* Reads the regular file `name` of `dirfd` (at most CSV_MAX_INPUT bytes) into a malloc'd
+ * buffer. `path` names it in diagnostics. */
+static int
+read_file(int dirfd, const char *name, const char *path, const struct registry_owners *owners,
+          char **buf, size_t *len, struct diag *d)
 {
     *buf = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        diag_add(d, DIAG_ERROR, path, 0, 0, "cannot open: %s", strerror(errno));
+    /* Looked at before it is opened, so that a device is not even opened (opening one can
+     * act, as a tape's rewinds); the fstat() below, on what is read, is the check that counts. */
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
+        diag_add(d, DIAG_ERROR, path, 0, 0, "is %s, not a regular file", file_kind(st.st_mode));
         return -1;
     }
-    struct stat st;
+    /* O_NONBLOCK: a FIFO put in its place meanwhile opens at once instead of waiting forever
+     * for a writer; fstat() then refuses it. */
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ELOOP)
+            diag_add(d, DIAG_ERROR, path, 0, 0, "is a symbolic link, not a regular file");
+        else
+            diag_add(d, DIAG_ERROR, path, 0, 0, "cannot open: %s", strerror(errno));
+        return -1;
+    }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        diag_add(d, DIAG_ERROR, path, 0, 0, "not a regular file");
+        diag_add(d, DIAG_ERROR, path, 0, 0, "is %s, not a regular file", file_kind(st.st_mode));
+        close(fd);
+        return -1;
+    }
+    if (owners != NULL && !owned_well(&st, owners, path, d)) {
         close(fd);
         return -1;
     }
@@ -655,12 +736,24 @@ read_file(const char *path, char **buf, size_t *len, struct diag *d)
 }
 
 int
-registry_files_read(const char *dir, struct registry_files *f, struct diag *d)
+registry_files_readat(int dirfd, const char *dir, const struct registry_owners *owners,
+                      struct registry_files *f, struct diag *d)
 {
-    static const char *const names[REGISTRY_TABLES] = {
-        REGISTRY_FILE_CLASSES, REGISTRY_FILE_SUBJECTS, REGISTRY_FILE_CODES};
-    int rc = 0;
+    static const char *const names[REGISTRY_TABLES] = {REGISTRY_FILE_CLASSES,
+                                                       REGISTRY_FILE_SUBJECTS, REGISTRY_FILE_CODES};
     memset(f, 0, sizeof *f);
+    if (owners != NULL) {
+        struct stat st;
+        if (fstat(dirfd, &st) != 0) {
+            diag_add(d, DIAG_ERROR, dir, 0, 0, "cannot stat the directory: %s", strerror(errno));
+            return -1;
+        }
+        /* A directory someone else may write is theirs: they could rename their own files
+         * into it between two reads. */
+        if (!owned_well(&st, owners, dir, d))
+            return -1;
+    }
+    int rc = 0;
     for (int i = 0; i < REGISTRY_TABLES; i++) {
         size_t n = strlen(dir) + 1 + strlen(names[i]) + 1;
         f->path[i] = malloc(n);
@@ -670,11 +763,23 @@ registry_files_read(const char *dir, struct registry_files *f, struct diag *d)
             continue;
         }
         snprintf(f->path[i], n, "%s/%s", dir, names[i]);
-        if (read_file(f->path[i], &f->data[i], &f->len[i], d) != 0)
+        if (read_file(dirfd, names[i], f->path[i], owners, &f->data[i], &f->len[i], d) != 0)
             rc = -1;
     }
     if (rc != 0)
         registry_files_free(f);
+    return rc;
+}
+
+int
+registry_files_read(const char *dir, struct registry_files *f, struct diag *d)
+{
+    memset(f, 0, sizeof *f);
+    int dirfd = registry_dir_open(dir, 1, d);
+    if (dirfd < 0)
+        return -1;
+    int rc = registry_files_readat(dirfd, dir, NULL, f, d);
+    close(dirfd);
     return rc;
 }
 

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "basic_assoc.h"
 #include "diag.h"
@@ -93,10 +94,38 @@ struct registry_files {
     size_t len[REGISTRY_TABLES];
 };
 
+/* The users who may have written a directory that a client names for a reload: root, the
+ * daemon's own user and the administrator who asks. A directory anybody else could have
+ * written is not read, however its files look. */
+#define REGISTRY_OWNERS_MAX 3
+struct registry_owners {
+    uid_t uid[REGISTRY_OWNERS_MAX];
+    size_t count;
+};
+
 /*
- * Reads the three files named REGISTRY_FILE_* from `dir` (regular files, at most CSV_MAX_INPUT
- * bytes each) into *f. Returns 0, or -1 with the reasons in `d` and *f empty. Blocks on I/O.
+ * Opens the directory `dir` for registry_files_readat(); a symbolic link to one only when
+ * `follow` (the configured directory and the state directory's link, which administrators
+ * set up; never a directory a client names). Returns the descriptor, which the caller closes,
+ * or -1 with the reason in `d`. Never blocks on a FIFO or a device.
  */
+int registry_dir_open(const char *dir, int follow, struct diag *d);
+
+/*
+ * Reads the three files named REGISTRY_FILE_* from the open directory `dirfd` (`dir` names it
+ * in diagnostics) into *f: each opened from `dirfd`, so that the three come from the one
+ * directory even while `smtpstatus update` renames another into its place, with O_NOFOLLOW
+ * and O_NONBLOCK, and read only when it is a regular file of at most CSV_MAX_INPUT bytes (a
+ * FIFO, a device or a symbolic link is refused at once). With `owners`, the directory and each
+ * file must also belong to one of them and be writable by nobody else; the checks are made on
+ * the descriptors read from, so nothing can be swapped in between. Returns 0, or -1 with every
+ * reason in `d` and *f empty. Blocks on file I/O: the daemon calls it off the event loop.
+ */
+int registry_files_readat(int dirfd, const char *dir, const struct registry_owners *owners,
+                          struct registry_files *f, struct diag *d);
+
+/* registry_dir_open(dir, 1) and registry_files_readat() without owners: for the
+ * administrator's own directories. Returns 0 or -1 as above. Blocks on file I/O. */
 int registry_files_read(const char *dir, struct registry_files *f, struct diag *d);
 
 /* Frees what registry_files_read() put in *f and leaves it empty. */
@@ -107,9 +136,9 @@ int registry_load_files(const struct registry_files *f, const char *source,
                         struct registry **out, struct diag *d);
 
 /*
- * Reads the three files named REGISTRY_FILE_* from `dir` (regular files, at most
- * CSV_MAX_INPUT bytes each) and loads them as registry_load_buffers() does. Blocks on file
- * I/O: the daemon calls it off the event loop. Returns 0 or -1 as above.
+ * Reads the three files of `dir` as registry_files_read() does and loads them as
+ * registry_load_buffers() does. Blocks on file I/O: the daemon calls it off the event loop.
+ * Returns 0 or -1 as above.
  */
 int registry_load_dir(const char *dir, struct registry **out, struct diag *d);
 

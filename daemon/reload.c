@@ -6,10 +6,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "image_build.h"
-#include "registry.h"
 #include "state.h"
 
 /* Copies the warnings of `d` into the new registry's list, formatted. */
@@ -19,13 +20,39 @@ keep_warnings(struct served *s, const struct diag *d)
     return diag_lines(d, 1, &s->warnings, &s->warning_count);
 }
 
+/* Whether the open directory `fd` is `configured` (by another spelling of its path). */
+static int
+is_configured(int fd, const char *configured)
+{
+    struct stat a, b;
+    return configured != NULL && stat(configured, &a) == 0 && fstat(fd, &b) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Reads the job's directory into *files: the configured one as it is, a named one only when
+ * its owners are right (checked on the descriptors read from). Returns 0 or -1. */
+static int
+read_files(struct reload_job *job, struct registry_files *files)
+{
+    memset(files, 0, sizeof *files);
+    int fd = registry_dir_open(job->dir, !job->named, &job->diag);
+    if (fd < 0)
+        return -1;
+    const struct registry_owners *owners = NULL;
+    if (job->named && !is_configured(fd, job->configured))
+        owners = &job->owners;
+    int rc = registry_files_readat(fd, job->dir, owners, files, &job->diag);
+    close(fd);
+    return rc;
+}
+
 static void
 work(uv_work_t *req)
 {
     struct reload_job *job = req->data;
     struct registry_files files;
     struct registry *r = NULL;
-    if (registry_files_read(job->dir, &files, &job->diag) != 0)
+    if (read_files(job, &files) != 0)
         return;
     if (registry_load_files(&files, job->dir, &r, &job->diag) != 0) {
         registry_files_free(&files);
@@ -42,6 +69,7 @@ work(uv_work_t *req)
                  smtpstatus_strerror(rc));
     } else {
         s->img = s->owned;
+        served_prepare(s);
         s->generation = job->generation;
         s->loaded_at = opt.built_at;
         if (code_diff_compute(job->old, s->img, &s->last_diff) != 0 ||

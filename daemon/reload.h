@@ -2,7 +2,8 @@
  * Reload: read, validate and compile a registry directory on the libuv thread pool, then swap
  * it in on the loop. The loop goes on answering from the old registry meanwhile. A reload either
  * produces a complete new registry (and saves its files to the state directory) or changes
- * nothing and says why, with file:line:col.
+ * nothing and says why, with file:line:col. A directory that a client names is read only if an
+ * administrator could have written it, or is the configured one.
  */
 #ifndef SMTPSTATUSD_RELOAD_H
 #define SMTPSTATUSD_RELOAD_H
@@ -11,6 +12,7 @@
 
 #include "diag.h"
 #include "publish.h"
+#include "registry.h"
 #include "served.h"
 
 struct reload_job;
@@ -21,6 +23,11 @@ struct reload_job {
     uv_work_t work;
     /* inputs */
     char *dir;                    /* owned by the job */
+    int named;                    /* a client named `dir`: unless it is the configured
+                                     directory, it must be one that `owners` wrote, and not a
+                                     symbolic link */
+    const char *configured;       /* the --registry directory, or NULL; outlives the job */
+    struct registry_owners owners; /* who may have written a named directory */
     const smtpstatus_image *old;  /* read by the worker; the caller keeps it alive until done */
     uint64_t generation;          /* of the new registry */
     const char *statedir;         /* where to save the new files; NULL: do not save */

@@ -3,14 +3,19 @@
  *
  * Each connection has one input buffer. Whole frames are cut from its front, answered and
  * dropped; a partial frame waits for more bytes. Responses go out with uv_write() in the order
- * the requests came. Two things pause a connection's reading: a reload it asked for (the
- * answer must come before the answers to anything it sent after), and more than
- * WRITE_QUEUE_LIMIT bytes of answers it has not read. A connection that breaks the framing
- * gets an Error, then a shutdown after the write, then a close.
+ * the requests came. Three things pause a connection's reading: a reload it asked for (the
+ * answer must come before the answers to anything it sent after), more than
+ * WRITE_QUEUE_LIMIT bytes of answers it has not read, and the daemon-wide budget of unread
+ * answers being spent while it holds some of them (conn_limits.h: a connection holding none is
+ * answered from the reserve, one answer per write; one holding the most may be closed to make
+ * room there). A client that half-closes still gets the answer to every
+ * request it sent, then a close. A connection that breaks the framing, or comes over the
+ * connection cap, gets an Error, then a shutdown after the write, then a close.
  */
 #include "rpc_server.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,10 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn_limits.h"
 #include "frame.h"
 #include "log.h"
 
-#define WRITE_QUEUE_LIMIT (1u << 20) /* bytes of answers a client may leave unread */
+#define WRITE_QUEUE_LIMIT (1u << 20)              /* bytes of answers a client may leave unread */
+#define WRITE_CHUNK       (WRITE_QUEUE_LIMIT / 4) /* a pipeline's answers are written in these */
+_Static_assert(WRITE_CHUNK <= CONN_LIMITS_RESERVE_MIN, "conn_limits.h's bound counts on it");
 
 struct rpc_conn {
     uv_pipe_t pipe;
@@ -31,13 +39,13 @@ struct rpc_conn {
     struct peer peer;
     unsigned char *buf; /* received bytes not yet answered */
     size_t len, cap;
-    unsigned char *out; /* answers packed but not yet handed to uv_write() */
-    size_t out_len, out_cap;
+    struct conn_limits_conn budget; /* its part in the output budget */
     int open_handles;   /* pipe and timer; the connection is freed when both have closed */
     int closing;        /* no more reading or answering */
     int draining;       /* closing once the queued answers are written */
     int waiting_reload; /* paused until its reload is answered */
     int throttled;      /* paused until the client reads its answers */
+    int eof;            /* the client half-closed: answer what came, then close */
     int reading;        /* uv_read_start() is in effect */
     uint64_t last_active; /* loop time of the last whole request (or of the connection) */
     uint64_t reload_id;
@@ -57,7 +65,6 @@ on_handle_closed(uv_handle_t *h)
     if (--c->open_handles > 0)
         return;
     free(c->buf);
-    free(c->out);
     free(c);
 }
 
@@ -70,6 +77,7 @@ conn_close(struct rpc_conn *c)
     struct rpc_server *srv = c->srv;
     if (srv->waiter == c)
         srv->waiter = NULL; /* the reload goes on; its answer has nobody to go to */
+    conn_limits_forget(srv->opt.limits, &c->budget);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -79,6 +87,7 @@ conn_close(struct rpc_conn *c)
     srv->svc->stats.connections_open--;
     uv_close((uv_handle_t *)&c->pipe, on_handle_closed);
     uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+    conn_limits_closed(srv->opt.limits);
 }
 
 static void
@@ -110,6 +119,7 @@ conn_close_after_writes(struct rpc_conn *c)
 struct write_req {
     uv_write_t req;
     unsigned char *data; /* owned: what the socket did not take at once */
+    size_t len;          /* charged to the output budget */
 };
 
 static void
@@ -117,8 +127,17 @@ on_write(uv_write_t *req, int status)
 {
     struct write_req *w = (struct write_req *)req;
     struct rpc_conn *c = req->data;
+    struct conn_limits *limits = c->srv->opt.limits;
+    size_t len = w->len;
     free(w->data);
     free(w);
+    /* Before the release, which may resume others: their answers are not this one's. */
+    if (status < 0 && !c->closing) {
+        log_debug("client pid %ld uid %ld: cannot write its answers: %s; closing its connection",
+                  (long)c->peer.pid, (long)c->peer.uid, uv_strerror(status));
+        conn_close(c);
+    }
+    conn_limits_release(limits, &c->budget, len);
     if (status < 0 || c->closing || c->draining)
         return;
     if (c->throttled &&
@@ -128,33 +147,45 @@ on_write(uv_write_t *req, int status)
     }
 }
 
-/* Writes the answers queued so far: straight away when the socket takes them (the usual case,
- * with no allocation and no change to the poller), else through uv_write() with a copy of what
- * is left. The connection keeps its buffer for the next batch. Returns 0, or -1 after closing. */
+/* Writes the answers queued so far in the server's buffer, which are all c's: straight away
+ * when the socket takes them (the usual case, with no allocation and no change to the poller),
+ * else through uv_write() with a copy of what is left, charged to the output budget. The buffer
+ * is empty afterwards whatever happens, so no answer can go to another connection. Returns 0,
+ * or -1 after closing. */
 static int
 flush_answers(struct rpc_conn *c)
 {
-    if (c->out_len == 0 || c->closing)
+    struct rpc_server *srv = c->srv;
+    size_t len = srv->out_len;
+    srv->out_len = 0;
+    if (len == 0 || c->closing)
         return 0;
     uv_stream_t *stream = (uv_stream_t *)&c->pipe;
-    uv_buf_t b = uv_buf_init((char *)c->out, (unsigned)c->out_len);
-    int n = uv_try_write(stream, &b, 1); /* UV_EAGAIN while earlier writes are queued */
+    uv_buf_t b = uv_buf_init((char *)srv->out, (unsigned)len);
+    /* From the reserve, even what the socket would take goes through uv_write(): c then waits
+     * for it to end, in the next turn of the loop. A client whose kernel buffers take megabytes
+     * (loopback TCP) is so answered one answer a turn, in turn with everyone else, instead of
+     * holding the loop until they are full. */
+    int n = conn_limits_spent(srv->opt.limits)
+                ? UV_EAGAIN
+                : uv_try_write(stream, &b, 1); /* UV_EAGAIN while earlier writes are queued */
     if (n < 0 && n != UV_EAGAIN) {
         conn_close(c);
         return -1;
     }
     size_t done = n > 0 ? (size_t)n : 0;
-    if (done < c->out_len) {
+    if (done < len) {
         struct write_req *w = malloc(sizeof *w);
-        size_t rest = c->out_len - done;
+        size_t rest = len - done;
         if (w == NULL || (w->data = malloc(rest)) == NULL) {
             free(w);
             log_error("out of memory answering a client; closing its connection");
             conn_close(c);
             return -1;
         }
-        memcpy(w->data, c->out + done, rest);
+        memcpy(w->data, srv->out + done, rest);
         w->req.data = c;
+        w->len = rest;
         b = uv_buf_init((char *)w->data, (unsigned)rest);
         if (uv_write(&w->req, stream, &b, 1, on_write) != 0) {
             free(w->data);
@@ -162,43 +193,44 @@ flush_answers(struct rpc_conn *c)
             conn_close(c);
             return -1;
         }
+        conn_limits_charge(srv->opt.limits, &c->budget, rest);
         if (uv_stream_get_write_queue_size(stream) > WRITE_QUEUE_LIMIT)
             c->throttled = 1;
-    }
-    c->out_len = 0;
-    /* A burst's big buffer is not kept for a connection that may stay quiet. */
-    if (c->out_cap > 65536) {
-        free(c->out);
-        c->out = NULL;
-        c->out_cap = 0;
     }
     return 0;
 }
 
-/* Packs one answer after those already queued. Returns 0, or -1 after closing. */
+/* Packs one answer of c's after those already queued. Every connection packs into the
+ * server's one buffer (a connection's answers are flushed before the loop runs anything else),
+ * so a thousand idle connections hold no output memory. Returns 0, or -1 after closing. */
 static int
 queue_answer(struct rpc_conn *c, const Smtpstatus__V1__Response *resp)
 {
+    struct rpc_server *srv = c->srv;
     size_t n = smtpstatus__v1__response__get_packed_size(resp);
-    size_t need = c->out_len + SMTPSTATUS_FRAME_HEADER_MAX + n;
-    if (need > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 4096;
+    size_t need = srv->out_len + SMTPSTATUS_FRAME_HEADER_MAX + n;
+    if (need > srv->out_cap) {
+        size_t cap = srv->out_cap ? srv->out_cap : 4096;
         while (cap < need)
             cap *= 2;
-        unsigned char *grown = realloc(c->out, cap);
+        unsigned char *grown = realloc(srv->out, cap);
         if (grown == NULL) {
             log_error("out of memory answering a client; closing its connection");
+            srv->out_len = 0;
             conn_close(c);
             return -1;
         }
-        c->out = grown;
-        c->out_cap = cap;
+        srv->out = grown;
+        srv->out_cap = cap;
     }
-    size_t h = smtpstatus__frame_put_header(c->out + c->out_len, n);
-    smtpstatus__v1__response__pack(resp, c->out + c->out_len + h);
-    c->out_len += h + n;
-    /* A long pipeline is written in pieces, so that throttling can step in. */
-    return c->out_len >= WRITE_QUEUE_LIMIT / 4 ? flush_answers(c) : 0;
+    size_t h = smtpstatus__frame_put_header(srv->out + srv->out_len, n);
+    smtpstatus__v1__response__pack(resp, srv->out + srv->out_len + h);
+    srv->out_len += h + n;
+    /* A long pipeline is written in pieces, so that throttling can step in; from the reserve,
+     * answer by answer, so that an answer the socket does not take makes c wait. */
+    if (srv->out_len >= WRITE_CHUNK || conn_limits_spent(srv->opt.limits))
+        return flush_answers(c);
+    return 0;
 }
 
 /* Answers with an Error and closes once it is written: the stream cannot be trusted now. */
@@ -217,13 +249,15 @@ fail_connection(struct rpc_conn *c, Smtpstatus__V1__Error__Code code, const char
 
 /* ---- reading and answering ------------------------------------------------------------------ */
 
-/* Answers every whole frame in the buffer, until the connection pauses. */
+/* Answers every whole frame in the buffer, until the connection pauses; after the client's
+ * half-close, closes once every whole frame is answered. */
 static void
 process(struct rpc_conn *c)
 {
     struct rpc_server *srv = c->srv;
     size_t off = 0;
-    while (!c->closing && !c->draining && !c->waiting_reload && !c->throttled) {
+    while (!c->closing && !c->draining && !c->waiting_reload && !c->throttled &&
+           !conn_limits_must_wait(srv->opt.limits, &c->budget)) {
         size_t hdr;
         uint64_t n;
         enum frame_status st = smtpstatus__frame_header(c->buf + off, c->len - off, &hdr, &n);
@@ -264,7 +298,7 @@ process(struct rpc_conn *c)
             srv->svc->reload_busy = 1;
             srv->waiter = c;
             c->waiting_reload = 1;
-            if (srv->reload(srv->reload_arg, c, dir) != 0) {
+            if (srv->reload(srv->reload_arg, c, dir, c->peer.uid) != 0) {
                 srv->svc->reload_busy = 0;
                 srv->waiter = NULL;
                 c->waiting_reload = 0;
@@ -291,8 +325,16 @@ process(struct rpc_conn *c)
     }
     if (c->closing || c->draining)
         return;
+    int pause = c->waiting_reload || c->throttled || c->budget.waiting;
+    if (c->eof && !pause) {
+        if (c->len > 0)
+            log_warnx("client pid %ld uid %ld disconnected in the middle of a frame (%zu bytes)",
+                      (long)c->peer.pid, (long)c->peer.uid, c->len);
+        conn_close_after_writes(c);
+        return;
+    }
+    pause |= c->eof;
     /* Only a change of state touches the poller. */
-    int pause = c->waiting_reload || c->throttled;
     if (pause && c->reading) {
         uv_read_stop((uv_stream_t *)&c->pipe);
         c->reading = 0;
@@ -331,6 +373,12 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     struct rpc_conn *c = s->data;
     if (nread == 0)
         return;
+    if (nread == UV_EOF) {
+        /* A half-close ends the requests, not the answers (SHUT_WR, as the HTTP port). */
+        c->eof = 1;
+        process(c);
+        return;
+    }
     if (nread < 0) {
         if (c->len > 0)
             log_warnx("client pid %ld uid %ld disconnected in the middle of a frame (%zu bytes)",
@@ -358,20 +406,41 @@ on_idle(uv_timer_t *t)
     conn_close(c);
 }
 
+/* The kernel's record of who connected, and whether the admin group is among its groups:
+ * service.c decides from these at each request, so membership is never the group file's
+ * as it was when the daemon started. */
 static void
 read_peer(struct rpc_conn *c)
 {
     uv_os_fd_t fd;
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-    c->peer.known = uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
-                    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-                    len == sizeof cred;
-    if (c->peer.known) {
-        c->peer.pid = cred.pid;
-        c->peer.uid = cred.uid;
-        c->peer.gid = cred.gid;
-    }
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
+        peer_from_unix(fd, service_admin_group(c->srv->svc), &c->peer) != 0)
+        c->peer.known = 0;
+}
+
+static struct rpc_conn *
+budget_conn(struct conn_limits_conn *b)
+{
+    return (struct rpc_conn *)((char *)b - offsetof(struct rpc_conn, budget));
+}
+
+/* The output budget has room again, or the client has read its answers: go on where the
+ * connection stopped. */
+static void
+on_budget(struct conn_limits_conn *b)
+{
+    process(budget_conn(b));
+}
+
+/* The budget and its reserve are spent, and this connection holds the most unread answers:
+ * closing it frees them for clients that read (conn_limits.c logs it, rate-limited). */
+static void
+on_shed(struct conn_limits_conn *b)
+{
+    struct rpc_conn *c = budget_conn(b);
+    log_debug("client pid %ld uid %ld: closing its connection: it holds the most unread answers",
+              (long)c->peer.pid, (long)c->peer.uid);
+    conn_close(c);
 }
 
 static void
@@ -399,6 +468,8 @@ on_connection(uv_stream_t *listener, int status)
     c->srv = srv;
     c->pipe.data = c;
     c->idle.data = c;
+    c->budget.resume = on_budget;
+    c->budget.shed = on_shed;
     c->open_handles = 2;
     uv_timer_init(srv->loop, &c->idle);
     c->next = srv->conns;
@@ -412,10 +483,15 @@ on_connection(uv_stream_t *listener, int status)
         return;
     }
     read_peer(c);
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0)
+        conn_limits_accepted(srv->opt.limits, fd, "socket");
     if (srv->svc->stats.connections_open > srv->opt.max_connections) {
-        log_warnx("connection cap of %u reached; refusing client pid %ld uid %ld",
-                  srv->opt.max_connections, (long)c->peer.pid, (long)c->peer.uid);
-        conn_close(c);
+        /* Told why, so that a client can tell a full daemon from a dead one. */
+        char why[96];
+        snprintf(why, sizeof why, "the connection cap of %u is reached; try again later",
+                 srv->opt.max_connections);
+        fail_connection(c, SMTPSTATUS__V1__ERROR__CODE__TOO_MANY_CONNECTIONS, why);
         return;
     }
     c->last_active = uv_now(srv->loop);
@@ -474,6 +550,9 @@ rpc_server_stop(struct rpc_server *srv)
     while (srv->conns != NULL)
         conn_close(srv->conns);
     arena_free(&srv->arena);
+    free(srv->out);
+    srv->out = NULL;
+    srv->out_len = srv->out_cap = 0;
     uv_close((uv_handle_t *)&srv->listener, NULL);
     if (!srv->opt.has_listen_fd)
         unlink(srv->opt.path);

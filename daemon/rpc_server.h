@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "conn_limits.h"
 #include "diag.h"
 #include "metrics.h"
 #include "service.h"
@@ -20,8 +21,10 @@ struct rpc_conn;
 
 /* Called when an authorized client asks for a reload. The daemon starts it (off the loop) and
  * later calls rpc_server_reload_done() with the same `waiter`. `dir` is NULL for the configured
- * directory. Returns 0, or -1 when the reload could not be started (the client gets an error). */
-typedef int (*rpc_reload_fn)(void *arg, struct rpc_conn *waiter, const char *dir);
+ * directory; another must be one that root, the daemon's user or `requester` (the client's
+ * uid) wrote. Returns 0, or -1 when the reload could not be started (the client gets an
+ * error). */
+typedef int (*rpc_reload_fn)(void *arg, struct rpc_conn *waiter, const char *dir, uid_t requester);
 
 struct rpc_server_options {
     const char *path;          /* the socket file */
@@ -32,6 +35,8 @@ struct rpc_server_options {
     unsigned idle_timeout_ms;  /* close connections idle this long */
     unsigned max_connections;  /* refuse more than this many at once */
     struct latency_histogram *latency; /* where answer times are counted, or NULL */
+    struct conn_limits *limits; /* the output budget and descriptor watch shared with the HTTP
+                                   port, or NULL for none; outlives the server */
 };
 
 struct rpc_server {
@@ -46,6 +51,9 @@ struct rpc_server {
     uint64_t emfile_logged_at;
     int listening;
     struct arena arena;       /* for the response being built; reset after each */
+    unsigned char *out;       /* answers packed for the connection being served, owned: empty
+                                 between callbacks */
+    size_t out_len, out_cap;
 };
 
 /*

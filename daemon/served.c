@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "search.h"
 #include "utf8.h"
 
 void
@@ -18,6 +19,18 @@ served_init_embedded(struct served *s, uint64_t generation)
     smtpstatus_image_summarize(s->img, &sum);
     s->generation = generation;
     s->loaded_at = sum.built_at;
+    served_prepare(s);
+}
+
+void
+served_prepare(struct served *s)
+{
+    struct search_text *t = malloc(sizeof *t);
+    if (t != NULL && search_text_build(s->img, NULL, t) != 0) {
+        free(t);
+        t = NULL;
+    }
+    s->search = t;
 }
 
 const void *
@@ -51,6 +64,8 @@ served_free(struct served *s)
         free(s->warnings[i]);
     free(s->warnings);
     code_diff_free(&s->last_diff);
+    search_text_free(s->search);
+    free(s->search);
     memset(s, 0, sizeof *s);
 }
 

@@ -12,6 +12,8 @@
 #include "diag.h"
 #include "smtpstatus.h"
 
+struct search_text;
+
 /* Codes added, removed and changed by a reload, each as "X.S.D", ascending. */
 struct code_diff {
     char **added;
@@ -32,6 +34,8 @@ struct served {
     char **warnings;             /* the loader's warnings, "file:line:col: warning: ..." */
     size_t warning_count;
     struct code_diff last_diff;  /* of the reload that made this registry (empty at start) */
+    struct search_text *search;  /* img's text folded for searching (search.h), owned; NULL
+                                    when it could not be made: each search folds its own */
 };
 
 /* The last reload the daemon tried, whatever came of it, so that an administrator sees a
@@ -61,6 +65,10 @@ void served_reload_attempt_free(struct reload_attempt *r);
 
 /* Serves the embedded image as generation `generation`. Never fails. */
 void served_init_embedded(struct served *s, uint64_t generation);
+
+/* Prepares what searching `s->img` needs, once per registry rather than once per search: call
+ * it when img is set. Out of memory leaves s->search NULL, which is slower, not wrong. */
+void served_prepare(struct served *s);
 
 /* The bytes of the image being served, and their length in *len. */
 const void *served_image_bytes(const struct served *s, size_t *len);

@@ -23,7 +23,8 @@ typedef Smtpstatus__V1__Response Response;
 
 static const char *const error_names[SERVICE_ERROR_CODES] = {
     "unspecified",     "invalid_argument",  "not_found", "permission_denied", "frame_too_large",
-    "malformed_frame", "unknown_operation", "reload_failed", "busy",           "internal"};
+    "malformed_frame", "unknown_operation", "reload_failed", "busy",           "internal",
+    "too_many_connections"};
 
 static const char *const op_names[OP_COUNT] = {
     "hello",  "lookup",        "basic",  "search", "list", "render",
@@ -178,14 +179,17 @@ service_peer_is_admin(const struct service *svc, const struct peer *peer)
         return 0;
     if (peer->uid == 0 || peer->uid == svc->self_uid)
         return 1;
-    if (!svc->has_admin_gid)
+    /* Group membership is what the kernel recorded for the peer, not what the group file
+     * said at start-up: a member added or removed since counts from the next connection. */
+    if (!svc->has_admin_gid || !peer->groups_known)
         return 0;
-    if (peer->gid == svc->admin_gid)
-        return 1;
-    for (size_t i = 0; i < svc->admin_uid_count; i++)
-        if (svc->admin_uids[i] == peer->uid)
-            return 1;
-    return 0;
+    return peer->gid == svc->admin_gid || peer->in_group;
+}
+
+const gid_t *
+service_admin_group(const struct service *svc)
+{
+    return svc->has_admin_gid ? &svc->admin_gid : NULL;
 }
 
 static enum service_op
@@ -235,7 +239,7 @@ service_handle(struct service *svc, const Smtpstatus__V1__Request *req, const st
     case OP_LIST:
     case OP_RENDER:
     case OP_CLASSIFY:
-        answer_query(svc->current->img, req, a, resp);
+        answer_query(svc->current->img, svc->current->search, req, a, resp);
         if (resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_ERROR &&
             (unsigned)resp->error->code < SERVICE_ERROR_CODES)
             svc->stats.errors[resp->error->code]++;

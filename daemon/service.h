@@ -13,6 +13,7 @@
 
 #include "arena.h"
 #include "diag.h"
+#include "peer.h"
 #include "served.h"
 #include "smtpstatus.pb-c.h"
 
@@ -32,7 +33,7 @@ enum service_op {
     OP_COUNT
 };
 
-#define SERVICE_ERROR_CODES 10 /* values of Smtpstatus__V1__Error__Code */
+#define SERVICE_ERROR_CODES 11 /* values of Smtpstatus__V1__Error__Code */
 
 struct stats {
     uint64_t requests[OP_COUNT];
@@ -44,23 +45,14 @@ struct stats {
     uint64_t started_at; /* Unix seconds */
 };
 
-/* Who is on the other end of a connection, from SO_PEERCRED. */
-struct peer {
-    int known; /* 0 when the credentials could not be read: never an administrator */
-    pid_t pid;
-    uid_t uid;
-    gid_t gid;
-};
-
 struct service {
     const struct served *current; /* the registry being served; the daemon swaps it */
     struct stats stats;
     uid_t self_uid;               /* the daemon's own user is an administrator */
-    gid_t admin_gid;              /* members of this group are administrators ... */
-    int has_admin_gid;            /* ... when this is set */
-    uid_t *admin_uids;            /* the group's members, resolved at start-up (no NSS on the
-                                     loop); owned by the daemon */
-    size_t admin_uid_count;
+    gid_t admin_gid;              /* a peer whose gid or supplementary groups, as the kernel
+                                     recorded them when it connected, hold this group is an
+                                     administrator ... */
+    int has_admin_gid;            /* ... when this is set (--admin-group) */
     const char *image_path;       /* for hello; "" until an image is published */
     const char *http_address;     /* for hello: the HTTP port's TCP address; "" when off */
     int reload_busy;              /* a reload is running */
@@ -99,7 +91,13 @@ void service_reload_response(struct service *svc, uint64_t id, int ok, const str
 const char *service_op_name(enum service_op op);
 const char *service_error_name(int code);
 
-/* Whether `peer` may reload. */
+/* Whether `peer` may reload: root, the daemon's own user, or a member of the admin group by
+ * the credentials the kernel gave for it (a TCP peer, known by its uid alone, is never one by
+ * group). Decided anew for each request; never blocks. */
 int service_peer_is_admin(const struct service *svc, const struct peer *peer);
+
+/* The admin group to look for among a connecting peer's supplementary groups
+ * (peer_from_unix()), or NULL when there is none. Points into svc. */
+const gid_t *service_admin_group(const struct service *svc);
 
 #endif

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirs.h"
 #include "file_write.h"
 
 char *
@@ -55,9 +56,16 @@ state_save(const char *statedir, const struct registry_files *f, struct diag *d)
         diag_add(d, DIAG_ERROR, statedir, 0, 0, "the state directory's path is too long");
         return -1;
     }
-    if (mkdir(statedir, 0755) != 0 && errno != EEXIST) {
+    /* The parents are the daemon's alone (~/.local/state, as XDG asks: 0700). */
+    char why[128];
+    int rc = dirs_make(statedir, 0755, 0700);
+    if (rc != 0) {
         diag_add(d, DIAG_ERROR, statedir, 0, 0, "cannot create the state directory: %s",
-                 strerror(errno));
+                 strerror(-rc));
+        return -1;
+    }
+    if (dirs_check(statedir, why, sizeof why) != 0) {
+        diag_add(d, DIAG_ERROR, statedir, 0, 0, "refusing the state directory: %s", why);
         return -1;
     }
     snprintf(set, sizeof set, "%s/registry.XXXXXX", statedir);

@@ -14,8 +14,9 @@
 char *state_registry_dir(const char *statedir, char *buf, size_t size);
 
 /*
- * Saves the files as the state directory's registry (creating statedir with mode 0755 if
- * needed). Returns 0, or -1 with the reason in `d`, leaving the previous saved set in place.
+ * Saves the files as the state directory's registry, creating statedir (mode 0755) and its
+ * missing parents (0700) if needed, and refusing a statedir that another user owns or may write
+ * (dirs.h). Returns 0, or -1 with the reason in `d`, leaving the previous saved set in place.
  * Blocks on file I/O and fsync: call it off the event loop.
  */
 int state_save(const char *statedir, const struct registry_files *f, struct diag *d);

@@ -20,7 +20,8 @@
  *      whose reload the daemon refused
  *   2  usage error: unknown option or subcommand, wrong number of arguments
  *   3  daemon unavailable (without --offline): no daemon on the socket, no answer within
- *      --timeout, or an answer this client cannot read
+ *      --timeout, an answer this client cannot read, or a run directory or socket that the
+ *      library does not trust (another user's)
  */
 enum {
     EXIT_ANSWERED = 0,

@@ -507,15 +507,24 @@ cmd_info(const struct options *opt, struct source *src)
     if (src->img != NULL) {
         smtpstatus_image_summary s;
         smtpstatus_image_summarize(src->img, &s);
+        /* A copy is taken only when no daemon answered on image.sock: ask its socket too, so
+         * that a stopped daemon is not taken for a running one. */
+        int down = src->daemon != NULL && where.origin == SMTPSTATUS_ORIGIN_COPY &&
+                   source_daemon_probe(src) != 0;
         /* The image cannot say how the last reload went; the daemon, when it is there, can. */
         smtpstatus_result *r = NULL;
-        if (src->daemon != NULL && smtpstatus_registry_info_get(src->daemon, &r) != 0) {
+        if (src->daemon != NULL && !down && smtpstatus_registry_info_get(src->daemon, &r) != 0) {
             smtpstatus_result_free(r);
             r = NULL;
         }
-        output_info(&s, src->daemon != NULL ? &where : NULL, r);
+        output_info(&s, src->daemon != NULL ? &where : NULL, down, r);
         smtpstatus_result_free(r);
-        return EXIT_ANSWERED;
+        if (!down)
+            return EXIT_ANSWERED;
+        output_warnx("the daemon is not running (no answer at %s); the answers come from the "
+                     "image it left, generation %llu",
+                     smtpstatus_socket_path(src->daemon), (unsigned long long)s.generation);
+        return EXIT_UNAVAILABLE;
     }
     smtpstatus_result *r;
     smtpstatus_registry_info info;

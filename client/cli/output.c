@@ -395,6 +395,18 @@ answered_by(const smtpstatus_client_status *where)
     return where == NULL ? "offline" : where->shared ? "shared" : "socket";
 }
 
+/* Where the shared image in use came from: "daemon" (its sealed memfd), "copy" (a private copy
+ * of the file), or NULL. */
+static const char *
+origin_name(const smtpstatus_client_status *where)
+{
+    if (where == NULL || !where->shared)
+        return NULL;
+    return where->origin == SMTPSTATUS_ORIGIN_DAEMON ? "daemon"
+           : where->origin == SMTPSTATUS_ORIGIN_COPY ? "copy"
+                                                      : NULL;
+}
+
 static void
 where_json(json_t *o, const smtpstatus_client_status *where)
 {
@@ -403,6 +415,7 @@ where_json(json_t *o, const smtpstatus_client_status *where)
     jset(o, "image_error", jstr_or_null(where != NULL && where->error_detail[0] != '\0'
                                             ? where->error_detail
                                             : NULL));
+    jset(o, "image_origin", jstr_or_null(origin_name(where)));
 }
 
 static void
@@ -420,6 +433,10 @@ print_where(const smtpstatus_client_status *where)
         printf("Image file:  %s\n", where->error_detail);
     else
         printf("Image file:  %s (not used: --socket)\n", where->image_path);
+    if (where->shared && where->origin == SMTPSTATUS_ORIGIN_DAEMON)
+        printf("Mapped:      the daemon's sealed memfd, which nothing can change\n");
+    else if (where->shared)
+        printf("Mapped:      a private copy of the image file, taken when no daemon answered\n");
 }
 
 /* The daemon's last reload attempt, from its registry-info answer `daemon` (NULL: it gave none,
@@ -449,12 +466,14 @@ show_last_reload(json_t *o, const smtpstatus_result *daemon)
 
 void
 output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *where,
-            const smtpstatus_result *daemon)
+            int daemon_down, const smtpstatus_result *daemon)
 {
-    char digest[17], checksum[17], built[32];
+    char digest[17], checksum[17], built[32], published[32];
     snprintf(digest, sizeof digest, "%016llx", (unsigned long long)s->source_digest);
     snprintf(checksum, sizeof checksum, "%016llx", (unsigned long long)s->checksum);
     utc_time(s->built_at, built, sizeof built);
+    int64_t published_at = where != NULL && where->shared ? where->published_at : 0;
+    utc_time(published_at > 0 ? (uint64_t)published_at : 0, published, sizeof published);
     if (json_mode) {
         json_t *o = json_object();
         jset(o, "source", jstr(s->source));
@@ -470,12 +489,22 @@ output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *w
         jset(o, "basic_codes", json_integer(s->basic_count));
         show_last_reload(o, daemon);
         where_json(o, where);
+        if (published_at > 0)
+            jset(o, "published_at", json_integer((json_int_t)published_at));
+        if (where != NULL)
+            jset(o, "daemon_running", json_boolean(!daemon_down));
         emit(o);
         return;
     }
+    if (daemon_down)
+        printf("Daemon:      not running: serving generation %llu, published %s, from the "
+               "image it left\n",
+               (unsigned long long)s->generation, published);
     print_where(where);
     printf("Source:      %s\n", s->source);
     printf("Generation:  %llu\n", (unsigned long long)s->generation);
+    if (published_at > 0)
+        printf("Published:   %s\n", published);
     printf("Built:       %s\n", built);
     printf("Digest:      %s\n", digest);
     printf("Checksum:    %s\n", checksum);

@@ -82,10 +82,12 @@ void output_classification(const smtpstatus_image *img, const smtpstatus_classif
                            const char *text);
 
 /* The summary of a registry image: the embedded one (info --offline; `where` is NULL) or the
- * daemon's shared image (`where` says which path answers, and the image file). `daemon` is the
- * daemon's registry-info answer, for its last reload attempt, or NULL when it gave none. */
+ * daemon's shared image (`where` says which path answers, the image file, and whether the image
+ * is the daemon's memfd or a private copy of the file). `daemon_down` 1: no daemon runs, which
+ * comes first, with the generation served and when it was published. `daemon` is the daemon's
+ * registry-info answer, for its last reload attempt, or NULL when it gave none. */
 void output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *where,
-                 const smtpstatus_result *daemon);
+                 int daemon_down, const smtpstatus_result *daemon);
 
 /* What the daemon serves, asked over its socket (info): the fields output_info() shows that the
  * daemon knows too, in the same form, then the diff of the reload that made this registry and

@@ -78,7 +78,8 @@ usage(FILE *f)
             "                          with no daemon\n"
             "  --socket                ask the daemon's socket, even when its shared image\n"
             "                          (RUNDIR/registry) could answer in-process\n"
-            "  --rundir DIR            the daemon's run directory (default: %s)\n"
+            "  --rundir DIR            the daemon's run directory (default: %s;\n"
+            "                          $SMTPSTATUS_RUNDIR, else " SMTPSTATUS_RUNDIR_DEFAULT ")\n"
             "  --timeout MS            give up on the daemon after MS milliseconds per\n"
             "                          question (default %u)\n"
             "  --width N               render: octets per line, without CRLF (default %u,\n"
@@ -105,8 +106,10 @@ usage(FILE *f)
             "     running); an update that installed nothing (a failed or partial download,\n"
             "     an invalid table, removed codes) or whose reload the daemon refused\n"
             "  2  usage error\n"
-            "  3  daemon unavailable: no daemon on the socket, no answer in time, or an\n"
-            "     answer this client cannot read; start smtpstatusd, or use --offline\n",
+            "  3  daemon unavailable: no daemon on the socket, no answer in time, an\n"
+            "     answer this client cannot read, or a run directory or socket of another\n"
+            "     user (not root, you or the daemon's), which is refused; start\n"
+            "     smtpstatusd, or use --offline\n",
             rundir, DEFAULT_TIMEOUT_MS, SMTPSTATUS_WIDTH_DEFAULT, SMTPSTATUS_WIDTH_MAX);
 }
 

@@ -2,7 +2,8 @@
  * Where the smtpstatus CLI's answers come from (see source.h): the embedded image with
  * --offline, else a handle on the daemon of the run directory. Also the messages for a question
  * the daemon did not answer, each naming what to do next: start the daemon, point --rundir at
- * it, raise --timeout, or use --offline.
+ * it, raise --timeout, or use --offline. A daemon the library does not trust (trust.h) is
+ * reported as unavailable too, with the path and why.
  */
 #include <errno.h>
 #include <limits.h>
@@ -33,6 +34,12 @@ socket_probe(const char *path)
 }
 
 int
+source_daemon_probe(const struct source *src)
+{
+    return socket_probe(smtpstatus_socket_path(src->daemon));
+}
+
+int
 daemon_failed(const struct source *src, int rc, const smtpstatus_result *r, const char *key,
               const char *input)
 {
@@ -47,6 +54,17 @@ daemon_failed(const struct source *src, int rc, const smtpstatus_result *r, cons
             output_warnx("the daemon at %s closed the connection without answering", path);
         output_warnx("start it with `smtpstatusd`, point --rundir at its run directory, "
                      "or use --offline");
+        return EXIT_UNAVAILABLE;
+    }
+    case SMTPSTATUS_ERUNDIR_FOREIGN:
+    case SMTPSTATUS_EPEER_FOREIGN: {
+        char why[320];
+        smtpstatus_socket_refusal(src->daemon, why, sizeof why);
+        output_warnx("not trusted: %s", why);
+        output_warnx("only root, you or the daemon's user may own the run directory and serve "
+                     "its socket, or another user could forge the answers; point --rundir or "
+                     "SMTPSTATUS_RUNDIR at the daemon's (default " SMTPSTATUS_RUNDIR_DEFAULT
+                     "), or use --offline");
         return EXIT_UNAVAILABLE;
     }
     case SMTPSTATUS_ETIMEOUT:

@@ -33,6 +33,10 @@ int source_open(struct source *src, const struct options *opt);
  * connection. The embedded image is static and never freed. */
 void source_close(struct source *src);
 
+/* Whether something accepts connections on the daemon's socket: 0, or a negative errno. Does not
+ * block beyond connect(2) on a local socket. */
+int source_daemon_probe(const struct source *src);
+
 /*
  * Reports a question to the daemon that failed with `rc`; `r` is the daemon's answer when it
  * sent one (an error it named), else NULL. `key` and `input` name the question in the JSON

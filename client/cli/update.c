@@ -418,6 +418,7 @@ load_installed(const struct paths *p, int had_dir)
     struct diag d;
     diag_init(&d);
     if (registry_load_dir(p->dir, &r, &d) != 0) {
+        diag_print(&d, stderr);
         output_warnx("the set installed in %s does not load (%zu error%s); comparing with the "
                      "embedded registry instead",
                      p->dir, d.errors, d.errors == 1 ? "" : "s");

@@ -60,7 +60,9 @@ extern "C" {
     X(EPERM, -4063, "the daemon refused: this user may not do that")                              \
     X(ERELOAD, -4064, "the reload failed; nothing changed")                                       \
     X(EBUSY, -4065, "the daemon is busy with another reload")                                     \
-    X(EDAEMON, -4066, "the daemon answered with an error")
+    X(EDAEMON, -4066, "the daemon answered with an error")                                        \
+    X(ERUNDIR_FOREIGN, -4070, "run directory not trusted: another user owns it or may write it")  \
+    X(EPEER_FOREIGN, -4071, "socket not trusted: another user's process serves it, not the daemon")
 
 typedef enum {
 #define SMTPSTATUS_ERR_ENUM(name, value, text) SMTPSTATUS_##name = value,
@@ -628,6 +630,15 @@ int smtpstatus_refresh(smtpstatus *h, const smtpstatus_image **img);
 int smtpstatus_shared_lookup(smtpstatus *h, const smtpstatus_image **img, smtpstatus_code code,
                              smtpstatus_entry *out);
 
+/* Where the shared image in use came from. */
+typedef enum smtpstatus_image_origin {
+    SMTPSTATUS_ORIGIN_NONE = 0,   /* no image in use */
+    SMTPSTATUS_ORIGIN_DAEMON = 1, /* the running daemon's sealed memfd, from RUNDIR/image.sock:
+                                     each reload reaches it at once */
+    SMTPSTATUS_ORIGIN_COPY = 2    /* a private copy of RUNDIR/registry, taken when no daemon
+                                     answered there; checked for a newer image once a second */
+} smtpstatus_image_origin;
+
 /* Which path answers, and how it went. */
 typedef struct smtpstatus_client_status {
     int shared;             /* 1: the shared image answers; 0: the socket does */
@@ -641,18 +652,40 @@ typedef struct smtpstatus_client_status {
     uint64_t attaches;      /* images mapped and validated */
     uint64_t refusals;      /* images refused, or found missing */
     uint32_t mappings;      /* images mapped now: the current one, and superseded pinned ones */
+    smtpstatus_image_origin origin; /* of the image in use */
+    int64_t published_at;   /* when the image in use was published (Unix seconds: the mtime of
+                               the memfd or of the file copied); 0 when none */
 } smtpstatus_client_status;
 
 void smtpstatus_client_status_get(smtpstatus *h, smtpstatus_client_status *out);
 
 /* ---- Where the daemon lives ------------------------------------------------------------------ */
 
+/* The system daemon's run directory (systemd's RuntimeDirectory=smtpstatusd). */
+#define SMTPSTATUS_RUNDIR_DEFAULT "/run/smtpstatusd"
+
 /*
  * The run directory that the daemon and its clients agree on, written into buf[0..size):
- * $SMTPSTATUS_RUNDIR; else /run/smtpstatusd for root; else $XDG_RUNTIME_DIR/smtpstatusd; else
- * /tmp/smtpstatusd-UID. Returns 0, or SMTPSTATUS_ENOSPC.
+ * $SMTPSTATUS_RUNDIR, else SMTPSTATUS_RUNDIR_DEFAULT, whoever the caller is, so that local mail
+ * software finds the system daemon; a per-user daemon is asked for by setting the variable.
+ * Returns 0, or SMTPSTATUS_ENOSPC.
+ *
+ * Trust: a handle believes a run directory, its socket and its image only when root, the caller
+ * or the daemon's user owns them (the directory's owner, when its parent is root's and nobody
+ * else may write there) and nobody else may write the directory or the image. It checks the
+ * directory before it connects and the serving process's user (SO_PEERCRED) after; a refusal is
+ * SMTPSTATUS_ERUNDIR_FOREIGN or SMTPSTATUS_EPEER_FOREIGN, and smtpstatus_socket_refusal() says
+ * why. An image that fails the same rules is SMTPSTATUS_EIMG_FOREIGN.
  */
 int smtpstatus_default_rundir(char *buf, size_t size);
+
+/*
+ * Why the handle last refused the daemon's socket, for a person: "PATH: reason" into
+ * buf[0..size), truncated to fit. Returns that refusal's error (SMTPSTATUS_ERUNDIR_FOREIGN or
+ * SMTPSTATUS_EPEER_FOREIGN), or 0 with buf "" when no socket has been refused since the handle
+ * last connected; SMTPSTATUS_EINVAL for a NULL argument or size 0. Thread-safe.
+ */
+int smtpstatus_socket_refusal(smtpstatus *h, char *buf, size_t size);
 
 /* ---- Helpers shared by the image writer and reader ------------------------------------------ */
 

@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include "search.h"
+
 #define RENDER_MAX 65536 /* bytes of rendered output */
 
 typedef Smtpstatus__V1__Response Response;
@@ -206,12 +208,34 @@ handle_basic(const smtpstatus_image *img, const Smtpstatus__V1__BasicRequest *re
     resp->basic = m;
 }
 
-/* search and list: the registry's codes of one subject, or matching a query, in code order. */
+/* search and list: the registry's codes of one subject, or matching a query, in code order.
+ * `text` is img's folded text, or NULL to fold it here for this answer. */
 static void
-handle_select(const smtpstatus_image *img, const char *query, int has_subject, uint32_t subject,
-              uint32_t limit, int is_search, struct arena *a, Response *resp)
+handle_select(const smtpstatus_image *img, const struct search_text *text, const char *query,
+              int has_subject, uint32_t subject, uint32_t limit, int is_search, struct arena *a,
+              Response *resp)
 {
     uint32_t n = smtpstatus_image_code_count(img);
+    struct search_words words;
+    struct search_text local;
+    if (is_search) {
+        size_t qlen = strlen(query);
+        char *folded = arena_alloc(a, qlen + 1);
+        if (folded == NULL)
+            return;
+        if (search_words_parse(query, qlen, folded, &words) != 0) {
+            answer_error(resp->id, SMTPSTATUS__V1__ERROR__CODE__INVALID_ARGUMENT,
+                         "a search takes at most " ANSWER_STR(SEARCH_MAX_WORDS)
+                         " different words",
+                         a, resp);
+            return;
+        }
+        if (text == NULL || text->count != n) {
+            if (search_text_build(img, a, &local) != 0)
+                return;
+            text = &local;
+        }
+    }
     Smtpstatus__V1__LookupResponse *m =
         ANSWER_NEW(a, Smtpstatus__V1__LookupResponse, SMTPSTATUS__V1__LOOKUP_RESPONSE__INIT);
     Smtpstatus__V1__Entry **entries = ANSWER_NEW_ARRAY(a, n, Smtpstatus__V1__Entry *);
@@ -219,10 +243,10 @@ handle_select(const smtpstatus_image *img, const char *query, int has_subject, u
         return;
     for (uint32_t i = 0; i < n && (limit == 0 || m->n_entries < limit); i++) {
         smtpstatus_entry e;
+        if (is_search && !search_text_matches(text, i, &words))
+            continue;
         smtpstatus_image_code_at(img, i, &e);
         if (has_subject && e.code.subject != subject)
-            continue;
-        if (is_search && !smtpstatus_entry_matches(&e, query))
             continue;
         entries[m->n_entries++] = make_entry(a, &e);
     }
@@ -339,8 +363,8 @@ answer_is_query(const Smtpstatus__V1__Request *req)
 }
 
 void
-answer_query(const smtpstatus_image *img, const Smtpstatus__V1__Request *req, struct arena *a,
-             Response *resp)
+answer_query(const smtpstatus_image *img, const struct search_text *text,
+             const Smtpstatus__V1__Request *req, struct arena *a, Response *resp)
 {
     *resp = (Response)SMTPSTATUS__V1__RESPONSE__INIT;
     resp->id = req->id;
@@ -352,10 +376,11 @@ answer_query(const smtpstatus_image *img, const Smtpstatus__V1__Request *req, st
         handle_basic(img, req->basic, a, resp);
         break;
     case SMTPSTATUS__V1__REQUEST__OP_SEARCH:
-        handle_select(img, req->search->query, 0, 0, req->search->limit, 1, a, resp);
+        handle_select(img, text, req->search->query, 0, 0, req->search->limit, 1, a, resp);
         break;
     case SMTPSTATUS__V1__REQUEST__OP_LIST:
-        handle_select(img, "", req->list->has_subject, req->list->subject, 0, 0, a, resp);
+        handle_select(img, NULL, "", req->list->has_subject, req->list->subject, 0, 0, a,
+                      resp);
         break;
     case SMTPSTATUS__V1__REQUEST__OP_RENDER:
         handle_render(img, req->render, a, resp);

@@ -24,6 +24,11 @@
 
 #define ANSWER_MAX_BATCH 1024 /* codes in one lookup */
 
+#define ANSWER_STR_(x) #x
+#define ANSWER_STR(x) ANSWER_STR_(x) /* a number macro as a string literal */
+
+struct search_text;
+
 /* A protobuf-c message of `type`, initialized with INIT, in the arena; NULL on ENOMEM. */
 #define ANSWER_NEW(a, type, INIT) ((type *)answer_new_msg((a), &(type)INIT, sizeof(type)))
 /* An array of n `type`s (at least one byte) in the arena; NULL on ENOMEM. */
@@ -46,11 +51,15 @@ int answer_is_query(const Smtpstatus__V1__Request *req);
 
 /*
  * Answers a question (answer_is_query()) from `img` into *resp, with req's id: a result, or an
- * Error response for a bad argument (INVALID_ARGUMENT, NOT_FOUND). Check a->failed afterwards:
- * when an allocation failed, *resp is incomplete and must not be used. Never blocks.
+ * Error response for a bad argument (INVALID_ARGUMENT, NOT_FOUND, a search of too many
+ * different words). `text` is img's text folded once for searching (search.h), or NULL to fold
+ * it for this answer alone. Check a->failed afterwards: when an allocation failed, *resp is
+ * incomplete and must not be used. Never blocks; a search costs at most SEARCH_MAX_WORDS
+ * passes over the registry's text.
  */
-void answer_query(const smtpstatus_image *img, const Smtpstatus__V1__Request *req,
-                  struct arena *a, Smtpstatus__V1__Response *resp);
+void answer_query(const smtpstatus_image *img, const struct search_text *text,
+                  const Smtpstatus__V1__Request *req, struct arena *a,
+                  Smtpstatus__V1__Response *resp);
 
 /* Makes *resp an Error response for request `id`, its message copied into the arena. When the
  * arena cannot give the Error, it is a static INTERNAL "out of memory" one. */

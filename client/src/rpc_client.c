@@ -7,6 +7,8 @@
  * the answer came (the daemon restarted), the call reconnects and tries once more. A mutex
  * serializes calls, so a handle can be shared by threads. Answers are kept whole in a result
  * object; the accessors point into it, which is why the caller frees results, not strings.
+ * Before each connect the run directory must pass the trust rules (trust.h), and after it the
+ * process that serves the socket must too: a socket another user planted gets no question.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,8 +27,10 @@
 #include "shared_image.h"
 #include "smtpstatus.h"
 #include "smtpstatus.pb-c.h"
+#include "trust.h"
 
 #define DEFAULT_TIMEOUT_MS 5000u
+#define WHY_MAX            256u /* a trust refusal's reason (trust.h) */
 #define ANSWER_LIMIT                                                                               \
     (16u << 20) /* the largest answer a client accepts (a full list is ~60 KiB)                    \
                  */
@@ -37,7 +41,10 @@ typedef Smtpstatus__V1__Request Request;
 struct smtpstatus {
     pthread_mutex_t lock;
     struct sockaddr_un addr;
-    int fd; /* -1 when not connected */
+    char rundir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    int fd;      /* -1 when not connected */
+    int refused; /* under lock: why the socket was last refused (trust.h), else 0 */
+    char refusal[sizeof(((struct sockaddr_un *)0)->sun_path) + 2 + WHY_MAX]; /* "PATH: why" */
     unsigned timeout_ms;
     uint64_t next_id;
     uint64_t socket_calls;      /* calls the daemon answered; under lock */
@@ -74,6 +81,7 @@ smtpstatus_open(const smtpstatus_options *opt, smtpstatus **out)
     smtpstatus *h = calloc(1, sizeof *h);
     if (h == NULL)
         return SMTPSTATUS_ENOMEM;
+    memcpy(h->rundir, rundir, sizeof h->rundir);
     h->addr.sun_family = AF_UNIX;
     int n = snprintf(h->addr.sun_path, sizeof h->addr.sun_path, "%s/smtpstatusd.sock", rundir);
     if (n < 0 || (size_t)n >= sizeof h->addr.sun_path) {
@@ -135,9 +143,26 @@ now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Records why the socket was refused, for smtpstatus_socket_refusal(); returns err. Under the
+ * lock. */
+static int
+refuse(smtpstatus *h, int err, const char *path, const char *why)
+{
+    h->refused = err;
+    snprintf(h->refusal, sizeof h->refusal, "%s: %s", path, why);
+    return err;
+}
+
+/* Connects to a daemon the trust rules accept. Returns 0, EUNAVAILABLE (no socket, or nobody
+ * listening), ETIMEOUT, or ERUNDIR_FOREIGN / EPEER_FOREIGN (recorded). Under the lock. */
 static int
 connect_to_daemon(smtpstatus *h)
 {
+    char why[WHY_MAX];
+    int rc = smtpstatus__trust_rundir(h->rundir, why, sizeof why);
+    if (rc == SMTPSTATUS_ERUNDIR_FOREIGN)
+        return refuse(h, rc, h->rundir, why);
+    /* Any other failure to stat the directory makes connect() fail too, and say it as before. */
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return errno == EMFILE || errno == ENFILE ? SMTPSTATUS_EUNAVAILABLE : SMTPSTATUS_ENOMEM;
@@ -147,8 +172,29 @@ connect_to_daemon(smtpstatus *h)
         /* A full backlog (EAGAIN) means the daemon is there but swamped: say so as a timeout. */
         return e == EAGAIN ? SMTPSTATUS_ETIMEOUT : SMTPSTATUS_EUNAVAILABLE;
     }
+    /* The directory may have been swapped since it was checked; who listens cannot be faked. */
+    rc = smtpstatus__trust_peer(fd, h->rundir, why, sizeof why);
+    if (rc != 0) {
+        close(fd);
+        return rc == SMTPSTATUS_EPEER_FOREIGN ? refuse(h, rc, h->addr.sun_path, why)
+                                              : SMTPSTATUS_EUNAVAILABLE;
+    }
+    h->refused = 0;
+    h->refusal[0] = '\0';
     h->fd = fd;
     return 0;
+}
+
+int
+smtpstatus_socket_refusal(smtpstatus *h, char *buf, size_t size)
+{
+    if (h == NULL || buf == NULL || size == 0)
+        return SMTPSTATUS_EINVAL;
+    pthread_mutex_lock(&h->lock);
+    int err = h->refused;
+    snprintf(buf, size, "%s", err != 0 ? h->refusal : "");
+    pthread_mutex_unlock(&h->lock);
+    return err;
 }
 
 static void
@@ -355,6 +401,8 @@ error_of(const Smtpstatus__V1__Error *e)
         return SMTPSTATUS_ERELOAD;
     case SMTPSTATUS__V1__ERROR__CODE__BUSY:
         return SMTPSTATUS_EBUSY;
+    case SMTPSTATUS__V1__ERROR__CODE__TOO_MANY_CONNECTIONS:
+        return SMTPSTATUS_EUNAVAILABLE;
     default:
         return SMTPSTATUS_EDAEMON;
     }
@@ -428,7 +476,7 @@ answer_locally(smtpstatus *h, const smtpstatus_image *img, const Request *req,
     r->pinned = img;
     r->resp = arena_alloc(r->arena, sizeof *r->resp);
     if (r->resp != NULL)
-        answer_query(img, req, r->arena, r->resp);
+        answer_query(img, NULL, req, r->arena, r->resp);
     return r->arena->failed ? SMTPSTATUS_ENOMEM : 0;
 }
 

@@ -24,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         svc.image_path = "";
     }
     /* The first byte chooses who is asking: root (may reload) or nobody. */
-    struct peer peer = {1, 1, size > 0 && (data[0] & 1) ? 0 : 65534, 65534};
+    struct peer peer = {1, 1, size > 0 && (data[0] & 1) ? 0 : 65534, 65534, 1, 0};
     uint8_t *buf = malloc(size ? size : 1); /* exact size: ASan sees any overread */
     memcpy(buf, data, size);
 

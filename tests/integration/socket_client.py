@@ -816,8 +816,14 @@ def scenario_connection_cap(root):
                 r = c.call(request(i + 1, hello=pb.HelloRequest(client="cap")))
                 check("connection %d of 3 is served" % (i + 1), r.WhichOneof("result") == "hello")
             extra = d.connect()
-            check("a fourth connection over --max-connections 3 is closed",
-                  extra.eof_within(5.0))
+            try:
+                r = extra.recv()
+            except OSError as e:
+                r = e
+            check("a fourth connection over --max-connections 3 is told TOO_MANY_CONNECTIONS",
+                  isinstance(r, pb.Response) and r.id == 0 and
+                  error_code(r) == E.TOO_MANY_CONNECTIONS and "cap of 3" in r.error.message, r)
+            check("... and then closed", extra.eof_within(5.0, reset_ok=True))
             extra.close()
             r = conns[0].call(request(9, hello=pb.HelloRequest(client="cap")))
             check("the first three are still served at the cap", r.WhichOneof("result") == "hello")
@@ -849,6 +855,9 @@ def scenario_out_of_descriptors(root):
                 c.close()
             check("with 20 descriptors some connections are refused (%d served, %d refused)"
                   % (len(conns), refused), refused > 0 and len(conns) > 0)
+            check("the log says the daemon ran out of file descriptors",
+                  poll(lambda: "socket: out of file descriptors (limit 20)" in d.log(), 5.0),
+                  d.log())
             r = conns[0].call(request(2, hello=pb.HelloRequest(client="fd")))
             check("a connection opened before EMFILE is still served",
                   r.WhichOneof("result") == "hello")
@@ -857,6 +866,8 @@ def scenario_out_of_descriptors(root):
             conns = conns[4:]
             ok = poll(lambda: hello_ok_quiet(d))
             check("after clients leave, new connections are accepted again", ok)
+            check("the log says descriptors are free again",
+                  "a file descriptor is free again" in d.log(), d.log())
         finally:
             for c in conns:
                 c.close()
@@ -923,12 +934,14 @@ def on_alarm(signum, frame_):
     raise TimeoutError("the whole run took over %ds" % OVERALL_TIMEOUT)
 
 
-def main():
+def main(scenarios=SCENARIOS, prefix="smtpstatusd-socket-"):
+    """Runs each scenario in a temp directory of its own (removed at the end, whatever
+    happens); one_client.py runs its own scenarios through this too."""
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(OVERALL_TIMEOUT)
-    top = tempfile.mkdtemp(prefix="smtpstatusd-socket-")
+    top = tempfile.mkdtemp(prefix=prefix)
     try:
-        for fn in SCENARIOS:
+        for fn in scenarios:
             root = os.path.join(top, fn.__name__[len("scenario_"):])
             os.mkdir(root)
             print("== " + fn.__name__[len("scenario_"):])

@@ -51,7 +51,7 @@ expect "broken registry" 1 'is not usable: 2 errors, 0 warnings' \
 grep -Eq "smtp-enhanced-status-codes-3.csv:$n:2: error: code \"5.1.1\" does not fit this table" "$tmp/err" \
   && ok "broken registry names the second error" || bad "broken registry: second error missing"
 
-expect "missing directory" 1 'is not usable: 3 errors' 'cannot open: No such file or directory' \
+expect "missing directory" 1 'is not usable: 1 error,' 'nonexistent: error: cannot open the directory: No such file or directory' \
   -- "$SMTPSTATUSD" --check --registry "$tmp/nonexistent"
 
 # A shifted row written here, as IANA published X.7.28: usable, with a warning and its line.

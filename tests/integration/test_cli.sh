@@ -590,8 +590,10 @@ and d['answered_by'] == 'shared' and d['image'] == '$R/registry' and d['image_er
   else
     bad "daemon: info for people (shared image)"; sed 's/^/  | /' "$tmp/out"
   fi
-  # An image this user may not trust: refused, said so by info, and the socket answers.
+  # An image this user may not trust: refused, said so by info, and the socket answers. The
+  # file is read only when image.sock does not answer: it is moved aside meanwhile.
   cp -p "$R/registry" "$tmp/registry.good"
+  mv "$R/image.sock" "$tmp/image.sock.aside"
   chmod 0666 "$R/registry"
   expect_json "daemon: a group- and world-writable image is refused" 0 "
 d['answered_by'] == 'socket' and 'writable by group or others' in d['image_error']
@@ -600,6 +602,7 @@ and d['image_error'].startswith('$R/registry: ')" -- "$S" --rundir "$R" --json i
     -- "$S" --rundir "$R" info
   vs_offline "daemon = offline: lookup past a refused image" lookup 5.1.1
   chmod 0644 "$R/registry"
+  mv "$tmp/image.sock.aside" "$R/image.sock"
 
   # Options anywhere, and the run directory from the environment.
   same "daemon: options before or after" -- "$S" --json --rundir "$R" lookup 5.1.1 X.2.2 \

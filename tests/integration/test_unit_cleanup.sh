@@ -30,7 +30,7 @@ else
   bad "test_shared: exit $rc with $storms storm(s) failed where told"
 fi
 grep -q '^\[       OK \] test_readers_survive_sigkill' "$tmp/out" \
-  && grep -q '^\[       OK \] test_superseded_by_a_bad_image' "$tmp/out" \
+  && grep -q '^\[       OK \] test_bad_image_falls_back_to_the_socket' "$tmp/out" \
   && [ "$failed" -eq $((2 * storms)) ] \
   && ok "every later test, with daemons and reader threads of its own, passed" \
   || bad "a later test failed"

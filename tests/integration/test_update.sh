@@ -176,6 +176,17 @@ unchanged "a symbolic link"
 run 0 "$S" --offline update --from "file://$tmp/mirror/later/" --registry "$tmp/fromfile" \
   && same_set "$tmp/fromfile" "$tmp/mirror/later" && ok "a file:// mirror" || bad "file:// mirror"
 
+# A FIFO in the installed set (reading it used to wait for a writer forever): the installed set
+# does not load, so the diff is against the embedded registry, and the update goes on at once.
+mkdir -p "$tmp/fifo/dir"
+cp "$tmp/mirror/2017"/smtp-enhanced-status-codes-?.csv "$tmp/fifo/dir/"
+rm "$tmp/fifo/dir/smtp-enhanced-status-codes-2.csv"
+mkfifo "$tmp/fifo/dir/smtp-enhanced-status-codes-2.csv"
+run 0 timeout 20 "$S" --offline update --from "$url/ok/later/" --registry "$tmp/fifo/dir" \
+  && grep -q "smtp-enhanced-status-codes-2.csv: error: is a FIFO, not a regular file" "$tmp/err" \
+  && grep -q "does not load" "$tmp/err" && same_set "$tmp/fifo/dir" "$tmp/mirror/later" \
+  && ok "a FIFO in the installed set: said, and the update goes on" || bad "a FIFO in the installed set"
+
 run 2 "$S" lookup 5.1.1 --from "$url/ok/later/" && grep -q "options of update, not of lookup" "$tmp/err" \
   && ok "--from outside update is a usage error" || bad "--from outside update"
 run 2 "$S" update extra && ok "update takes no arguments" || bad "update extra"

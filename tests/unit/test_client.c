@@ -1,12 +1,14 @@
 /*
  * The C client (rpc_client.c) against the real daemon, started in a temporary run directory
  * and waited for through its "ready" line: every call, a handle shared by threads, a reload and
- * a refused one, a daemon restart that the handle rides through, no daemon at all, and a server
- * that never answers (the call times out). Every handle here asks the socket only; test_shared
- * covers the same calls answered from the daemon's shared image.
+ * a refused one, a daemon restart that the handle rides through, no daemon at all, a server
+ * that never answers (the call times out), and a run directory the handle does not trust. Every
+ * handle here asks the socket only; test_shared covers the same calls answered from the daemon's
+ * shared image.
  */
 #include "testutil.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -231,6 +234,21 @@ test_threads_and_restart(void **state)
 }
 
 /* A socket that accepts and never answers: the call gives up at its timeout. */
+/* A listener on dir/smtpstatusd.sock (its address in *sa) that never accepts: a daemon that
+ * never answers. `type` adds flags such as SOCK_NONBLOCK. */
+static int
+listen_silently(const char *dir, int type, struct sockaddr_un *sa)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    int n = snprintf(sa->sun_path, sizeof sa->sun_path, "%s/smtpstatusd.sock", dir);
+    assert_true(n > 0 && (size_t)n < sizeof sa->sun_path);
+    int ls = socket(AF_UNIX, SOCK_STREAM | type, 0);
+    assert_int_equal(bind(ls, (struct sockaddr *)sa, sizeof *sa), 0);
+    assert_int_equal(listen(ls, 4), 0);
+    return ls;
+}
+
 static void
 test_timeout(void **state)
 {
@@ -238,12 +256,8 @@ test_timeout(void **state)
     const char *tmp = testutil_tempdir();
     char dir[256];
     snprintf(dir, sizeof dir, "%s", tmp);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/smtpstatusd.sock", dir);
-    assert_true(n > 0 && (size_t)n < sizeof sa.sun_path);
-    int ls = socket(AF_UNIX, SOCK_STREAM, 0);
-    assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(ls, 4), 0);
+    struct sockaddr_un sa;
+    int ls = listen_silently(dir, 0, &sa);
     smtpstatus *h = open_handle(dir, 300);
     smtpstatus_result *r;
     struct timespec t0, t1;
@@ -270,6 +284,41 @@ test_timeout(void **state)
     testutil_rmtree(dir);
 }
 
+/* A run directory that others may write is refused before any connect(), with the path and
+ * why from smtpstatus_socket_refusal(); once it is the caller's alone, the same listener is
+ * connected to (its peer is the caller, so trusted) and the refusal is forgotten. */
+static void
+test_untrusted_rundir(void **state)
+{
+    (void)state;
+    const char *tmp = testutil_tempdir();
+    char dir[256], why[512], want[512];
+    snprintf(dir, sizeof dir, "%s", tmp);
+    struct sockaddr_un sa;
+    int ls = listen_silently(dir, SOCK_NONBLOCK, &sa);
+    assert_int_equal(chmod(dir, 0777), 0);
+
+    smtpstatus *h = open_handle(dir, 300);
+    assert_int_equal(smtpstatus_socket_refusal(h, why, sizeof why), 0);
+    assert_string_equal(why, "");
+    smtpstatus_result *r;
+    assert_int_equal(smtpstatus_stats(h, &r), SMTPSTATUS_ERUNDIR_FOREIGN);
+    assert_null(r);
+    assert_int_equal(smtpstatus_socket_refusal(h, why, sizeof why), SMTPSTATUS_ERUNDIR_FOREIGN);
+    snprintf(want, sizeof want, "%s: writable by group or others (mode 777); refused", dir);
+    assert_string_equal(why, want);
+    assert_int_equal(accept(ls, NULL, NULL), -1); /* nobody connected */
+    assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_int_equal(smtpstatus_stats(h, &r), SMTPSTATUS_ETIMEOUT);
+    assert_int_equal(smtpstatus_socket_refusal(h, why, sizeof why), 0);
+    assert_string_equal(why, "");
+    smtpstatus_close(h);
+    close(ls);
+    testutil_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -278,6 +327,7 @@ main(void)
         cmocka_unit_test(test_every_call),
         cmocka_unit_test(test_threads_and_restart),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_untrusted_rundir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

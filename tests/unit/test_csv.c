@@ -474,6 +474,47 @@ test_field_limit(void **state)
     expect_error_n(in, n - 1, want);
 }
 
+/* A 3 MB description loaded, and then a request for 100 codes made a 300 MB answer. */
+static void
+test_field_size_limit(void **state)
+{
+    (void)state;
+    size_t cap = 2 * CSV_MAX_FIELD + 64;
+    char *in = malloc(cap);
+    assert_non_null(in);
+    /* Exactly the limit, unquoted and quoted, is accepted. */
+    size_t n = (size_t)snprintf(in, cap, "Code,Description\nX.1.1,");
+    memset(in + n, 'a', CSV_MAX_FIELD);
+    n += CSV_MAX_FIELD;
+    n += (size_t)snprintf(in + n, cap - n, "\nX.1.2,\"");
+    memset(in + n, 'b', CSV_MAX_FIELD);
+    in[n + 10] = '\n'; /* a line break inside is one byte of the field */
+    n += CSV_MAX_FIELD;
+    in[n++] = '"';
+    struct csv_table t;
+    struct diag d;
+    assert_int_equal(parse(in, n, &t, &d), 0);
+    assert_int_equal(t.rows[1].fields[1].len, CSV_MAX_FIELD);
+    assert_int_equal(t.rows[2].fields[1].len, CSV_MAX_FIELD);
+    csv_table_free(&t);
+    diag_free(&d);
+
+    /* One byte more is refused where the field starts, though it ends lines later. */
+    in[n - 1] = 'b';
+    in[n++] = '"';
+    char want[128];
+    snprintf(want, sizeof want, "t.csv:3:7: error: field is %u bytes, more than the limit of %u",
+             CSV_MAX_FIELD + 1, CSV_MAX_FIELD);
+    expect_error_n(in, n, want);
+    n = (size_t)snprintf(in, cap, "Code,Description\nX.1.1,");
+    memset(in + n, 'a', CSV_MAX_FIELD + 1);
+    n += CSV_MAX_FIELD + 1;
+    snprintf(want, sizeof want, "t.csv:2:7: error: field is %u bytes, more than the limit of %u",
+             CSV_MAX_FIELD + 1, CSV_MAX_FIELD);
+    expect_error_n(in, n, want);
+    free(in);
+}
+
 static void
 test_input_limit(void **state)
 {
@@ -486,13 +527,15 @@ test_input_limit(void **state)
              (unsigned)CSV_MAX_INPUT);
     expect_error_n(big, len, want);
 
-    /* Exactly the limit is accepted. */
+    /* Exactly the limit is accepted (in lines of 1024 bytes: a field has its own limit). */
     memset(big, 'a', len - 1);
+    for (size_t i = 1023; i < len - 1; i += 1024)
+        big[i] = '\n';
     struct csv_table t;
     struct diag d;
     assert_int_equal(parse(big, len - 1, &t, &d), 0);
-    assert_int_equal(t.count, 1);
-    assert_int_equal(t.rows[0].fields[0].len, CSV_MAX_INPUT);
+    assert_int_equal(t.count, CSV_MAX_INPUT / 1024);
+    assert_int_equal(t.rows[0].fields[0].len, 1023);
     csv_table_free(&t);
     diag_free(&d);
     free(big);
@@ -817,6 +860,7 @@ main(void)
         cmocka_unit_test(test_utf8_errors),
         cmocka_unit_test(test_error_reporting),
         cmocka_unit_test(test_field_limit),
+        cmocka_unit_test(test_field_size_limit),
         cmocka_unit_test(test_input_limit),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_random_flips),

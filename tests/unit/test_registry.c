@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "csv.h"
 #include "registry.h"
@@ -428,10 +430,136 @@ test_load_dir(void **state)
     diag_format(&d.items[0], msg, sizeof msg);
     assert_non_null(strstr(msg, REGISTRY_FILE_CLASSES ": error: cannot open: No such file"));
     diag_format(&d.items[1], msg, sizeof msg);
-    assert_non_null(strstr(msg, REGISTRY_FILE_SUBJECTS ": error: not a regular file"));
+    assert_non_null(strstr(msg, REGISTRY_FILE_SUBJECTS ": error: is a directory, not a regular "
+                                                       "file"));
     diag_format(&d.items[2], msg, sizeof msg);
     assert_non_null(strstr(msg, REGISTRY_FILE_CODES ": error: file is 4194305 bytes; the limit "
                                 "is 4194304"));
+    diag_free(&d);
+    testutil_rmtree(dir);
+}
+
+/* A FIFO in a reload directory blocked a thread-pool thread forever (open() waited for a
+ * writer); a symbolic link to a device was read without end. Each is refused at once. */
+static void
+test_load_dir_special_files(void **state)
+{
+    (void)state;
+    const char *tmp = testutil_tempdir();
+    char dir[256], path[512], msg[1024];
+    snprintf(dir, sizeof dir, "%s", tmp);
+    static const struct {
+        const char *file, *want;
+    } cases[] = {
+        {REGISTRY_FILE_CLASSES, "is a FIFO, not a regular file"},
+        {REGISTRY_FILE_SUBJECTS, "is a symbolic link, not a regular file"},
+        {REGISTRY_FILE_CODES, "is a device, not a regular file"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        write_set(dir, good_classes, good_subjects, good_codes);
+        snprintf(path, sizeof path, "%s/%s", dir, cases[i].file);
+        assert_int_equal(remove(path), 0);
+        if (i == 0)
+            assert_int_equal(mkfifo(path, 0644), 0);
+        else if (i == 1)
+            assert_int_equal(symlink("/dev/zero", path), 0);
+        else if (mknod(path, S_IFCHR | 0644, makedev(1, 5)) != 0)
+            assert_int_equal(symlink("/dev/zero", path), 0); /* no CAP_MKNOD: a link then */
+        struct registry *r = NULL;
+        struct diag d;
+        diag_init(&d);
+        assert_int_equal(registry_load_dir(dir, &r, &d), -1);
+        assert_null(r);
+        assert_int_equal(d.errors, 1);
+        diag_format(&d.items[0], msg, sizeof msg);
+        if (i < 2 || strstr(msg, "symbolic link") == NULL)
+            assert_non_null(strstr(msg, cases[i].want));
+        assert_non_null(strstr(msg, cases[i].file));
+        diag_free(&d);
+        assert_int_equal(remove(path), 0);
+    }
+    /* A directory that is a symbolic link: followed for the administrator's own directories
+     * (the state directory's link), refused when a client names it. */
+    write_set(dir, good_classes, good_subjects, good_codes);
+    char link[512];
+    snprintf(link, sizeof link, "%s.link", dir);
+    assert_int_equal(symlink(dir, link), 0);
+    struct registry *r = NULL;
+    struct diag d;
+    diag_init(&d);
+    assert_int_equal(registry_load_dir(link, &r, &d), 0);
+    registry_free(r);
+    int fd = registry_dir_open(link, 0, &d);
+    assert_int_equal(fd, -1);
+    diag_format(&d.items[d.count - 1], msg, sizeof msg);
+    assert_non_null(strstr(msg, "is a symbolic link"));
+    diag_free(&d);
+    assert_int_equal(unlink(link), 0);
+    testutil_rmtree(dir);
+}
+
+/* Reads `dir` with the owners {root, 40300, 40301}; returns registry_files_readat()'s result
+ * and the first error in msg. */
+static int
+read_owned(const char *dir, char *msg, size_t size)
+{
+    struct registry_owners owners = {{0, 40300, 40301}, 3};
+    struct registry_files f;
+    struct diag d;
+    diag_init(&d);
+    int fd = registry_dir_open(dir, 0, &d);
+    assert_true(fd >= 0);
+    int rc = registry_files_readat(fd, dir, &owners, &f, &d);
+    close(fd);
+    msg[0] = '\0';
+    if (d.count > 0)
+        diag_format(&d.items[0], msg, size);
+    registry_files_free(&f);
+    diag_free(&d);
+    return rc;
+}
+
+/* A reload could name any directory at all: one a user wrote is refused, whoever asks. */
+static void
+test_named_dir_owners(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* making files of other users needs root */
+    const char *tmp = testutil_tempdir();
+    char dir[256], path[512], msg[1024];
+    snprintf(dir, sizeof dir, "%s", tmp);
+    write_set(dir, good_classes, good_subjects, good_codes);
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_int_equal(read_owned(dir, msg, sizeof msg), 0);
+
+    /* A directory of uid 40302 (no owner in the list), then of 40301 (one). */
+    assert_int_equal(chown(dir, 40302, 40302), 0);
+    assert_int_equal(read_owned(dir, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "is owned by uid 40302"));
+    assert_int_equal(chown(dir, 40301, 40301), 0);
+    assert_int_equal(read_owned(dir, msg, sizeof msg), 0);
+    assert_int_equal(chown(dir, 0, 0), 0);
+
+    /* One file of another user, one writable by its group, a directory others may write. */
+    snprintf(path, sizeof path, "%s/%s", dir, REGISTRY_FILE_CODES);
+    assert_int_equal(chown(path, 40302, 40302), 0);
+    assert_int_equal(read_owned(dir, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, REGISTRY_FILE_CODES ": error: is owned by uid 40302"));
+    assert_int_equal(chown(path, 0, 0), 0);
+    assert_int_equal(chmod(path, 0664), 0);
+    assert_int_equal(read_owned(dir, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, REGISTRY_FILE_CODES ": error: is writable by its group"));
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(chmod(dir, 01777), 0);
+    assert_int_equal(read_owned(dir, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "is writable by others (mode 1777)"));
+    /* Without owners (the configured directory), the same directory reads. */
+    struct registry *r = NULL;
+    struct diag d;
+    diag_init(&d);
+    assert_int_equal(registry_load_dir(dir, &r, &d), 0);
+    registry_free(r);
     diag_free(&d);
     testutil_rmtree(dir);
 }
@@ -720,6 +848,8 @@ main(void)
         cmocka_unit_test(test_missing_optional_column_is_a_warning),
         cmocka_unit_test(test_blank_row_and_not_shifted),
         cmocka_unit_test(test_load_dir),
+        cmocka_unit_test(test_load_dir_special_files),
+        cmocka_unit_test(test_named_dir_owners),
         cmocka_unit_test(test_cut_at_every_byte),
         cmocka_unit_test(test_random_byte_flips),
         cmocka_unit_test(test_iana_2017),

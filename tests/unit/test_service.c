@@ -40,22 +40,32 @@ test_admin_rules(void **state)
     (void)state;
     struct service svc;
     init_service(&svc);
-    uid_t members[] = {2001, 2002};
-    struct peer root = {1, 1, 0, 0}, self = {1, 2, 1000, 1000}, other = {1, 3, 3000, 3000};
-    struct peer unknown = {0, 0, 0, 0}, in_group = {1, 4, 2002, 100}, by_gid = {1, 5, 4000, 50};
+    /* {known, pid, uid, gid, groups_known, in_group}: a Unix socket peer knows its groups. */
+    struct peer root = {1, 1, 0, 0, 1, 0}, self = {1, 2, 1000, 1000, 1, 0};
+    struct peer other = {1, 3, 3000, 3000, 1, 0}, unknown = {0, 0, 0, 0, 0, 0};
+    struct peer in_group = {1, 4, 2002, 100, 1, 1}, by_gid = {1, 5, 4000, 50, 1, 0};
+    /* A TCP peer is known by its uid alone. */
+    struct peer tcp_root = {1, 0, 0, 0, 0, 0}, tcp_self = {1, 0, 1000, 0, 0, 0};
+    struct peer tcp_other = {1, 0, 4000, 50, 0, 1};
     assert_true(service_peer_is_admin(&svc, &root));
     assert_true(service_peer_is_admin(&svc, &self));
     assert_false(service_peer_is_admin(&svc, &other));
     /* Credentials that could not be read are never trusted, even if they read as root. */
     assert_false(service_peer_is_admin(&svc, &unknown));
     assert_false(service_peer_is_admin(&svc, &in_group));
+    assert_null(service_admin_group(&svc));
     svc.has_admin_gid = 1;
     svc.admin_gid = 50;
-    svc.admin_uids = members;
-    svc.admin_uid_count = 2;
+    assert_int_equal(*service_admin_group(&svc), 50);
+    /* Membership is the peer's credentials' (its supplementary groups as the kernel recorded
+     * them), not a list of names resolved when the daemon started. */
     assert_true(service_peer_is_admin(&svc, &in_group));
     assert_true(service_peer_is_admin(&svc, &by_gid));
     assert_false(service_peer_is_admin(&svc, &other));
+    assert_true(service_peer_is_admin(&svc, &tcp_root));
+    assert_true(service_peer_is_admin(&svc, &tcp_self));
+    /* Groups a TCP peer's uid has would need NSS on the loop: it is no member by group. */
+    assert_false(service_peer_is_admin(&svc, &tcp_other));
 }
 
 static enum service_result
@@ -78,7 +88,7 @@ test_reload_gate(void **state)
     req.id = 42;
     req.op_case = SMTPSTATUS__V1__REQUEST__OP_RELOAD;
     req.reload = &rr;
-    struct peer other = {1, 3, 3000, 3000}, root = {1, 1, 0, 0};
+    struct peer other = {1, 3, 3000, 3000, 1, 0}, root = {1, 1, 0, 0, 1, 0};
 
     assert_int_equal(handle(&svc, &req, &other, &a, &resp), SERVICE_DONE);
     assert_int_equal(resp.id, 42);
@@ -120,7 +130,7 @@ test_limits_and_unknown(void **state)
     init_service(&svc);
     struct arena a = {0};
     Smtpstatus__V1__Response resp;
-    struct peer p = {1, 1, 3000, 3000};
+    struct peer p = {1, 1, 3000, 3000, 1, 0};
 
     Smtpstatus__V1__Request none = SMTPSTATUS__V1__REQUEST__INIT;
     none.id = 5;

@@ -177,6 +177,20 @@ daemon_track(pid_t pid, pid_t old)
         fail_msg("over %zu daemons running at once", sizeof daemons / sizeof daemons[0]);
 }
 
+int
+testutil_mappings_of(const char *what)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strstr(line, what) != NULL)
+            n++;
+    fclose(f);
+    return n;
+}
+
 uint64_t
 testutil_rand(uint64_t *state)
 {

@@ -44,6 +44,10 @@ void testutil_rmtree(const char *path);
  */
 int testutil_teardown(void **state);
 
+/* How many mappings of this process name `what` (a path, or "/memfd:..."), from
+ * /proc/self/maps. */
+int testutil_mappings_of(const char *what);
+
 /* xorshift64*: a fixed, seedable sequence so that failures reproduce. */
 uint64_t testutil_rand(uint64_t *state);
 
