@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 void
 diag_init(struct diag *d)
 {
@@ -93,6 +95,10 @@ diag_add(struct diag *d, enum diag_severity severity, const char *file, unsigned
         d->dropped++;
         return;
     }
+    /* Mended once here, so that every line made from an item is well-formed UTF-8 wherever it
+     * goes (a protobuf string, JSON): a path or a quoted field may hold any byte. */
+    smtpstatus__utf8_copy(message, strlen(message) + 1, message, strlen(message));
+    smtpstatus__utf8_copy(fcopy, strlen(fcopy) + 1, fcopy, strlen(fcopy));
     d->items[d->count++] = (struct diag_item){
         .severity = severity,
         .file = fcopy,
@@ -148,7 +154,46 @@ diag_format(const struct diag_item *item, char *buf, size_t size)
     diag_out_printf(&o, "%s%s%s: %s", sep, *sep != '\0' ? " " : "",
                     item->severity == DIAG_ERROR ? "error" : "warning",
                     item->message != NULL ? item->message : "");
+    /* A line cut to the buffer ends between characters, not inside one. */
+    if (o.size > 0 && o.len >= o.size)
+        buf[smtpstatus__utf8_whole(buf, o.size - 1)] = '\0';
     return o.len > INT_MAX ? INT_MAX : (int)o.len;
+}
+
+int
+diag_lines(const struct diag *d, int warnings_only, char ***lines, size_t *count)
+{
+    *lines = NULL;
+    *count = 0;
+    size_t n = warnings_only ? d->warnings : d->count;
+    if (n == 0)
+        return 0;
+    char **v = calloc(d->count, sizeof *v);
+    if (v == NULL)
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < d->count; i++) {
+        if (warnings_only && d->items[i].severity != DIAG_WARNING)
+            continue;
+        char line[DIAG_LINE_MAX + 1];
+        diag_format(&d->items[i], line, sizeof line);
+        if ((v[k] = strdup(line)) == NULL) {
+            diag_lines_free(v, k);
+            return -1;
+        }
+        k++;
+    }
+    *lines = v;
+    *count = k;
+    return 0;
+}
+
+void
+diag_lines_free(char **lines, size_t count)
+{
+    for (size_t i = 0; lines != NULL && i < count; i++)
+        free(lines[i]);
+    free(lines);
 }
 
 void

@@ -42,8 +42,20 @@ void diag_add(struct diag *d, enum diag_severity severity, const char *file, uns
               unsigned col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Formats one item as "file:line:col: error: message" (parts that are 0 or empty are left
- * out) into buf[0..size), NUL-terminated and truncated if needed. Returns the full length. */
+ * out) into buf[0..size), NUL-terminated and truncated if needed, between two characters.
+ * Returns the full length. The line is well-formed UTF-8: diag_add() mends the file name and
+ * the message, each bad byte becoming '?'. */
 int diag_format(const struct diag_item *item, char *buf, size_t size);
+
+/* The items of `d` (only its warnings when warnings_only) formatted as diag_format() does, each
+ * cut to DIAG_LINE_MAX bytes between characters, in a new array of *count strings. The array
+ * and its strings are malloc'd and the caller's (diag_lines_free()). Returns 0, or -1 on ENOMEM
+ * with *lines NULL and *count 0. */
+#define DIAG_LINE_MAX 1023
+int diag_lines(const struct diag *d, int warnings_only, char ***lines, size_t *count);
+
+/* Frees what diag_lines() made; NULL is allowed. */
+void diag_lines_free(char **lines, size_t count);
 
 /* Writes every item, one per line, to `f`. */
 void diag_print(const struct diag *d, FILE *f);

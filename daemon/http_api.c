@@ -759,7 +759,12 @@ registry_json(const struct service *svc)
         .warnings = (const char *const *)s->warnings,
         .warning_count = s->warning_count,
     };
-    return answer_json_registry(&info);
+    const struct reload_attempt *r = &svc->last_reload;
+    smtpstatus_reload_attempt last = {
+        r->at, r->source, r->trigger, r->ok, (const char *const *)r->problems, r->problem_count};
+    json_t *o = answer_json_registry(&info);
+    answer_json_set(o, "last_reload", answer_json_last_reload(r->known ? &last : NULL));
+    return o;
 }
 
 void

@@ -71,10 +71,14 @@ struct options {
     int http_admin;            /* POST /v1/reload is enabled */
     unsigned http_header_timeout; /* seconds */
     size_t max_output_buffer;     /* bytes of unread answers, all connections together */
+    enum log_target log_target;
 };
 
 /* Who asked for the running reload, so that its answer goes back the way the question came. */
 enum reload_surface { RELOAD_BY_SIGNAL, RELOAD_BY_SOCKET, RELOAD_BY_HTTP };
+
+/* ReloadAttempt.trigger of each surface. */
+static const char *const surface_names[] = {"signal", "socket", "http"};
 
 struct daemon {
     uv_loop_t *loop;
@@ -142,7 +146,9 @@ usage(FILE *f)
             "                         past it clients holding none are served from a reserve of\n"
             "                         1/8 more, and those holding the most are closed\n"
             "  --log-level LEVEL      error, warning, info (default) or debug\n"
-            "  --foreground           do not detach; log to stderr\n"
+            "  --log-target TARGET    auto (default: syslog once detached, stderr with\n"
+            "                         --foreground), stderr or syslog (/dev/log)\n"
+            "  --foreground           do not detach\n"
             "  --check                validate the registry (--registry DIR or the embedded one),\n"
             "                         print a summary and every warning with its file:line:col,\n"
             "                         and exit: 0 usable, 1 not usable\n"
@@ -181,7 +187,8 @@ static void
 parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_REGISTRY = 256, O_RUNDIR, O_STATEDIR, O_ADMIN, O_IDLE, O_MAXCONN, O_LOG, O_FG,
-           O_CHECK, O_HTTP, O_HTTP_UNIX, O_HTTP_REMOTE, O_HTTP_ADMIN, O_HTTP_HTIMEOUT, O_MAXOUT };
+           O_CHECK, O_HTTP, O_HTTP_UNIX, O_HTTP_REMOTE, O_HTTP_ADMIN, O_HTTP_HTIMEOUT, O_MAXOUT,
+           O_LOG_TARGET };
     static const struct option longopts[] = {
         {"registry", required_argument, NULL, O_REGISTRY},
         {"rundir", required_argument, NULL, O_RUNDIR},
@@ -190,6 +197,7 @@ parse_options(int argc, char **argv, struct options *o)
         {"idle-timeout", required_argument, NULL, O_IDLE},
         {"max-connections", required_argument, NULL, O_MAXCONN},
         {"log-level", required_argument, NULL, O_LOG},
+        {"log-target", required_argument, NULL, O_LOG_TARGET},
         {"foreground", no_argument, NULL, O_FG},
         {"check", no_argument, NULL, O_CHECK},
         {"http", required_argument, NULL, O_HTTP},
@@ -234,6 +242,10 @@ parse_options(int argc, char **argv, struct options *o)
                 fatal("--log-level: unknown level \"%s\" (use error, warning, info or debug)",
                       optarg);
             log_set_level(level);
+            break;
+        case O_LOG_TARGET:
+            if (log_parse_target(optarg, &o->log_target) != 0)
+                fatal("--log-target: unknown target \"%s\" (use auto, stderr or syslog)", optarg);
             break;
         case O_FG:
             o->foreground = 1;
@@ -463,6 +475,11 @@ on_reload_done(struct reload_job *job)
         d->svc.stats.reloads_ok++;
     else
         d->svc.stats.reloads_failed++;
+    /* Before anyone is told, so that a waiter's next question (registry info) sees it. */
+    if (served_reload_attempt_set(&d->svc.last_reload, (uint64_t)time(NULL),
+                                  surface_names[d->job_surface], job->dir, job->ok, &job->diag,
+                                  job->publish_error) != 0)
+        log_warnx("out of memory: the last reload's problems are not all kept for info");
     /* Idle before anyone is told: a waiter's next request, pipelined behind this reload and
      * answered from inside the notification, may be another reload. */
     enum reload_surface surface = d->job_surface; /* a reload started below changes it */
@@ -474,6 +491,15 @@ on_reload_done(struct reload_job *job)
                             &job->diag);
     reload_job_free(job);
     free(job);
+}
+
+/* Records a reload that could not start as the last attempt, a failed one: to an
+ * administrator it is one. */
+static void
+not_started(struct daemon *d, enum reload_surface surface, const char *dir, const char *why)
+{
+    served_reload_attempt_set(&d->svc.last_reload, (uint64_t)time(NULL), surface_names[surface],
+                              dir, 0, NULL, why);
 }
 
 /* Starts a reload of `dir` (NULL: the configured directory) that `waiter` (of `surface`) waits
@@ -489,6 +515,8 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
         dir = configured;
     if (dir == NULL) {
         log_warnx("reload asked with no directory, and no --registry is configured");
+        not_started(d, surface, NULL,
+                    "error: no directory was given, and no --registry is configured");
         return -EINVAL;
     }
     if (d->job != NULL) {
@@ -498,6 +526,7 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
     struct reload_job *job = calloc(1, sizeof *job);
     if (job == NULL || (job->dir = strdup(dir)) == NULL) {
         free(job);
+        not_started(d, surface, dir, "error: out of memory");
         return -ENOMEM;
     }
     job->named = named;
@@ -516,6 +545,7 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
     if (reload_start(d->loop, job) != 0) {
         reload_job_free(job);
         free(job);
+        not_started(d, surface, dir, "error: the reload could not be started");
         return -ENOMEM;
     }
     d->job = job;
@@ -779,6 +809,7 @@ main(int argc, char **argv)
 
     configure_http(&d);
     int ready_fd = d.opt.foreground ? -1 : daemonize();
+    log_open(d.opt.log_target, ready_fd >= 0);
     signal(SIGPIPE, SIG_IGN);
     d.loop = uv_default_loop();
     prepare_dirs(&d.opt);
@@ -802,6 +833,14 @@ main(int argc, char **argv)
     }
     log_diag(&pd);
     diag_free(&pd);
+    /* A crash in the middle of saving a reload leaves a set directory behind: clear them
+     * before anything can save again. */
+    int partial = state_clean(d.opt.statedir, &pd);
+    log_diag(&pd);
+    diag_free(&pd);
+    if (partial > 0)
+        log_info("removed %d partly saved registr%s from %s", partial, partial == 1 ? "y" : "ies",
+                 d.opt.statedir);
     choose_served(&d.opt, last_generation + 1, &d.current);
     d.svc.current = &d.current;
     publish_current(&d);
@@ -851,6 +890,7 @@ main(int argc, char **argv)
         if (write(ready_fd, "r", 1) != 1)
             log_warnx("cannot tell the parent process that the daemon is ready");
         close(ready_fd);
+        log_detach_stderr();
     }
 
     uv_run(d.loop, UV_RUN_DEFAULT);
@@ -858,6 +898,7 @@ main(int argc, char **argv)
     uv_loop_close(d.loop);
     publisher_close(&d.publisher);
     served_free(&d.current);
+    served_reload_attempt_free(&d.svc.last_reload);
     unlink(d.lock_path);
     close(d.lock_fd);
     log_info("stopped");

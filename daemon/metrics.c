@@ -127,6 +127,18 @@ metrics_render(const struct metrics *m, const struct service *svc, uint64_t now,
                "smtpstatusd_reloads_total{result=\"ok\"} %" PRIu64 "\n"
                "smtpstatusd_reloads_total{result=\"failed\"} %" PRIu64 "\n",
                st->reloads_ok, st->reloads_failed);
+    /* Only after a reload was tried: a 0 would read as a failure, or as 1970. */
+    const struct reload_attempt *last = &svc->last_reload;
+    buf_puts(out, "# HELP smtpstatusd_last_reload_timestamp_seconds When the last reload tried "
+                  "since the daemon started ended.\n"
+                  "# TYPE smtpstatusd_last_reload_timestamp_seconds gauge\n");
+    if (last->known)
+        buf_printf(out, "smtpstatusd_last_reload_timestamp_seconds %" PRIu64 "\n", last->at);
+    buf_puts(out, "# HELP smtpstatusd_last_reload_success Whether the last reload tried worked "
+                  "(1) or changed nothing (0).\n"
+                  "# TYPE smtpstatusd_last_reload_success gauge\n");
+    if (last->known)
+        buf_printf(out, "smtpstatusd_last_reload_success %d\n", last->ok ? 1 : 0);
     buf_printf(out,
                "# HELP smtpstatusd_connections_open Client connections open now.\n"
                "# TYPE smtpstatusd_connections_open gauge\n"

@@ -17,21 +17,7 @@
 static int
 keep_warnings(struct served *s, const struct diag *d)
 {
-    if (d->warnings == 0)
-        return 0;
-    s->warnings = calloc(d->count, sizeof *s->warnings);
-    if (s->warnings == NULL)
-        return -1;
-    for (size_t i = 0; i < d->count; i++) {
-        if (d->items[i].severity != DIAG_WARNING)
-            continue;
-        char line[1024];
-        diag_format(&d->items[i], line, sizeof line);
-        if ((s->warnings[s->warning_count] = strdup(line)) == NULL)
-            return -1;
-        s->warning_count++;
-    }
-    return 0;
+    return diag_lines(d, 1, &s->warnings, &s->warning_count);
 }
 
 /* Whether the open directory `fd` is `configured` (by another spelling of its path). */

@@ -1,5 +1,6 @@
 /*
- * The registry being served, and the diff between two registries (see served.h).
+ * The registry being served, the last reload attempt, and the diff between two registries (see
+ * served.h).
  */
 #include "served.h"
 
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "search.h"
+#include "utf8.h"
 
 void
 served_init_embedded(struct served *s, uint64_t generation)
@@ -65,6 +67,52 @@ served_free(struct served *s)
     search_text_free(s->search);
     free(s->search);
     memset(s, 0, sizeof *s);
+}
+
+void
+served_reload_attempt_free(struct reload_attempt *r)
+{
+    free(r->source);
+    diag_lines_free(r->problems, r->problem_count);
+    memset(r, 0, sizeof *r);
+}
+
+/* A malloc'd copy of s made well-formed UTF-8, or NULL on ENOMEM. */
+static char *
+utf8_strdup(const char *s)
+{
+    size_t n = strlen(s);
+    char *p = malloc(n + 1);
+    if (p != NULL)
+        smtpstatus__utf8_copy(p, n + 1, s, n);
+    return p;
+}
+
+int
+served_reload_attempt_set(struct reload_attempt *r, uint64_t at, const char *trigger,
+                          const char *source, int ok, const struct diag *d, const char *extra)
+{
+    served_reload_attempt_free(r);
+    r->known = 1;
+    r->at = at;
+    r->trigger = trigger;
+    r->ok = ok;
+    struct diag none;
+    diag_init(&none);
+    int rc = diag_lines(d != NULL ? d : &none, 0, &r->problems, &r->problem_count);
+    if (rc == 0 && extra != NULL && extra[0] != '\0') {
+        char **grown = realloc(r->problems, (r->problem_count + 1) * sizeof *grown);
+        char *line = grown != NULL ? utf8_strdup(extra) : NULL;
+        if (grown != NULL)
+            r->problems = grown;
+        if (line == NULL)
+            rc = -1;
+        else
+            r->problems[r->problem_count++] = line;
+    }
+    if ((r->source = utf8_strdup(source != NULL ? source : "")) == NULL)
+        rc = -1;
+    return rc;
 }
 
 static int

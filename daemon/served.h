@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "diag.h"
 #include "smtpstatus.h"
 
 struct search_text;
@@ -36,6 +37,31 @@ struct served {
     struct search_text *search;  /* img's text folded for searching (search.h), owned; NULL
                                     when it could not be made: each search folds its own */
 };
+
+/* The last reload the daemon tried, whatever came of it, so that an administrator sees a
+ * failed one in `smtpstatus info`, GET /v1/registry and /metrics, not only in the log. Its
+ * strings are well-formed UTF-8 (they go into protobuf strings and JSON) and owned by it. */
+struct reload_attempt {
+    int known;           /* 0 until the first reload is tried */
+    uint64_t at;         /* Unix seconds, when it ended */
+    char *source;        /* the directory it read; "" when none was given or configured */
+    const char *trigger; /* "signal", "socket" or "http": a static string */
+    int ok;              /* a new generation is served */
+    char **problems;     /* why it failed, and its warnings: diag_lines() of its diagnostics */
+    size_t problem_count;
+};
+
+/*
+ * Records a reload attempt in *r, freeing what r held: `source` (NULL for none) and the lines
+ * of `d` (NULL for none) are copied, and `extra` (NULL or "" for none) is one more problem line
+ * after them. Returns 0, or -1 on ENOMEM, when *r still says when, how and whether, but may lack
+ * its source and problems.
+ */
+int served_reload_attempt_set(struct reload_attempt *r, uint64_t at, const char *trigger,
+                              const char *source, int ok, const struct diag *d, const char *extra);
+
+/* Frees what *r owns and leaves it unknown. */
+void served_reload_attempt_free(struct reload_attempt *r);
 
 /* Serves the embedded image as generation `generation`. Never fails. */
 void served_init_embedded(struct served *s, uint64_t generation);

@@ -51,6 +51,14 @@ service_error(struct service *svc, uint64_t id, Smtpstatus__V1__Error__Code code
         svc->stats.errors[resp->error->code]++;
 }
 
+/* s made well-formed UTF-8 in the arena: a path (the source directory, the image's) is any
+ * bytes the file system allows, and a protobuf string must be UTF-8. NULL stays "". */
+static char *
+utf8_field(struct arena *a, const char *s)
+{
+    return s != NULL ? arena_utf8dup(a, s, strlen(s)) : answer_str(s);
+}
+
 static void
 handle_hello(struct service *svc, struct arena *a, Response *resp)
 {
@@ -61,7 +69,7 @@ handle_hello(struct service *svc, struct arena *a, Response *resp)
     m->version = (char *)VERSION;
     m->protocol = PROTOCOL;
     m->generation = svc->current->generation;
-    m->image_path = answer_str(svc->image_path);
+    m->image_path = utf8_field(a, svc->image_path);
     m->http_address = answer_str(svc->http_address);
     resp->result_case = SMTPSTATUS__V1__RESPONSE__RESULT_HELLO;
     resp->hello = m;
@@ -82,6 +90,26 @@ make_diff(struct arena *a, const struct code_diff *d)
     return m;
 }
 
+/* The last reload attempt, or NULL (on ENOMEM too: a->failed says which) when none was made.
+ * Its strings are the daemon's, well-formed already, and outlive the response. */
+static Smtpstatus__V1__ReloadAttempt *
+make_attempt(struct arena *a, const struct reload_attempt *r)
+{
+    if (!r->known)
+        return NULL;
+    Smtpstatus__V1__ReloadAttempt *m =
+        ANSWER_NEW(a, Smtpstatus__V1__ReloadAttempt, SMTPSTATUS__V1__RELOAD_ATTEMPT__INIT);
+    if (m == NULL)
+        return NULL;
+    m->at = r->at;
+    m->source = answer_str(r->source);
+    m->trigger = answer_str(r->trigger);
+    m->ok = r->ok != 0;
+    m->n_problems = r->problem_count;
+    m->problems = r->problems;
+    return m;
+}
+
 static Smtpstatus__V1__RegistryInfo *
 make_info(struct service *svc, struct arena *a)
 {
@@ -93,7 +121,7 @@ make_info(struct service *svc, struct arena *a)
     if (m == NULL)
         return NULL;
     m->generation = s->generation;
-    m->source = answer_str(sum.source);
+    m->source = utf8_field(a, sum.source);
     m->loaded_at = s->loaded_at;
     m->digest = arena_printf(a, "%016" PRIx64, sum.source_digest);
     m->classes = sum.class_count;
@@ -103,6 +131,7 @@ make_info(struct service *svc, struct arena *a)
     m->last_diff = make_diff(a, &s->last_diff);
     m->n_warnings = s->warning_count;
     m->warnings = s->warnings;
+    m->last_reload = make_attempt(a, &svc->last_reload);
     return m;
 }
 

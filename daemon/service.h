@@ -56,6 +56,7 @@ struct service {
     const char *image_path;       /* for hello; "" until an image is published */
     const char *http_address;     /* for hello: the HTTP port's TCP address; "" when off */
     int reload_busy;              /* a reload is running */
+    struct reload_attempt last_reload; /* shown in registry info; the daemon records it */
 };
 
 enum service_result {

@@ -5,6 +5,7 @@
  */
 #include "state.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -103,4 +104,69 @@ state_save(const char *statedir, const struct registry_files *f, struct diag *d)
             remove_set(path);
     }
     return 0;
+}
+
+/* Whether `name` is one mkdtemp() makes for a set: "registry." and six characters. */
+static int
+is_set_name(const char *name)
+{
+    return strncmp(name, "registry.", 9) == 0 && strlen(name) == 9 + 6 &&
+           strcmp(name, "registry.new") != 0;
+}
+
+/* Removes the set directory `path` with whatever a crash left in it (a set holds files only),
+ * as a warning in `d` when it cannot. Returns 0 or -1. */
+static int
+remove_partial(const char *path, struct diag *d)
+{
+    DIR *dir = opendir(path);
+    if (dir == NULL) {
+        diag_add(d, DIAG_WARNING, path, 0, 0, "cannot remove a partly saved registry: %s",
+                 strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    char file[4096];
+    while ((e = readdir(dir)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            join(file, sizeof file, path, e->d_name) == 0)
+            unlink(file);
+    closedir(dir);
+    if (rmdir(path) != 0) {
+        diag_add(d, DIAG_WARNING, path, 0, 0, "cannot remove a partly saved registry: %s",
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int
+state_clean(const char *statedir, struct diag *d)
+{
+    char link[4096], path[4096];
+    /* The live set is told by what the link leads to, however the link was written. */
+    struct stat live;
+    int has_live = stat(state_registry_dir(statedir, link, sizeof link), &live) == 0;
+    DIR *dir = opendir(statedir);
+    if (dir == NULL) {
+        if (errno != ENOENT)
+            diag_add(d, DIAG_WARNING, statedir, 0, 0, "cannot read the state directory: %s",
+                     strerror(errno));
+        return 0;
+    }
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        struct stat st;
+        if (join(path, sizeof path, statedir, e->d_name) != 0 || lstat(path, &st) != 0)
+            continue;
+        if (strcmp(e->d_name, "registry.new") == 0 && S_ISLNK(st.st_mode)) {
+            unlink(path); /* the link state_save() was about to rename into place */
+        } else if (is_set_name(e->d_name) && S_ISDIR(st.st_mode) &&
+                   !(has_live && st.st_dev == live.st_dev && st.st_ino == live.st_ino)) {
+            removed += remove_partial(path, d) == 0;
+        }
+    }
+    closedir(dir);
+    return removed;
 }

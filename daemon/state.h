@@ -21,4 +21,14 @@ char *state_registry_dir(const char *statedir, char *buf, size_t size);
  */
 int state_save(const char *statedir, const struct registry_files *f, struct diag *d);
 
+/*
+ * Removes what a crash in the middle of state_save() can leave in statedir: set directories
+ * (registry.XXXXXX) that the registry link does not point to, and a registry.new link. Each
+ * removal that fails is a warning in `d`; a missing statedir is not an error. Call it at
+ * start-up, before the daemon reloads anything: it takes every unlinked set for a partial one,
+ * so the state directory must be this daemon's alone. Blocks on file I/O. Returns the number of
+ * sets removed.
+ */
+int state_clean(const char *statedir, struct diag *d);
+
 #endif

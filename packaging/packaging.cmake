@@ -47,7 +47,8 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME smtpstatusd)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-set(SMTPSTATUS_DEB_MAINTAINER "smtpstatusd developers <smtpstatusd@example.org>"
+set(SMTPSTATUS_DEB_MAINTAINER
+    "Seed 143b28d1 maintainers <maintainers@users.noreply.h-seed-143b28d1.example>"
     CACHE STRING "the Maintainer of the Debian package")
 set(CPACK_PACKAGE_CONTACT "${SMTPSTATUS_DEB_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "SMTP enhanced status codes registry daemon and library")

@@ -511,7 +511,14 @@ cmd_info(const struct options *opt, struct source *src)
          * that a stopped daemon is not taken for a running one. */
         int down = src->daemon != NULL && where.origin == SMTPSTATUS_ORIGIN_COPY &&
                    source_daemon_probe(src) != 0;
-        output_info(&s, src->daemon != NULL ? &where : NULL, down);
+        /* The image cannot say how the last reload went; the daemon, when it is there, can. */
+        smtpstatus_result *r = NULL;
+        if (src->daemon != NULL && !down && smtpstatus_registry_info_get(src->daemon, &r) != 0) {
+            smtpstatus_result_free(r);
+            r = NULL;
+        }
+        output_info(&s, src->daemon != NULL ? &where : NULL, down, r);
+        smtpstatus_result_free(r);
         if (!down)
             return EXIT_ANSWERED;
         output_warnx("the daemon is not running (no answer at %s); the answers come from the "
@@ -526,7 +533,7 @@ cmd_info(const struct options *opt, struct source *src)
         rc = SMTPSTATUS_EPROTO;
     int status = rc == 0 ? EXIT_ANSWERED : daemon_failed(src, rc, r, NULL, NULL);
     if (rc == 0)
-        output_registry(&info, &where);
+        output_registry(&info, &where, r);
     smtpstatus_result_free(r);
     return status;
 }

@@ -439,9 +439,34 @@ print_where(const smtpstatus_client_status *where)
         printf("Mapped:      a private copy of the image file, taken when no daemon answered\n");
 }
 
+/* The daemon's last reload attempt, from its registry-info answer `daemon` (NULL: it gave none,
+ * and nothing is shown): under "last_reload" in `o` with --json, else as lines. A failed reload
+ * is shown here because the log is not where an administrator looks first. */
+static void
+show_last_reload(json_t *o, const smtpstatus_result *daemon)
+{
+    smtpstatus_reload_attempt a;
+    if (daemon == NULL)
+        return;
+    int known = smtpstatus_result_last_reload(daemon, &a) == 0;
+    if (json_mode) {
+        jset(o, "last_reload", answer_json_last_reload(known ? &a : NULL));
+        return;
+    }
+    if (!known) {
+        printf("Last reload: none since the daemon started\n");
+        return;
+    }
+    char at[32];
+    printf("Last reload: %s at %s, by %s, from %s\n", a.ok ? "ok" : "FAILED",
+           utc_time(a.at, at, sizeof at), a.trigger, a.source[0] ? a.source : "(no directory)");
+    for (size_t i = 0; i < a.problem_count; i++)
+        printf("Problem:     %s\n", a.problems[i]);
+}
+
 void
 output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *where,
-            int daemon_down)
+            int daemon_down, const smtpstatus_result *daemon)
 {
     char digest[17], checksum[17], built[32], published[32];
     snprintf(digest, sizeof digest, "%016llx", (unsigned long long)s->source_digest);
@@ -462,6 +487,7 @@ output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *w
         jset(o, "subjects", json_integer(s->subject_count));
         jset(o, "codes", json_integer(s->code_count));
         jset(o, "basic_codes", json_integer(s->basic_count));
+        show_last_reload(o, daemon);
         where_json(o, where);
         if (published_at > 0)
             jset(o, "published_at", json_integer((json_int_t)published_at));
@@ -485,6 +511,7 @@ output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *w
     printf("Image:       %llu bytes, format version %u\n", (unsigned long long)s->size, s->version);
     printf("Contents:    %u classes, %u subjects, %u codes, %u basic codes\n", s->class_count,
            s->subject_count, s->code_count, s->basic_count);
+    show_last_reload(NULL, daemon);
 }
 
 /* ---- the daemon's registry, reload, stats ---------------------------------------------------- */
@@ -502,10 +529,12 @@ print_codes(const char *label, const char *const *codes, size_t n)
 }
 
 void
-output_registry(const smtpstatus_registry_info *info, const smtpstatus_client_status *where)
+output_registry(const smtpstatus_registry_info *info, const smtpstatus_client_status *where,
+                const smtpstatus_result *daemon)
 {
     if (json_mode) {
         json_t *o = answer_json_registry(info);
+        show_last_reload(o, daemon);
         where_json(o, where);
         emit(o);
         return;
@@ -525,6 +554,7 @@ output_registry(const smtpstatus_registry_info *info, const smtpstatus_client_st
     print_codes("Changed:     ", info->changed, info->changed_count);
     for (size_t i = 0; i < info->warning_count; i++)
         printf("Warning:     %s\n", info->warnings[i]);
+    show_last_reload(NULL, daemon);
 }
 
 /* Writes lines[0..n) to stderr as they are: compiler-style "file:line:col: ..." lines that an

@@ -84,14 +84,17 @@ void output_classification(const smtpstatus_image *img, const smtpstatus_classif
 /* The summary of a registry image: the embedded one (info --offline; `where` is NULL) or the
  * daemon's shared image (`where` says which path answers, the image file, and whether the image
  * is the daemon's memfd or a private copy of the file). `daemon_down` 1: no daemon runs, which
- * comes first, with the generation served and when it was published. */
+ * comes first, with the generation served and when it was published. `daemon` is the daemon's
+ * registry-info answer, for its last reload attempt, or NULL when it gave none. */
 void output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *where,
-                 int daemon_down);
+                 int daemon_down, const smtpstatus_result *daemon);
 
 /* What the daemon serves, asked over its socket (info): the fields output_info() shows that the
  * daemon knows too, in the same form, then the diff of the reload that made this registry and
- * the loader's warnings, and `where` (why the shared image did not answer). */
-void output_registry(const smtpstatus_registry_info *info, const smtpstatus_client_status *where);
+ * the loader's warnings, the last reload attempt of `daemon` (the answer `info` comes from),
+ * and `where` (why the shared image did not answer). */
+void output_registry(const smtpstatus_registry_info *info, const smtpstatus_client_status *where,
+                     const smtpstatus_result *daemon);
 
 /* A reload that succeeded: the registry now served and what changed ("added: X.7.30"); the
  * loader's warnings go to stderr, as the compiler-style lines the daemon sent. */

@@ -408,9 +408,9 @@ typedef struct smtpstatus_classification {
  * text[0..text_size) with a NUL (cut if it does not fit; out->text_len is the full length).
  * `img` (may be NULL) fills out->entry, which is all zero without an enhanced code or without
  * img. The enhanced code after the prefix counts only when a space, a TAB or the end of the
- * line follows it. The text is valid UTF-8 (when not cut short by text_size). A line ends at
- * LF (a CR just before it is part of the ending); a final line ending does not start a new
- * line. Returns 0, or ENOREPLY when no basic or enhanced code was
+ * line follows it. The text is valid UTF-8, also when cut short by text_size: it is cut
+ * between characters. A line ends at LF (a CR just before it is part of the ending); a final
+ * line ending does not start a new line. Returns 0, or ENOREPLY when no basic or enhanced code was
  * found (out is still filled), or EINVAL, with *out untouched, for a NULL out, a NULL reply with
  * len > 0, or a NULL text with text_size > 0. Allocates nothing.
  */
@@ -553,6 +553,21 @@ int smtpstatus_reload(smtpstatus *h, const char *dir, smtpstatus_result **out);
 
 /* The registry of a registry-info or reload answer. */
 int smtpstatus_result_registry(const smtpstatus_result *r, smtpstatus_registry_info *out);
+
+/* The last reload the daemon tried since it started, whether it worked or not. */
+typedef struct smtpstatus_reload_attempt {
+    uint64_t at;                 /* Unix seconds, when it ended */
+    const char *source;          /* the directory it read; "" when none was given or configured */
+    const char *trigger;         /* "signal", "socket" or "http" */
+    int ok;                      /* 1: a new generation is served; 0: nothing changed */
+    const char *const *problems; /* why it failed, and its warnings: "file:line:col: error: ..." */
+    size_t problem_count;
+} smtpstatus_reload_attempt;
+
+/* The last reload attempt that a registry-info or reload answer reports. Returns 0;
+ * SMTPSTATUS_ENOTFOUND when the daemon has tried none since it started; SMTPSTATUS_EINVAL for
+ * another kind of answer. The strings are r's: valid until smtpstatus_result_free(r). */
+int smtpstatus_result_last_reload(const smtpstatus_result *r, smtpstatus_reload_attempt *out);
 
 /* The daemon's counters. */
 int smtpstatus_stats(smtpstatus *h, smtpstatus_result **out);

@@ -9,23 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 json_t *
 answer_json_str(const char *s)
 {
-    if (s == NULL)
-        return json_null();
-    json_t *j = json_string(s);
-    if (j != NULL)
-        return j;
-    char *copy = strdup(s);
-    if (copy == NULL)
-        return NULL;
-    for (unsigned char *p = (unsigned char *)copy; *p != '\0'; p++)
-        if (*p >= 0x80)
-            *p = '?';
-    j = json_string(copy);
-    free(copy);
-    return j;
+    return s != NULL ? answer_json_strn(s, strlen(s)) : json_null();
 }
 
 json_t *
@@ -34,13 +23,11 @@ answer_json_strn(const char *s, size_t len)
     json_t *j = json_stringn(s, len);
     if (j != NULL)
         return j;
+    /* Not UTF-8: mended the way the socket API mends it, so both surfaces say the same. */
     char *copy = malloc(len + 1);
     if (copy == NULL)
         return NULL;
-    for (size_t i = 0; i < len; i++)
-        copy[i] = s[i] == '\0' || (unsigned char)s[i] >= 0x80 ? '?' : s[i];
-    copy[len] = '\0';
-    j = json_string(copy);
+    j = json_stringn(copy, smtpstatus__utf8_copy(copy, len + 1, s, len));
     free(copy);
     return j;
 }
@@ -310,6 +297,20 @@ answer_json_registry(const smtpstatus_registry_info *info)
     jset(o, "basic_codes", json_integer(info->basic_count));
     jset(o, "last_diff", answer_json_diff(info));
     jset(o, "warnings", strings_json(info->warnings, info->warning_count));
+    return o;
+}
+
+json_t *
+answer_json_last_reload(const smtpstatus_reload_attempt *a)
+{
+    if (a == NULL)
+        return json_null();
+    json_t *o = json_object();
+    jset(o, "at", json_integer((json_int_t)a->at));
+    jset(o, "source", jstr(a->source));
+    jset(o, "trigger", jstr(a->trigger));
+    jset(o, "ok", json_boolean(a->ok));
+    jset(o, "problems", strings_json(a->problems, a->problem_count));
     return o;
 }
 

@@ -19,11 +19,13 @@
 
 #include "smtpstatus.h"
 
-/* A JSON string for s, or null for NULL. Bytes that are not valid UTF-8 become '?', so that
- * the output is always valid JSON. */
+/* A JSON string for s, or null for NULL. Bytes that are not valid UTF-8 become '?' (each byte
+ * of an ill-formed sequence; well-formed characters stay), so that the output is always valid
+ * JSON. */
 json_t *answer_json_str(const char *s);
 
-/* A JSON string for s[0..len), which may hold NULs and bad UTF-8 (they become '?'). */
+/* A JSON string for s[0..len), which may hold NULs (escaped) and bad UTF-8 (each bad byte
+ * becomes '?'). */
 json_t *answer_json_strn(const char *s, size_t len);
 
 /* A JSON string for s, or null when s is NULL or "". */
@@ -72,6 +74,10 @@ json_t *answer_json_diff(const smtpstatus_registry_info *info);
 /* The RegistryInfo of the socket API: source, generation, loaded_at, digest, the counts,
  * last_diff and warnings. */
 json_t *answer_json_registry(const smtpstatus_registry_info *info);
+
+/* The ReloadAttempt of the socket API: {"at", "source", "trigger", "ok", "problems"}, or null
+ * for NULL (no reload tried since the daemon started). */
+json_t *answer_json_last_reload(const smtpstatus_reload_attempt *a);
 
 /* The ReloadResponse: {"registry": ..., "diff": ...}. */
 json_t *answer_json_reloaded(const smtpstatus_registry_info *info);

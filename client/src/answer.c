@@ -143,7 +143,9 @@ handle_lookup(const smtpstatus_image *img, const Smtpstatus__V1__LookupRequest *
             /* One bad code in a batch does not spoil the others. */
             entries[i] = ANSWER_NEW(a, Smtpstatus__V1__Entry, SMTPSTATUS__V1__ENTRY__INIT);
             if (entries[i] != NULL) {
-                entries[i]->code = arena_strndup(a, s, strlen(s));
+                /* Echoed as asked, but mended: a request's bytes are not checked as UTF-8 by
+                 * protobuf-c, and a runtime that checks would reject the whole answer. */
+                entries[i]->code = arena_utf8dup(a, s, strlen(s));
                 entries[i]->error =
                     arena_printf(a, "at byte %zu: %s", errpos, smtpstatus_strerror(rc));
             }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 #define CHUNK_MIN 8192u
 
 struct arena_chunk {
@@ -45,6 +47,15 @@ arena_strndup(struct arena *a, const char *s, size_t n)
         memcpy(p, s, n);
         p[n] = '\0';
     }
+    return p;
+}
+
+char *
+arena_utf8dup(struct arena *a, const char *s, size_t n)
+{
+    char *p = n < SIZE_MAX ? arena_alloc(a, n + 1) : NULL;
+    if (p != NULL)
+        smtpstatus__utf8_copy(p, n + 1, s, n);
     return p;
 }
 

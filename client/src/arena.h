@@ -13,6 +13,7 @@
 #define arena_alloc smtpstatus__arena_alloc
 #define arena_strndup smtpstatus__arena_strndup
 #define arena_printf smtpstatus__arena_printf
+#define arena_utf8dup        smtpstatus__arena_utf8dup
 #define arena_reset smtpstatus__arena_reset
 #define arena_free smtpstatus__arena_free
 #define arena_protobuf_alloc smtpstatus__arena_protobuf_alloc
@@ -31,6 +32,11 @@ void *arena_alloc(struct arena *a, size_t size);
 
 /* Returns a NUL-terminated copy of s[0..n) in the arena, or NULL on ENOMEM. */
 char *arena_strndup(struct arena *a, const char *s, size_t n);
+
+/* Returns a copy of s[0..n) in the arena made well-formed UTF-8 (smtpstatus__utf8_copy(): each
+ * bad byte becomes '?'), for a protobuf `string` field filled from a request, a file or a path;
+ * NULL on ENOMEM. */
+char *arena_utf8dup(struct arena *a, const char *s, size_t n);
 
 /* Formats into the arena, as snprintf would; NULL on ENOMEM. */
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -25,6 +25,8 @@ struct scan {
     smtpstatus_classification *out;
     char *text; /* the caller's buffer, text_size bytes, NULL when 0 */
     size_t text_size;
+    size_t stored; /* bytes of text stored; less than out->text_len once the buffer is full */
+    int full;      /* a character did not fit whole: nothing more is stored after it */
     unsigned prefixed_with; /* lines with a basic code, with the enhanced code after it */
     unsigned prefixed_bare; /* lines with a basic code, without one */
     int last_continues;     /* the last line read was "NNN-" */
@@ -54,8 +56,8 @@ code_equal(smtpstatus_code a, smtpstatus_code b)
 static void
 text_put(struct scan *sc, char c)
 {
-    if (sc->text_size > 0 && sc->out->text_len < sc->text_size - 1)
-        sc->text[sc->out->text_len] = c;
+    if (!sc->full && sc->text_size > 0 && sc->stored < sc->text_size - 1)
+        sc->text[sc->stored++] = c;
     sc->out->text_len++;
 }
 
@@ -80,6 +82,9 @@ text_put_clean(struct scan *sc, const char *s, size_t n)
             i += l > 0 ? l : 1;
             continue;
         }
+        /* A character that does not fit whole is not begun: the text stays well-formed. */
+        if (sc->text_size > 0 && sc->stored + l > sc->text_size - 1)
+            sc->full = 1;
         for (size_t k = 0; k < l; k++)
             text_put(sc, s[i + k]);
         i += l;
@@ -266,7 +271,7 @@ smtpstatus_classify(const smtpstatus_image *img, const char *reply, size_t len,
         pos = nl != NULL ? end + 1 : len;
     }
     if (text_size > 0)
-        text[out->text_len < text_size ? out->text_len : text_size - 1] = '\0';
+        text[sc.stored] = '\0';
 
     if (sc.last_continues)
         out->problems |= SMTPSTATUS_PROBLEM_TRUNCATED;

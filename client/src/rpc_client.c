@@ -756,15 +756,21 @@ smtpstatus_result_basic_assoc(const smtpstatus_result *r, size_t i, smtpstatus_c
     return 0;
 }
 
+/* The RegistryInfo of a registry-info or reload answer, or NULL for another answer. */
+static const Smtpstatus__V1__RegistryInfo *
+registry_of(const smtpstatus_result *r)
+{
+    if (r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_REGISTRY_INFO)
+        return r->resp->registry_info;
+    if (r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_RELOAD)
+        return r->resp->reload->registry;
+    return NULL;
+}
+
 int
 smtpstatus_result_registry(const smtpstatus_result *r, smtpstatus_registry_info *out)
 {
-    const Smtpstatus__V1__RegistryInfo *info =
-        r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_REGISTRY_INFO
-            ? r->resp->registry_info
-        : r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_RELOAD
-            ? r->resp->reload->registry
-            : NULL;
+    const Smtpstatus__V1__RegistryInfo *info = registry_of(r);
     if (info == NULL)
         return SMTPSTATUS_EINVAL;
     memset(out, 0, sizeof *out);
@@ -789,6 +795,24 @@ smtpstatus_result_registry(const smtpstatus_result *r, smtpstatus_registry_info 
     }
     out->warnings = (const char *const *)info->warnings;
     out->warning_count = info->n_warnings;
+    return 0;
+}
+
+int
+smtpstatus_result_last_reload(const smtpstatus_result *r, smtpstatus_reload_attempt *out)
+{
+    const Smtpstatus__V1__RegistryInfo *info = registry_of(r);
+    if (info == NULL)
+        return SMTPSTATUS_EINVAL;
+    const Smtpstatus__V1__ReloadAttempt *a = info->last_reload;
+    if (a == NULL)
+        return SMTPSTATUS_ENOTFOUND;
+    out->at = a->at;
+    out->source = a->source;
+    out->trigger = a->trigger;
+    out->ok = a->ok;
+    out->problems = (const char *const *)a->problems;
+    out->problem_count = a->n_problems;
     return 0;
 }
 

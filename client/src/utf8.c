@@ -1,5 +1,8 @@
-/* UTF-8 well-formedness (see utf8.h): Unicode's table 3-7 of well-formed byte sequences. */
+/* UTF-8 well-formedness (see utf8.h): Unicode's table 3-7 of well-formed byte sequences, and
+ * the copy that mends what is not well-formed. */
 #include "utf8.h"
+
+#include <string.h>
 
 size_t
 smtpstatus__utf8_char(const unsigned char *p, size_t avail)
@@ -28,4 +31,42 @@ smtpstatus__utf8_char(const unsigned char *p, size_t avail)
         if ((p[i] & 0xC0) != 0x80)
             return 0;
     return need;
+}
+
+size_t
+smtpstatus__utf8_copy(char *dst, size_t size, const char *src, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)src;
+    size_t out = 0;
+    for (size_t i = 0; i < len;) {
+        size_t l = u[i] < 0x80 ? 1 : smtpstatus__utf8_char(u + i, len - i);
+        if (out + (l > 0 ? l : 1) > size - 1)
+            break;
+        if (l == 0) {
+            dst[out++] = '?';
+            i++;
+            continue;
+        }
+        /* memmove: in place, dst trails src by the '?'s' savings, or is src itself. */
+        memmove(dst + out, src + i, l);
+        out += l;
+        i += l;
+    }
+    dst[out] = '\0';
+    return out;
+}
+
+size_t
+smtpstatus__utf8_whole(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    /* Back over at most three continuation bytes to the lead byte of the last character. */
+    for (size_t back = 1; back <= 4 && back <= len; back++) {
+        unsigned char c = u[len - back];
+        if ((c & 0xC0) == 0x80)
+            continue;
+        size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        return need > back ? len - back : len;
+    }
+    return len;
 }

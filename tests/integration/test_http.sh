@@ -25,13 +25,14 @@ ok() { pass=$((pass + 1)); echo "ok: $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # start NAME ARGS...: starts a daemon (detached: the command returns once it is ready) with
-# its run and state directories under $tmp/NAME and its log in $tmp/NAME.log; sets $port
-# (the HTTP port it reports) and $pid. Returns the daemon's exit status when it did not start.
+# its run and state directories under $tmp/NAME and its log in $tmp/NAME.log (on stderr, not
+# in syslog where a detached daemon logs by default); sets $port (the HTTP port it reports) and
+# $pid. Returns the daemon's exit status when it did not start.
 start() {
   local name=$1
   shift
   mkdir -p "$tmp/$name"
-  "$SMTPSTATUSD" --rundir "$tmp/$name/run" --statedir "$tmp/$name/state" "$@" \
+  "$SMTPSTATUSD" --rundir "$tmp/$name/run" --statedir "$tmp/$name/state" --log-target stderr "$@" \
     2>"$tmp/$name.log" </dev/null
   local rc=$?
   [ $rc -eq 0 ] || return $rc

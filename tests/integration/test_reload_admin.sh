@@ -84,7 +84,8 @@ long_col=$(($(printf '"X.1.1","Bad destination mailbox address","451, 550",' | w
 # $tmp/reg, HTTP on a free loopback port and on the Unix socket, reload over HTTP enabled.
 mkdir -p "$tmp/d"
 "$SMTPSTATUSD" --rundir "$tmp/d/run" --statedir "$tmp/d/state" --registry "$tmp/reg" \
-  --admin-group "$group" --http 127.0.0.1:0 --http-unix --http-admin 2>"$tmp/d.log" </dev/null
+  --admin-group "$group" --http 127.0.0.1:0 --http-unix --http-admin --log-target stderr \
+  2>"$tmp/d.log" </dev/null
 rc=$?
 if [ $rc != 0 ]; then
   bad "the daemon did not start ($rc)"; sed 's/^/  | /' "$tmp/d.log"

@@ -22,5 +22,6 @@ if ! protoc --python_out="$tmp" -I "$root/proto" "$root/proto/smtpstatus.proto";
   exit 1
 fi
 
-exec /usr/bin/python3 "$root/tests/integration/socket_client.py" "$SMTPSTATUSD" "$tmp" \
+# Not exec: the trap must still remove $tmp.
+/usr/bin/python3 "$root/tests/integration/socket_client.py" "$SMTPSTATUSD" "$tmp" \
   "$PROJECT_DATA_DIR" "$SHARED_IANA_DIR"

@@ -404,6 +404,37 @@ test_text_buffer_sizes(void **state)
     }
 }
 
+/* A buffer too short for the text is cut between characters, never inside one: the text stays
+ * well-formed UTF-8 at every size, and holds every character that fits whole. */
+static void
+test_text_buffer_cut_between_characters(void **state)
+{
+    (void)state;
+    /* "é" (2 bytes), "€" (3), "𝄞" (4), and ASCII between them. */
+    static const char reply[] = "550 5.1.1 a\xc3\xa9"
+                                "b\xe2\x82\xac\xf0\x9d\x84\x9ez\r\n";
+    static const char want[] = "a\xc3\xa9"
+                               "b\xe2\x82\xac\xf0\x9d\x84\x9ez";
+    static const size_t starts[] = {0, 1, 3, 4, 7, 11, 12, 13}; /* where characters begin */
+    const size_t want_len = sizeof want - 1;
+
+    for (size_t size = 1; size <= want_len + 1; size++) {
+        char buf[32];
+        smtpstatus_classification out;
+        memset(buf, 'Z', sizeof buf);
+        assert_int_equal(classify_exact(NULL, reply, sizeof reply - 1, &out, buf, size), 0);
+        assert_int_equal(out.text_len, want_len);
+        size_t kept = 0; /* the longest run of whole characters that fits with the NUL */
+        for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++)
+            if (starts[i] <= size - 1)
+                kept = starts[i];
+        if (strlen(buf) != kept || memcmp(buf, want, kept) != 0)
+            fail_msg("size %zu: kept %zu bytes, want the %zu of whole characters", size,
+                     strlen(buf), kept);
+        assert_int_equal(buf[size], 'Z');
+    }
+}
+
 static void
 test_invalid_arguments(void **state)
 {
@@ -647,6 +678,7 @@ main(void)
         cmocka_unit_test(test_length_respected),
         cmocka_unit_test(test_input_over_max),
         cmocka_unit_test(test_utf8_at_max),
+        cmocka_unit_test(test_text_buffer_cut_between_characters),
         cmocka_unit_test(test_problem_names),
         cmocka_unit_test(test_kind_names),
     };

@@ -6,9 +6,15 @@
  * SIGKILL of the daemon and moving to its successor; every kind of bad image refused, with the
  * socket answering instead; and mappings that do not pile up. (A superseded image whose
  * successor is bad: test_image_damage.c.)
+ *
+ * A test that fails half-way must not take the next one down: every test has a teardown that
+ * joins its reader threads, closes its handles, stops its daemon and removes its temp
+ * directories. SMTPSTATUS_TEST_STORM_FAIL_AT=N makes the storms fail at reload N, so that
+ * test_unit_cleanup.sh can show it.
  */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -28,14 +34,43 @@
 
 #define STORM_RELOADS 500
 #define READERS       4
+#define STALL_MS      60000 /* a storm fails when the daemon does not get on for this long */
+#define MAX_HANDLES   8
+
+/* The handles a test has open, for the teardown to close when the test failed half-way. */
+static smtpstatus *open_handles[MAX_HANDLES];
+
+/* A handle whose calls time out after `timeout_ms`. */
+static smtpstatus *
+open_handle_timeout(const char *rundir, int socket_only, unsigned timeout_ms)
+{
+    smtpstatus_options o = {rundir, timeout_ms, socket_only};
+    smtpstatus *h;
+    assert_int_equal(smtpstatus_open(&o, &h), 0);
+    for (int i = 0; i < MAX_HANDLES; i++) {
+        if (open_handles[i] == NULL) {
+            open_handles[i] = h;
+            return h;
+        }
+    }
+    smtpstatus_close(h);
+    fail_msg("over %d handles open at once", MAX_HANDLES);
+    return NULL;
+}
 
 static smtpstatus *
 open_handle(const char *rundir, int socket_only)
 {
-    smtpstatus_options o = {rundir, 5000, socket_only};
-    smtpstatus *h;
-    assert_int_equal(smtpstatus_open(&o, &h), 0);
-    return h;
+    return open_handle_timeout(rundir, socket_only, 5000);
+}
+
+static void
+close_handle(smtpstatus *h)
+{
+    for (int i = 0; i < MAX_HANDLES; i++)
+        if (open_handles[i] == h)
+            open_handles[i] = NULL;
+    smtpstatus_close(h);
 }
 
 static smtpstatus_code
@@ -59,6 +94,14 @@ sleep_ms(unsigned ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* How many mappings of `path` this process holds, from /proc/self/maps. */
@@ -134,7 +177,7 @@ test_pin_answers_like_the_daemon(void **state)
     assert_int_equal(smtpstatus_pin(h2, &img2), 0);
     assert_int_equal(generation_of(img2), s.generation);
     smtpstatus_unpin(h2, img2);
-    smtpstatus_close(h2);
+    close_handle(h2);
 
     /* A handle that asked for the socket only never maps anything. */
     smtpstatus *hs = open_handle(d.rundir, 1);
@@ -142,10 +185,10 @@ test_pin_answers_like_the_daemon(void **state)
     smtpstatus_client_status_get(hs, &cs);
     assert_int_equal(cs.shared, 0);
     assert_int_equal(cs.attaches, 0);
-    smtpstatus_close(hs);
+    close_handle(hs);
 
     smtpstatus_unpin(h, img);
-    smtpstatus_close(h);
+    close_handle(h);
     testutil_rmtree(dir);
 }
 
@@ -299,8 +342,8 @@ test_calls_answered_in_process(void **state)
     assert_int_equal(cs.mappings, 1);
     smtpstatus_unpin(h, cur);
 
-    smtpstatus_close(h);
-    smtpstatus_close(s);
+    close_handle(h);
+    close_handle(s);
     testutil_daemon_stop(&d);
     testutil_rmtree(dir);
 }
@@ -336,7 +379,7 @@ test_restart_supersedes_and_goes_on(void **state)
     smtpstatus_client_status_get(h, &cs);
     assert_int_equal(cs.mappings, 1); /* the old image went with its last pin */
     smtpstatus_unpin(h, cur);
-    smtpstatus_close(h);
+    close_handle(h);
     testutil_daemon_stop(&d);
     testutil_rmtree(dir);
 }
@@ -428,25 +471,45 @@ reader_main(void *arg)
     return NULL;
 }
 
-static void
-readers_start(struct reader *rs, smtpstatus *h, const struct expect *want)
+/* The readers, and whether they run, for the teardown to join when their test failed half-way.
+ * Static, not on the test's stack: a failure longjmps out of the frame that started them. */
+static struct reader readers[READERS];
+static struct reader *running_readers;
+
+/* Starts READERS threads reading through h. Returns them (static storage). */
+static struct reader *
+readers_start(smtpstatus *h, const struct expect *want)
 {
+    struct reader *rs = readers;
+    running_readers = rs;
     for (int i = 0; i < READERS; i++) {
         memset(&rs[i], 0, sizeof rs[i]);
         rs[i].h = h;
         rs[i].pin_each_time = i % 2;
         rs[i].want = want;
-        assert_int_equal(pthread_create(&rs[i].thread, NULL, reader_main, &rs[i]), 0);
     }
+    for (int i = 0; i < READERS; i++)
+        assert_int_equal(pthread_create(&rs[i].thread, NULL, reader_main, &rs[i]), 0);
+    return rs;
+}
+
+/* Stops and joins every reader, whatever they found: nothing may run on after its test. */
+static void
+readers_join(struct reader *rs)
+{
+    for (int i = 0; i < READERS; i++)
+        __atomic_store_n(&rs[i].stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < READERS; i++)
+        if (rs[i].thread != 0)
+            pthread_join(rs[i].thread, NULL);
+    running_readers = NULL;
 }
 
 static void
 readers_stop(struct reader *rs)
 {
-    for (int i = 0; i < READERS; i++)
-        __atomic_store_n(&rs[i].stop, 1, __ATOMIC_RELEASE);
+    readers_join(rs);
     for (int i = 0; i < READERS; i++) {
-        pthread_join(rs[i].thread, NULL);
         if (rs[i].failure[0] != '\0')
             fail_msg("reader %d: %s", i, rs[i].failure);
         assert_true(rs[i].rounds > 0);
@@ -467,6 +530,36 @@ expect_from(const smtpstatus_image *img, struct expect *want)
     snprintf(want->title_511, sizeof want->title_511, "%s", e.title);
 }
 
+/*
+ * Reload `i` of a storm: `dir`, as generation `want`. The call waits for the daemon's answer,
+ * which comes once the new generation is published: on a loaded machine that can take seconds
+ * (a fixed 5 s was once too short), so the storm's handle waits up to STALL_MS, and a reload
+ * fails only when the daemon has not got on with it for that long. Whether a request that timed
+ * out reached the daemon cannot be told, and a second reload would shift every generation
+ * after it, so a timeout is not retried.
+ */
+static void
+storm_reload(smtpstatus *admin, const char *dir, uint64_t want, int i)
+{
+    const char *fail_at = getenv("SMTPSTATUS_TEST_STORM_FAIL_AT");
+    if (fail_at != NULL && atoi(fail_at) == i)
+        fail_msg("reload %d: failing here, as SMTPSTATUS_TEST_STORM_FAIL_AT asks", i);
+    smtpstatus_result *r;
+    uint64_t t0 = now_ms();
+    int rc = smtpstatus_reload(admin, dir, &r);
+    smtpstatus_registry_info info;
+    if (rc == 0 && smtpstatus_result_registry(r, &info) == 0 && info.generation != want)
+        rc = SMTPSTATUS_EPROTO;
+    if (rc != 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", r != NULL ? smtpstatus_result_message(r) : "");
+        smtpstatus_result_free(r);
+        fail_msg("reload %d: %s after %llu ms: %s", i, smtpstatus_strerror(rc),
+                 (unsigned long long)(now_ms() - t0), msg);
+    }
+    smtpstatus_result_free(r);
+}
+
 /* Starts the daemon on `with` (a registry with X.7.29), then reloads it STORM_RELOADS times,
  * alternating `without` and `with`, while READERS threads look codes up. */
 static void
@@ -485,31 +578,31 @@ storm(const char *with, const char *without)
     expect_from(first, &want);
     smtpstatus_unpin(h, first);
 
-    struct reader rs[READERS];
-    readers_start(rs, h, &want);
-    smtpstatus *admin = open_handle(d.rundir, 1);
+    struct reader *rs = readers_start(h, &want);
+    smtpstatus *admin = open_handle_timeout(d.rundir, 1, STALL_MS);
     uint32_t most_mappings = 0;
     for (int i = 1; i <= STORM_RELOADS; i++) {
-        smtpstatus_result *r;
-        int rc = smtpstatus_reload(admin, i % 2 ? without : with, &r);
-        if (rc != 0)
-            fail_msg("reload %d: %s: %s", i, smtpstatus_strerror(rc),
-                     r != NULL ? smtpstatus_result_message(r) : "");
-        smtpstatus_result_free(r);
+        storm_reload(admin, i % 2 ? without : with, 1 + (uint64_t)i, i);
         smtpstatus_client_status cs;
         smtpstatus_client_status_get(h, &cs);
         if (cs.mappings > most_mappings)
             most_mappings = cs.mappings;
     }
-    /* Let the readers see the last generation before they stop. */
-    for (int t = 0; t < 500; t++) {
-        int all = 1;
-        for (int i = 0; i < READERS; i++)
+    /* Let the readers see the last generation before they stop, for as long as they get on. */
+    uint64_t rounds = 0, moved = now_ms();
+    for (int all = 0; !all && now_ms() - moved < STALL_MS;) {
+        uint64_t sum = 0;
+        all = 1;
+        for (int i = 0; i < READERS; i++) {
             all &= __atomic_load_n(&rs[i].seen_generation, __ATOMIC_ACQUIRE) ==
                    1 + STORM_RELOADS;
-        if (all)
-            break;
-        sleep_ms(10);
+            sum += __atomic_load_n(&rs[i].rounds, __ATOMIC_RELAXED);
+        }
+        if (sum != rounds)
+            moved = now_ms();
+        rounds = sum;
+        if (!all)
+            sleep_ms(2);
     }
     readers_stop(rs);
     uint64_t with_n = 0, without_n = 0;
@@ -537,8 +630,8 @@ storm(const char *with, const char *without)
     snprintf(tmp, sizeof tmp, "%s.new", path);
     assert_int_equal(lstat(tmp, &st), -1); /* nothing left half-published */
 
-    smtpstatus_close(admin);
-    smtpstatus_close(h);
+    close_handle(admin);
+    close_handle(h);
     assert_int_equal(mappings_of(path), 0);
     testutil_daemon_stop(&d);
     testutil_rmtree(dir);
@@ -611,8 +704,7 @@ test_readers_survive_sigkill(void **state)
     uint64_t g = generation_of(img);
     smtpstatus_unpin(h, img);
 
-    struct reader rs[READERS];
-    readers_start(rs, h, &want);
+    struct reader *rs = readers_start(h, &want);
     sleep_ms(100);
     assert_int_equal(kill(d.pid, SIGKILL), 0);
     int status;
@@ -640,7 +732,7 @@ test_readers_survive_sigkill(void **state)
     }
     readers_stop(rs);
     assert_true(moved);
-    smtpstatus_close(h);
+    close_handle(h);
     testutil_daemon_stop(&d);
     testutil_rmtree(dir);
 }
@@ -672,7 +764,7 @@ refused(const char *rundir, int want, const char *what)
     assert_int_equal(cs.shared, 0);
     assert_int_equal(cs.refusals, 1);
     assert_int_equal(cs.mappings, 0);
-    smtpstatus_close(h);
+    close_handle(h);
 }
 
 static void
@@ -734,7 +826,7 @@ test_bad_images_refused(void **state)
     const smtpstatus_image *img;
     assert_int_equal(smtpstatus_pin(h, &img), 0);
     smtpstatus_unpin(h, img);
-    smtpstatus_close(h);
+    close_handle(h);
     free(bad);
     testutil_rmtree(dir);
 }
@@ -782,23 +874,50 @@ test_bad_image_falls_back_to_the_socket(void **state)
     assert_int_equal(smtpstatus_pin(h, &img), SMTPSTATUS_EIMG_CHECKSUM);
     smtpstatus_client_status_get(h, &cs);
     assert_int_equal(cs.refusals, 1);
-    smtpstatus_close(h);
+    close_handle(h);
     testutil_daemon_stop(&d);
     testutil_rmtree(dir);
+}
+
+/* After every test, passed or failed half-way: its readers joined (they use its handle), its
+ * handles closed, its daemons stopped and its temp directories removed. */
+static int
+teardown(void **state)
+{
+    if (running_readers != NULL)
+        readers_join(running_readers);
+    for (int i = 0; i < MAX_HANDLES; i++)
+        if (open_handles[i] != NULL)
+            close_handle(open_handles[i]);
+    int rc = testutil_teardown(state);
+    /* Nothing of the test may run on into the next one. */
+    int threads = -2; /* "." and ".." */
+    DIR *tasks = opendir("/proc/self/task");
+    for (struct dirent *e; tasks != NULL && (e = readdir(tasks)) != NULL;)
+        threads++;
+    if (tasks != NULL)
+        closedir(tasks);
+    if (threads != 1) {
+        print_error("teardown: %d threads are still running\n", threads);
+        rc = -1;
+    }
+    return rc;
 }
 
 int
 main(void)
 {
+#define TEST(f) cmocka_unit_test_teardown(f, teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pin_answers_like_the_daemon),
-        cmocka_unit_test(test_calls_answered_in_process),
-        cmocka_unit_test(test_restart_supersedes_and_goes_on),
-        cmocka_unit_test(test_reload_storm_project_data),
-        cmocka_unit_test(test_reload_storm_iana),
-        cmocka_unit_test(test_readers_survive_sigkill),
-        cmocka_unit_test(test_bad_images_refused),
-        cmocka_unit_test(test_bad_image_falls_back_to_the_socket),
+        TEST(test_pin_answers_like_the_daemon),
+        TEST(test_calls_answered_in_process),
+        TEST(test_restart_supersedes_and_goes_on),
+        TEST(test_reload_storm_project_data),
+        TEST(test_reload_storm_iana),
+        TEST(test_readers_survive_sigkill),
+        TEST(test_bad_images_refused),
+        TEST(test_bad_image_falls_back_to_the_socket),
     };
+#undef TEST
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

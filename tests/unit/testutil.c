@@ -9,8 +9,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* What tests made and have not cleaned up yet: testutil_teardown() and exit clean it up. */
+static char **tempdirs; /* malloc'd paths; NULL once removed */
+static size_t tempdir_count;
+static pid_t daemons[64]; /* started and not stopped; 0 for a free slot */
+static pid_t owner;       /* the process that made them, not a forked child */
+
+static void
+at_exit(void)
+{
+    if (getpid() == owner)
+        testutil_teardown(NULL);
+}
+
+/* Registers at_exit() once, in the process the tests run in. */
+static void
+track_init(void)
+{
+    if (owner == 0) {
+        owner = getpid();
+        atexit(at_exit);
+    }
+}
 
 char *
 testutil_read_file(const char *path, size_t *len)
@@ -71,20 +95,86 @@ testutil_project_data(void)
 const char *
 testutil_tempdir(void)
 {
-    static char path[256];
     const char *base = getenv("TMPDIR");
+    char path[256];
     snprintf(path, sizeof path, "%s/smtpstatus-test.XXXXXX", base && *base ? base : "/tmp");
     if (mkdtemp(path) == NULL)
         fail_msg("mkdtemp: %s", strerror(errno));
-    return path;
+    track_init();
+    char **grown = realloc(tempdirs, (tempdir_count + 1) * sizeof *tempdirs);
+    assert_non_null(grown);
+    tempdirs = grown;
+    assert_non_null(tempdirs[tempdir_count] = strdup(path));
+    return tempdirs[tempdir_count++];
+}
+
+/* rm -rf, without failing the test: a teardown must go on. Returns system()'s status. */
+static int
+rmtree(const char *path)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", path);
+    return system(cmd);
 }
 
 void
 testutil_rmtree(const char *path)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", path);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rmtree(path), 0);
+}
+
+/* Stops `pid` if it is still our child: SIGTERM, then SIGKILL after 10 s. A pid the test has
+ * reaped already is left alone, since it may be another process's by now. */
+static void
+stop_child(pid_t pid)
+{
+    int status;
+    if (waitpid(pid, &status, WNOHANG) != 0)
+        return; /* exited (now reaped), or not our child */
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 1000; i++) {
+        if (waitpid(pid, &status, WNOHANG) != 0)
+            return;
+        struct timespec ts = {0, 10000000L};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+}
+
+int
+testutil_teardown(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof daemons / sizeof daemons[0]; i++) {
+        if (daemons[i] != 0) {
+            stop_child(daemons[i]);
+            daemons[i] = 0;
+        }
+    }
+    struct stat st;
+    for (size_t i = 0; i < tempdir_count; i++) {
+        if (lstat(tempdirs[i], &st) == 0)
+            rmtree(tempdirs[i]);
+        free(tempdirs[i]);
+    }
+    free(tempdirs);
+    tempdirs = NULL;
+    tempdir_count = 0;
+    return 0;
+}
+
+static void
+daemon_track(pid_t pid, pid_t old)
+{
+    for (size_t i = 0; i < sizeof daemons / sizeof daemons[0]; i++) {
+        if (daemons[i] == old) {
+            daemons[i] = pid;
+            return;
+        }
+    }
+    if (pid != 0)
+        fail_msg("over %zu daemons running at once", sizeof daemons / sizeof daemons[0]);
 }
 
 int
@@ -122,9 +212,15 @@ testutil_daemon_start(struct testutil_daemon *d, const char *dir, const char *re
     snprintf(statedir, sizeof statedir, "%s/state", dir);
     int p[2];
     assert_int_equal(pipe(p), 0);
+    track_init();
+    pid_t parent = getpid();
     d->pid = fork();
     assert_true(d->pid >= 0);
     if (d->pid == 0) {
+        /* A test process killed outright (a ctest timeout) must not leave its daemon behind. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(127);
         dup2(p[1], 2);
         close(p[0]);
         if (registry != NULL)
@@ -137,6 +233,7 @@ testutil_daemon_start(struct testutil_daemon *d, const char *dir, const char *re
         _exit(127);
     }
     close(p[1]);
+    daemon_track(d->pid, 0);
     char log[8192] = "";
     size_t n = 0;
     time_t deadline = time(NULL) + 20;
@@ -173,7 +270,9 @@ testutil_daemon_stop(struct testutil_daemon *d)
 {
     int status;
     kill(d->pid, SIGTERM);
-    assert_int_equal(waitpid(d->pid, &status, 0), d->pid);
+    pid_t got = waitpid(d->pid, &status, 0);
+    daemon_track(0, d->pid);
+    assert_int_equal(got, d->pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 }

@@ -28,11 +28,21 @@ const char *testutil_shared_iana(const char *sub);
 /* The project's own embedded registry data folder (data/). */
 const char *testutil_project_data(void);
 
-/* Makes a fresh temporary directory and returns its path in a static buffer. */
+/* Makes a fresh temporary directory and returns its path, which stays valid (a later call does
+ * not touch it) until testutil_teardown() or exit. Every directory made here that a test has
+ * not removed is removed by testutil_teardown(), and at the latest when the process exits. */
 const char *testutil_tempdir(void);
 
-/* Removes a directory made by testutil_tempdir() and everything in it. */
+/* Removes a directory and everything in it. */
 void testutil_rmtree(const char *path);
+
+/*
+ * What a test that failed half-way leaves must not outlive it: stops every daemon that
+ * testutil_daemon_start() started and testutil_daemon_stop() has not (SIGTERM, then SIGKILL
+ * after 10 s), and removes every directory from testutil_tempdir() still there. A cmocka
+ * teardown (cmocka_unit_test_teardown(test, testutil_teardown)); also run at exit. Returns 0.
+ */
+int testutil_teardown(void **state);
 
 /* How many mappings of this process name `what` (a path, or "/memfd:..."), from
  * /proc/self/maps. */
@@ -50,7 +60,8 @@ struct testutil_daemon {
 
 /* Starts SMTPSTATUSD_PATH with run directory DIR/run and state directory DIR/state (and
  * --registry when `registry` is not NULL), and waits at most 20 s for its ready line; fails the
- * test otherwise. Its log is drained in the background. */
+ * test otherwise. Its log is drained in the background. The daemon gets SIGTERM if this
+ * process dies first, and testutil_teardown() stops it if the test does not. */
 void testutil_daemon_start(struct testutil_daemon *d, const char *dir, const char *registry);
 
 /* Stops it with SIGTERM; fails the test unless it exits 0. */
