@@ -39,7 +39,7 @@ done
 umask 022 # the modes of what the daemons make are checked
 tmp=$(mktemp -d)
 chmod 0755 "$tmp" # other users must reach what is below
-export tmp S D PY FORGER A B C PROJECT_DATA_DIR
+export tmp S D PY FORGER A B C PROJECT_DATA_DIR BUILD_DIR root
 cleanup() {
   # Every process a case started, in a namespace or not, is in $tmp/pids.
   if [ -f "$tmp/pids" ]; then
@@ -134,15 +134,26 @@ answers() {
 }
 
 # in_namespace FUNCTION: runs FUNCTION in a private mount namespace with an empty tmpfs on /run
-# and on /tmp, where $tmp stays reachable as /run/t.
+# and on /tmp, where $tmp stays reachable as /run/t. A checkout or build under /tmp (as a CI
+# clone may be) is bound back in place, so the programs under test are still there.
 in_namespace() {
   export -f "${1?}" # the case runs in a new bash
   unshare --mount --propagation private bash -c '
     mount -t tmpfs -o mode=0755 tmpfs /run &&
-    mkdir /run/t && mount --bind "$0" /run/t &&
+    mkdir /run/t /run/oldtmp && mount --bind "$0" /run/t && mount --bind /tmp /run/oldtmp &&
     mount -t tmpfs -o mode=1777 tmpfs /tmp || { bad "cannot set up a mount namespace"; exit 1; }
+    for keep in "$1" "$2" "$3"; do
+      case $keep in
+      /tmp/?*)
+        top=${keep#/tmp/}; top=${top%%/*}
+        [ -d "/tmp/$top" ] ||
+          { mkdir "/tmp/$top" && mount --bind "/run/oldtmp/$top" "/tmp/$top"; } ||
+          { bad "cannot keep /tmp/$top in the mount namespace"; exit 1; }
+        ;;
+      esac
+    done
     tmp=/run/t
-    '"$1"'' "$tmp"
+    '"$1"'' "$tmp" "$BUILD_DIR" "$root" "$PROJECT_DATA_DIR"
 }
 export -f ok bad as wait_for forger daemon stop refused answers
 
