@@ -240,7 +240,14 @@ conn_limits_accepted(struct conn_limits *l, int fd, const char *what)
         close(probe);
         return;
     }
-    if (errno != EMFILE)
+    if (errno == EMFILE)
+        conn_limits_out_of_fds(l, what);
+}
+
+void
+conn_limits_out_of_fds(struct conn_limits *l, const char *what)
+{
+    if (l == NULL)
         return;
     uint64_t now = (uint64_t)time(NULL);
     if (now - l->fds_logged_at < 60)

@@ -109,6 +109,11 @@ void conn_limits_forget(struct conn_limits *l, struct conn_limits_conn *c);
  * surface. Costs a system call only within 16 of the limit. */
 void conn_limits_accepted(struct conn_limits *l, int fd, const char *what);
 
+/* When accept() itself failed with EMFILE or ENFILE on a surface whose listener the caller
+ * pauses: the same log line as conn_limits_accepted(), at most once a minute. `l` NULL:
+ * nothing. */
+void conn_limits_out_of_fds(struct conn_limits *l, const char *what);
+
 /* After closing a connection: logs that descriptors are free again, once, after exhaustion. */
 void conn_limits_closed(struct conn_limits *l);
 

@@ -849,7 +849,8 @@ main(int argc, char **argv)
                   d.opt.rundir);
     /* Not longer than the main socket's path, checked above. */
     rc = rc < 0 ? UV_EINVAL
-                : image_server_start(&d.images, d.loop, d.image_socket_path, &d.publisher);
+                : image_server_start(&d.images, d.loop, d.image_socket_path, &d.publisher,
+                                     &d.limits);
     if (rc != 0)
         log_warnx("cannot listen on %s: %s; clients will copy the image file instead",
                   d.image_socket_path, uv_strerror(rc));

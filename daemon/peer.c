@@ -69,9 +69,11 @@ peer_from_unix(int fd, const gid_t *group, struct peer *out)
     return 0;
 }
 
-/* The address of `sa` as inet_diag wants it; a v4-mapped IPv6 address is the IPv4 socket's. */
+/* The address of `sa` as inet_diag wants it; a v4-mapped IPv6 address is the IPv4 socket's
+ * unless `keep_mapped`. */
 static int
-diag_address(const struct sockaddr_storage *sa, int *family, __be16 *port, __be32 addr[4])
+diag_address(const struct sockaddr_storage *sa, int keep_mapped, int *family, __be16 *port,
+             __be32 addr[4])
 {
     memset(addr, 0, 4 * sizeof *addr);
     if (sa->ss_family == AF_INET) {
@@ -84,7 +86,7 @@ diag_address(const struct sockaddr_storage *sa, int *family, __be16 *port, __be3
     if (sa->ss_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
         *port = in6->sin6_port;
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && !keep_mapped) {
             *family = AF_INET;
             memcpy(&addr[0], &in6->sin6_addr.s6_addr[12], 4);
         } else {
@@ -96,15 +98,13 @@ diag_address(const struct sockaddr_storage *sa, int *family, __be16 *port, __be3
     return -EAFNOSUPPORT;
 }
 
-int
-peer_from_tcp(int fd, struct peer *out)
+/* Asks sock_diag for the client's socket of the connection from `remote` to `local`, naming
+ * v4-mapped addresses as IPv6 ones when `keep_mapped`. Returns 0 with *uid, or a negative errno
+ * (-ENOENT: no such live socket). Does not block. */
+static int
+diag_uid(const struct sockaddr_storage *local, const struct sockaddr_storage *remote,
+         int keep_mapped, uid_t *uid)
 {
-    struct sockaddr_storage local, remote;
-    socklen_t llen = sizeof local, rlen = sizeof remote;
-    memset(out, 0, sizeof *out);
-    if (getsockname(fd, (struct sockaddr *)&local, &llen) != 0 ||
-        getpeername(fd, (struct sockaddr *)&remote, &rlen) != 0)
-        return -errno;
     struct {
         struct nlmsghdr nlh;
         struct inet_diag_req_v2 r;
@@ -113,8 +113,8 @@ peer_from_tcp(int fd, struct peer *out)
     int lfamily, rfamily;
     /* The client's socket: its source is our peer, its destination is us. */
     struct inet_diag_sockid *id = &req.r.id;
-    if (diag_address(&remote, &rfamily, &id->idiag_sport, id->idiag_src) != 0 ||
-        diag_address(&local, &lfamily, &id->idiag_dport, id->idiag_dst) != 0)
+    if (diag_address(remote, keep_mapped, &rfamily, &id->idiag_sport, id->idiag_src) != 0 ||
+        diag_address(local, keep_mapped, &lfamily, &id->idiag_dport, id->idiag_dst) != 0)
         return -EAFNOSUPPORT;
     if (lfamily != rfamily)
         return -EAFNOSUPPORT;
@@ -167,6 +167,35 @@ peer_from_tcp(int fd, struct peer *out)
     if (m->idiag_inode == 0 || m->idiag_state == TCP_LISTEN || m->idiag_state == TCP_TIME_WAIT ||
         m->idiag_state == TCP_SYN_RECV)
         return -ENOENT;
-    *out = (struct peer){.known = 1, .uid = m->idiag_uid};
+    *uid = m->idiag_uid;
+    return 0;
+}
+
+static int
+is_v4_mapped(const struct sockaddr_storage *sa)
+{
+    return sa->ss_family == AF_INET6 &&
+           IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+}
+
+int
+peer_from_tcp(int fd, struct peer *out)
+{
+    struct sockaddr_storage local, remote;
+    socklen_t llen = sizeof local, rlen = sizeof remote;
+    memset(out, 0, sizeof *out);
+    if (getsockname(fd, (struct sockaddr *)&local, &llen) != 0 ||
+        getpeername(fd, (struct sockaddr *)&remote, &rlen) != 0)
+        return -errno;
+    uid_t uid;
+    int rc = diag_uid(&local, &remote, 0, &uid);
+    /* A v4-mapped pair on a dual-stack listener is an IPv4 client's connection, or an IPv6
+     * socket's that connected to ::ffff:127.0.0.1: the kernel finds the latter by its IPv4
+     * address but reports it in IPv6 form, so it is asked again as IPv6. */
+    if (rc == -ENOENT && is_v4_mapped(&local) && is_v4_mapped(&remote))
+        rc = diag_uid(&local, &remote, 1, &uid);
+    if (rc != 0)
+        return rc;
+    *out = (struct peer){.known = 1, .uid = uid};
     return 0;
 }

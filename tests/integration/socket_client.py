@@ -923,11 +923,152 @@ def scenario_hello_http_address(root):
         stop_cleanly(d, "hello without http")
 
 
+def cpu_seconds(pid):
+    """utime + stime of `pid` from /proc/PID/stat, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def image_fd(path, timeout=IO_TIMEOUT, sock=None):
+    """Connects to image.sock at `path` (or uses `sock`) and returns the descriptor the daemon
+    sends (the caller closes it), or None when the connection ends without one."""
+    s = sock or socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(timeout)
+        if sock is None:
+            s.connect(path)
+        try:
+            _, fds, _, _ = socket.recv_fds(s, 1, 4)
+        except OSError:
+            return None
+        for extra in fds[1:]:
+            os.close(extra)
+        return fds[0] if fds else None
+    finally:
+        s.close()
+
+
+def is_sealed_memfd(fd):
+    F_GET_SEALS = 1034
+    import fcntl
+    try:
+        return (fcntl.fcntl(fd, F_GET_SEALS) & 0x0f) != 0 and \
+            os.readlink("/proc/self/fd/%d" % fd).startswith("/memfd:")
+    finally:
+        os.close(fd)
+
+
+def scenario_image_out_of_descriptors(root):
+    """EMFILE on image.sock's accept: the daemon does not spin, logs rarely, and serves the
+    memfd again once descriptors are free."""
+    if shutil.which("prlimit") is None:
+        print("SKIP: prlimit (util-linux) is not installed; cannot limit the daemon's files")
+        return
+    with Daemon(root, prefix=["prlimit", "--nofile=20:20"]) as d:
+        image_sock = os.path.join(d.rundir, "image.sock")
+        conns, pending = [], None
+        try:
+            for _ in range(40):
+                c = d.connect()
+                try:
+                    if c.call(request(1, hello=pb.HelloRequest(client="fd"))) \
+                            .WhichOneof("result") == "hello":
+                        conns.append(c)
+                        continue
+                except (OSError, EOFError, RuntimeError):
+                    pass
+                c.close()
+                break
+            check("the daemon ran out of descriptors (%d connections served)" % len(conns),
+                  poll(lambda: "out of file descriptors (limit 20)" in d.log(), 5.0), d.log())
+            pending = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            pending.connect(image_sock)
+            time.sleep(0.2)  # (lets a spinning daemon start spinning: not a wait for progress)
+            before, lines_before = cpu_seconds(d.proc.pid), len(d.lines)
+            time.sleep(1.5)  # the measured window
+            used = cpu_seconds(d.proc.pid) - before
+            check("a connection to image.sock at EMFILE costs little CPU (%.2fs in 1.5s)" % used,
+                  used < 0.3)
+            check("... and the log says it at most a few times (%d lines)"
+                  % (len(d.lines) - lines_before), len(d.lines) - lines_before <= 3)
+            for c in conns:
+                c.close()
+            conns = []
+            fd = image_fd(None, sock=pending)
+            pending = None
+            check("after clients leave, the waiting image.sock client gets the sealed memfd",
+                  fd is not None and is_sealed_memfd(fd))
+            fd = poll(lambda: image_fd(image_sock))
+            check("... and so does a new one", fd is not None and is_sealed_memfd(fd))
+        finally:
+            for c in conns:
+                c.close()
+            if pending is not None:
+                pending.close()
+        stop_cleanly(d, "image.sock out of descriptors")
+
+
+HOARDER = r"""
+import select, socket, sys
+path, n = sys.argv[1], int(sys.argv[2])
+socks, answered = [], 0
+for _ in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    socks.append(s)
+    # Waits until the daemon has dealt with it (a message or EOF), reading nothing.
+    if select.select([s], [], [], 5.0)[0]:
+        answered += 1
+print("ready %d" % answered, flush=True)
+sys.stdin.read()
+"""
+
+
+def scenario_image_unread_handouts(root):
+    """Another uid holding 100 unread image.sock hand-outs against a daemon without capabilities
+    and with 64 descriptors: the other users still get the sealed memfd."""
+    if os.geteuid() != 0 or shutil.which("prlimit") is None or shutil.which("setpriv") is None:
+        print("SKIP: needs root, prlimit and setpriv")
+        return
+    os.chmod(os.path.dirname(root), 0o755)
+    os.chmod(root, 0o755)
+    nocaps = ["prlimit", "--nofile=64:64", "setpriv", "--inh-caps=-all", "--bounding-set=-all"]
+    with Daemon(root, prefix=nocaps) as d:
+        image_sock = os.path.join(d.rundir, "image.sock")
+        os.chmod(d.rundir, 0o755)
+        hoarder = subprocess.Popen(
+            ["setpriv", "--reuid=40950", "--regid=40950", "--clear-groups", "/usr/bin/python3",
+             "-c", HOARDER, image_sock, "100"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            line = poll(lambda: hoarder.stdout.readline(), 60.0)
+            check("uid 40950 holds 100 connections to image.sock, reading none",
+                  line.startswith(b"ready 100"), line + hoarder.stderr.read1(4096)
+                  if hoarder.poll() is not None else line)
+            fd = image_fd(image_sock)
+            check("root still gets the daemon's sealed memfd", fd is not None and is_sealed_memfd(fd),
+                  d.log())
+            cli = os.path.join(os.path.dirname(SMTPSTATUSD), "smtpstatus")
+            if os.access(cli, os.X_OK):
+                out = subprocess.run([cli, "info"], capture_output=True, timeout=30,
+                                     env=dict(os.environ, SMTPSTATUS_RUNDIR=d.rundir))
+                check("smtpstatus info maps the daemon's sealed memfd",
+                      b"the daemon's sealed memfd" in out.stdout, out.stdout + out.stderr)
+        finally:
+            hoarder.kill()
+            hoarder.wait()
+        fd = poll(lambda: image_fd(image_sock))
+        check("after the hoarder left, clients get the memfd", fd is not None and is_sealed_memfd(fd))
+        stop_cleanly(d, "unread image hand-outs")
+
+
 SCENARIOS = [scenario_every_operation, scenario_pipelining, scenario_bad_input,
              scenario_idle_timeout, scenario_reload_permission, scenario_reload_diff,
              scenario_bad_csv_reload, scenario_sighup, scenario_dribbler,
              scenario_connection_cap, scenario_out_of_descriptors, scenario_systemd_notify,
-             scenario_hello_http_address]
+             scenario_hello_http_address,
+             scenario_image_out_of_descriptors, scenario_image_unread_handouts]
 
 
 def on_alarm(signum, frame_):

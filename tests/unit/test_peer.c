@@ -179,6 +179,50 @@ test_tcp_peer(void **state)
     check_tcp(AF_INET6);
 }
 
+/* A dual-stack [::] listener: an IPv6 socket that connected to ::ffff:127.0.0.1 and an IPv4
+ * socket that connected to 127.0.0.1 both reach it with v4-mapped addresses, and both owners
+ * are found. */
+static void
+test_tcp_peer_v4_mapped(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    int lfd = socket(AF_INET6, SOCK_STREAM, 0);
+    if (lfd < 0)
+        skip(); /* a host without IPv6 */
+    int off = 0;
+    struct sockaddr_in6 any = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
+    socklen_t len = sizeof any;
+    if (setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) != 0 ||
+        bind(lfd, (struct sockaddr *)&any, len) != 0) {
+        close(lfd);
+        skip();
+    }
+    assert_int_equal(listen(lfd, 4), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&any, &len), 0);
+
+    struct sockaddr_in6 mapped = {.sin6_family = AF_INET6, .sin6_port = any.sin6_port};
+    assert_int_equal(inet_pton(AF_INET6, "::ffff:127.0.0.1", &mapped.sin6_addr), 1);
+    struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = any.sin6_port};
+    v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const struct sockaddr *targets[] = {(struct sockaddr *)&mapped, (struct sockaddr *)&v4};
+    const socklen_t lens[] = {sizeof mapped, sizeof v4};
+    for (int i = 0; i < 2; i++) {
+        pid_t pid;
+        int go;
+        int fd = accept_client(lfd, targets[i], lens[i], 0, &pid, &go);
+        struct peer p;
+        int rc = peer_from_tcp(fd, &p);
+        finish_client(pid, go);
+        close(fd);
+        assert_int_equal(rc, 0);
+        assert_true(p.known);
+        assert_int_equal(p.uid, CLIENT_UID);
+    }
+    close(lfd);
+}
+
 int
 main(void)
 {
@@ -186,6 +230,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unix_peer),
         cmocka_unit_test(test_tcp_peer),
+        cmocka_unit_test(test_tcp_peer_v4_mapped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
