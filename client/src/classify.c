@@ -450,6 +450,8 @@ begin_quoted(struct scan *sc, const char *line, size_t i)
     while (e > w &&
            (line[e - 1] == ' ' || line[e - 1] == '\t' || line[e - 1] == '\'' || line[e - 1] == '"'))
         e--;
+    /* How the outer reply's codes were found says nothing about this one's. */
+    o->found &= SMTPSTATUS_FOUND_NESTED;
     o->wrapper = e > w ? line + w : NULL;
     o->wrapper_len = e - w;
     if (e > w)

@@ -403,6 +403,100 @@ test_registry_entry(void **state)
     assert_null(out.entry.cls.title);
 }
 
+/* Compares an origin span with the expected bytes, or with none for NULL. */
+static void
+assert_span(const char *span, size_t len, const char *want)
+{
+    if (want == NULL) {
+        assert_null(span);
+        assert_int_equal(len, 0);
+        return;
+    }
+    assert_non_null(span);
+    if (len != strlen(want) || memcmp(span, want, len) != 0)
+        fail_msg("span \"%.*s\", want \"%s\"", (int)len, span, want);
+}
+
+/* smtpstatus_classify_origin(): where the reply was, what wrapped it, and the outer reply of
+ * a nested one, as spans of the caller's input. */
+static void
+test_origin(void **state)
+{
+    (void)state;
+    static const char nested[] =
+        "host relay.example.net[192.0.2.30] said: 554 5.0.0 <a@example.com>: "
+        "host mx.example.com[198.51.100.2] said: 550 5.1.1 no such user "
+        "(in reply to RCPT TO command)";
+    static const char exchange[] = "Remote Server returned '< #5.0.0 smtp;550 5.1.1 No such user>'";
+    static const char plain[] = "550-5.1.1 first\r\n550 5.1.1 second\r\n";
+    smtpstatus_classification out;
+    smtpstatus_reply_origin o;
+    char text[256];
+    const smtpstatus_image *img = smtpstatus_image_embedded();
+
+    assert_int_equal(
+        smtpstatus_classify_origin(img, nested, sizeof nested - 1, &out, text, sizeof text, &o), 0);
+    assert_int_equal(out.basic, 550);
+    assert_int_equal(out.enhanced.detail, 1);
+    assert_int_equal(o.found, SMTPSTATUS_FOUND_WRAPPED | SMTPSTATUS_FOUND_NESTED);
+    assert_int_equal(o.outer_basic, 554);
+    assert_true(o.outer_has_enhanced);
+    assert_int_equal(o.outer_enhanced.cls, 5);
+    assert_int_equal(o.outer_enhanced.subject, 0);
+    assert_int_equal(o.outer_enhanced.detail, 0);
+    assert_span(o.outer, o.outer_len,
+                "554 5.0.0 <a@example.com>: host mx.example.com[198.51.100.2] said:");
+    assert_span(o.wrapper, o.wrapper_len,
+                "host relay.example.net[192.0.2.30] said: 554 5.0.0 <a@example.com>: host "
+                "mx.example.com[198.51.100.2] said:");
+    assert_span(o.reply, o.reply_len, "550 5.1.1 no such user (in reply to RCPT TO command)");
+    assert_string_equal(text, "no such user (in reply to RCPT TO command)");
+
+    /* Exchange's own #5.0.0 is the outer reply, with no basic code. */
+    assert_int_equal(smtpstatus_classify_origin(NULL, exchange, sizeof exchange - 1, &out, text,
+                                                sizeof text, &o),
+                     0);
+    assert_int_equal(out.basic, 550);
+    assert_int_equal(o.outer_basic, 0);
+    assert_true(o.outer_has_enhanced);
+    assert_int_equal(o.outer_enhanced.cls, 5);
+    assert_span(o.wrapper, o.wrapper_len, "Remote Server returned '< #5.0.0 smtp;");
+    assert_span(o.reply, o.reply_len, "550 5.1.1 No such user");
+    assert_string_equal(text, "No such user");
+
+    /* A reply as received: no wrapper, no outer; the reply is every line, without the last
+     * line ending. */
+    assert_int_equal(smtpstatus_classify_origin(NULL, plain, sizeof plain - 1, &out, NULL, 0, &o),
+                     0);
+    assert_int_equal(o.found, 0);
+    assert_span(o.wrapper, o.wrapper_len, NULL);
+    assert_span(o.outer, o.outer_len, NULL);
+    assert_int_equal(o.outer_basic, 0);
+    assert_false(o.outer_has_enhanced);
+    assert_span(o.reply, o.reply_len, "550-5.1.1 first\r\n550 5.1.1 second");
+
+    assert_int_equal(smtpstatus_classify_origin(NULL, LIT("554 554 5.7.0 no"), &out, NULL, 0, &o),
+                     0);
+    assert_int_equal(o.found, SMTPSTATUS_FOUND_DOUBLED);
+    assert_int_equal(
+        smtpstatus_classify_origin(NULL, LIT("450 cuda_nsu 4.7.1 x"), &out, NULL, 0, &o), 0);
+    assert_int_equal(o.found, SMTPSTATUS_FOUND_ENHANCED_IN_TEXT);
+    assert_int_equal(smtpstatus_classify_origin(NULL, LIT("5.7.8 Username"), &out, NULL, 0, &o), 0);
+    assert_int_equal(o.found, SMTPSTATUS_FOUND_ENHANCED_ALONE);
+
+    /* No code: ENOREPLY and an empty origin; EINVAL leaves it untouched; NULL is allowed. */
+    memset(&o, 'Z', sizeof o);
+    assert_int_equal(smtpstatus_classify_origin(NULL, LIT("hello"), &out, NULL, 0, &o),
+                     SMTPSTATUS_ENOREPLY);
+    assert_int_equal(o.found, 0);
+    assert_null(o.reply);
+    memset(&o, 'Z', sizeof o);
+    assert_int_equal(smtpstatus_classify_origin(NULL, "x", 1, NULL, NULL, 0, &o),
+                     SMTPSTATUS_EINVAL);
+    assert_int_equal(o.found, 0x5a5a5a5au);
+    assert_int_equal(smtpstatus_classify_origin(NULL, LIT("250 OK"), &out, NULL, 0, NULL), 0);
+}
+
 /* Every buffer size from 0 up: text_len is always the full length, the buffer always ends in
  * a NUL within its size, holds a prefix of the text, and nothing past its size is written. */
 static void
@@ -671,6 +765,7 @@ main(void)
         cmocka_unit_test(test_corpus),
         cmocka_unit_test(test_corpus_wrapped),
         cmocka_unit_test(test_registry_entry),
+        cmocka_unit_test(test_origin),
         cmocka_unit_test(test_text_buffer_sizes),
         cmocka_unit_test(test_invalid_arguments),
         cmocka_unit_test(test_no_reply),
