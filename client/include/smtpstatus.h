@@ -401,6 +401,20 @@ typedef struct smtpstatus_classification {
  * number with more parts (an IPv4 address) is never taken for a code. The parser never invents a
  * code it did not see.
  *
+ * It also reads replies as they reach helpers: quoted in an MTA's or a DSN's words (Postfix
+ * "host H[A] said: 550 ...", Exim "SMTP error from remote mail server after RCPT TO:<a@b>:
+ * 550 ...", Sendmail "Deferred: 451 ..." and "<<< 550 ...", qmail "Remote host said: ...",
+ * Exchange "Remote Server returned '550 ...'", "Diagnostic-Code: smtp; 550 ..."), a reply
+ * quoted inside another (the inner one is reported, its text is the text; see
+ * smtpstatus_classify_origin() for the outer one), a multi-line reply Postfix joined into one
+ * line, a doubled basic code ("554 554 5.7.0"), an enhanced code later in the text of a 4yz or
+ * 5yz reply when it has the basic code's class and a subject of 0 to 7 ("450 cuda_nsu 4.7.1",
+ * "553 ... - 5.7.1 [BL23]"), and an enhanced code alone ("5.7.8 Username ..."). Vendors'
+ * pseudo-codes ("[#4.16.1]", "4.16.55.1", "(554.30)") are not codes. A 4yz or 5yz basic code
+ * with a second digit over 5 ("571") is reported with SMTPSTATUS_PROBLEM_BASIC_OUT_OF_GRAMMAR.
+ * When the lines of a reply carry different basic codes, the final line's decides
+ * (BASIC_MISMATCH is set), and the enhanced code is the first one of the lines with it.
+ *
  * Retry rule: the basic code decides. RFC 5321 makes the basic code drive the SMTP state
  * machine, and RFC 3463 says the enhanced code refines it but does not replace it; so when the
  * two classes disagree (450 with 5.1.1), the reply is transient and retried, and
