@@ -6,7 +6,7 @@
  * three times: with no text buffer and no image, with a small heap text buffer whose size
  * follows the input's length (1 to 16 bytes, so every cut point gets tried), and with a heap
  * buffer large enough for any text and the embedded image. The three answers must agree, the
- * small text must be a prefix of the large one, and the large one must be exactly text_len
+ * small text must be the prefix of the large one that fits whole, and the large one must be exactly text_len
  * bytes long, valid UTF-8 (by the library's own smtpstatus__utf8_char()) and free of the C0, DEL
  * and C1 controls the classifier replaces, TAB and LF aside. Any broken invariant aborts with a
  * message. tests/fuzz/README.md says how to run the targets.
@@ -180,9 +180,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fail("text holds a C1 control");
         i += l;
     }
-    size_t kept = full.text_len < small_size - 1 ? full.text_len : small_size - 1;
-    if (memcmp(small, big, kept) != 0 || small[kept] != '\0')
-        fail("small text is not a NUL-terminated prefix of the large one");
+    /* A cut text ends between characters: before the first one that does not fit whole. */
+    size_t room = full.text_len < small_size - 1 ? full.text_len : small_size - 1;
+    size_t kept = strnlen(small, small_size);
+    if (kept > room || memcmp(small, big, kept) != 0 || small[kept] != '\0' ||
+        (kept < room && kept + smtpstatus__utf8_char(t + kept, full.text_len - kept) <= room))
+        fail("small text is not the NUL-terminated prefix of the large one that fits whole");
 
     free(small);
     free(reply);
