@@ -53,8 +53,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The daemon detaches once it is ready; the log says which port it got.
-"$daemon" --rundir "$tmp/run" --statedir "$tmp/state" --http 127.0.0.1:0 2>"$tmp/daemon.log"
+# The daemon detaches once it is ready; its log (kept on stderr, not syslog) says which port
+# it got.
+"$daemon" --rundir "$tmp/run" --statedir "$tmp/state" --http 127.0.0.1:0 --log-target stderr \
+    2>"$tmp/daemon.log"
 daemon_pid=$(cat "$tmp/run/smtpstatusd.lock")
 port=$(sed -n 's/.*http: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/daemon.log")
 url=http://127.0.0.1:$port/v1/codes/5.1.1
