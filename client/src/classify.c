@@ -546,6 +546,20 @@ scan_line(struct scan *sc, const char *line, size_t n)
             !basic_at(line, n, i, &basic, &oog))
             continue;
         int continues = sc->have_reply && sc->last_continues && basic == out->basic;
+        if (continues) {
+            /* Postfix joins a reply's lines whole: each carries the first line's enhanced code,
+             * or none when it had none. Anything else in the words is the text's own. */
+            size_t at = n - i > 3 ? i + 4 : n;
+            scratch = 0;
+            int coded = take_code(line + at, n - at, &used, &code, &scratch) &&
+                        (at + used == n || line[at + used] == ' ' || line[at + used] == '\t');
+            continues = out->has_enhanced ? coded && code_equal(code, out->enhanced) : !coded;
+        }
+        /* Only a failure quotes the failure behind it: a success or an intermediate reply whose
+         * text holds "550 5.1.1" is still that success, and "250 2.0.0 OK" in a failure's text
+         * is no reply of the server that refused. */
+        if (!continues && sc->have_reply && ((out->basic != 0 && out->basic < 400) || basic < 400))
+            continue;
         if (!continues && !introduced(line, i)) {
             size_t at = n - i > 3 ? i + 4 : n;
             scratch = 0;
