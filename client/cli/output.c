@@ -320,6 +320,8 @@ static const struct {
     {SMTPSTATUS_PROBLEM_MISSING_ENHANCED, "some lines have the enhanced code, some do not"},
     {SMTPSTATUS_PROBLEM_LINE_TOO_LONG, "a line is longer than 510 octets"},
     {SMTPSTATUS_PROBLEM_BAD_CHARACTER, "control characters or bad UTF-8 (shown as '?')"},
+    {SMTPSTATUS_PROBLEM_BASIC_OUT_OF_GRAMMAR,
+     "the basic code's second digit is over 5, outside RFC 5321's grammar"},
 };
 
 static const char *

@@ -373,6 +373,9 @@ typedef enum {
 #define SMTPSTATUS_PROBLEM_BAD_CHARACTER 0x400u     /* NUL, another C0 control but TAB, DEL, a
                                                        C1 control or ill-formed UTF-8; each
                                                        becomes '?' in the text */
+#define SMTPSTATUS_PROBLEM_BASIC_OUT_OF_GRAMMAR 0x800u /* a 4yz or 5yz basic code whose second
+                                                          digit is over 5 ("571"): outside RFC
+                                                          5321's grammar, reported all the same */
 
 /* The largest reply smtpstatus_classify() reads; longer input is cut and marked. */
 #define SMTPSTATUS_CLASSIFY_MAX 65536u
@@ -398,6 +401,20 @@ typedef struct smtpstatus_classification {
  * number with more parts (an IPv4 address) is never taken for a code. The parser never invents a
  * code it did not see.
  *
+ * It also reads replies as they reach helpers: quoted in an MTA's or a DSN's words (Postfix
+ * "host H[A] said: 550 ...", Exim "SMTP error from remote mail server after RCPT TO:<a@b>:
+ * 550 ...", Sendmail "Deferred: 451 ..." and "<<< 550 ...", qmail "Remote host said: ...",
+ * Exchange "Remote Server returned '550 ...'", "Diagnostic-Code: smtp; 550 ..."), a reply
+ * quoted inside another (the inner one is reported, its text is the text; see
+ * smtpstatus_classify_origin() for the outer one), a multi-line reply Postfix joined into one
+ * line, a doubled basic code ("554 554 5.7.0"), an enhanced code later in the text of a 4yz or
+ * 5yz reply when it has the basic code's class and a subject of 0 to 7 ("450 cuda_nsu 4.7.1",
+ * "553 ... - 5.7.1 [BL23]"), and an enhanced code alone ("5.7.8 Username ..."). Vendors'
+ * pseudo-codes ("[#4.16.1]", "4.16.55.1", "(554.30)") are not codes. A 4yz or 5yz basic code
+ * with a second digit over 5 ("571") is reported with SMTPSTATUS_PROBLEM_BASIC_OUT_OF_GRAMMAR.
+ * When the lines of a reply carry different basic codes, the final line's decides
+ * (BASIC_MISMATCH is set), and the enhanced code is the first one of the lines with it.
+ *
  * Retry rule: the basic code decides. RFC 5321 makes the basic code drive the SMTP state
  * machine, and RFC 3463 says the enhanced code refines it but does not replace it; so when the
  * two classes disagree (450 with 5.1.1), the reply is transient and retried, and
@@ -416,6 +433,52 @@ typedef struct smtpstatus_classification {
  */
 int smtpstatus_classify(const smtpstatus_image *img, const char *reply, size_t len,
                         smtpstatus_classification *out, char *text, size_t text_size);
+
+/* How smtpstatus_classify_origin() found the reply it reports (smtpstatus_reply_origin.found). */
+#define SMTPSTATUS_FOUND_WRAPPED 0x01u          /* inside words before it on its line: an MTA's
+                                                   ("host H[A] said:", "Remote Server returned '",
+                                                   "Deferred:") or a DSN's ("Diagnostic-Code:
+                                                   smtp;") */
+#define SMTPSTATUS_FOUND_NESTED 0x02u           /* quoted in another reply's text; that outer
+                                                   reply is kept as context */
+#define SMTPSTATUS_FOUND_ENHANCED_IN_TEXT 0x04u /* the enhanced code stood later in the text
+                                                   ("553 ... - 5.7.1 [BL23]", "450 cuda_nsu
+                                                   4.7.1 ...") */
+#define SMTPSTATUS_FOUND_ENHANCED_ALONE 0x08u   /* an enhanced code with no basic code before it
+                                                   ("5.7.8 Username and ...") */
+#define SMTPSTATUS_FOUND_DOUBLED 0x10u          /* the basic code twice ("554 554 5.7.0") */
+
+/*
+ * Where the reported reply was found in the input. Every pointer points into the `reply` buffer
+ * given to smtpstatus_classify_origin() and is valid exactly as long as that buffer is; nothing
+ * is allocated or copied. A span is NULL with length 0 when there is none.
+ */
+typedef struct smtpstatus_reply_origin {
+    unsigned found;       /* SMTPSTATUS_FOUND_* */
+    const char *reply;    /* the reported reply: from its first code (or the start of its first
+                             line, when only a '#' code was found) to the end of its last line */
+    size_t reply_len;
+    const char *wrapper;  /* the words before the reply on its first line, trimmed ("host
+                             mx.example.com[192.0.2.1] said:"), when FOUND_WRAPPED */
+    size_t wrapper_len;
+    uint16_t outer_basic; /* the outer reply of FOUND_NESTED (0: none, or it had no basic code) */
+    int outer_has_enhanced;
+    smtpstatus_code outer_enhanced; /* valid when outer_has_enhanced */
+    const char *outer;    /* the outer reply, from its first code to the inner reply's code */
+    size_t outer_len;
+} smtpstatus_reply_origin;
+
+/*
+ * smtpstatus_classify(), and where the reply was found. The same arguments, results and
+ * errors, and then *origin (may be NULL) is filled, also for ENOREPLY (all zero then); it is
+ * untouched on EINVAL. A reply quoted inside another (a relay's "554 5.0.0 ... host H said:
+ * 550 5.1.1 ...") is reported, since its server is the one that refused; the outer reply's
+ * codes and span are the context in *origin, and the text is the inner reply's. Allocates
+ * nothing.
+ */
+int smtpstatus_classify_origin(const smtpstatus_image *img, const char *reply, size_t len,
+                               smtpstatus_classification *out, char *text, size_t text_size,
+                               smtpstatus_reply_origin *origin);
 
 /* Static names: "success", "intermediate", "transient", "permanent", "unknown". */
 const char *smtpstatus_kind_name(smtpstatus_kind kind);

@@ -20,16 +20,33 @@
 
 #include "utf8.h"
 
+/* Problems that describe one reply's shape: they start afresh when a quoted reply begins. */
+#define REPLY_PROBLEMS                                                                             \
+    (SMTPSTATUS_PROBLEM_BASIC_MISMATCH | SMTPSTATUS_PROBLEM_ENHANCED_MISMATCH |                    \
+     SMTPSTATUS_PROBLEM_MALFORMED_LINE | SMTPSTATUS_PROBLEM_BASIC_OUT_OF_GRAMMAR)
+
+/* RFC 3463 defines subjects 0 to 7. A code read from the text, not from its place after the
+ * basic code, must have one of them: vendors' pseudo-codes ("4.16.1") use others. */
+#define TEXT_SUBJECT_MAX 7
+
 /* What was found while reading the reply, line after line. */
 struct scan {
     smtpstatus_classification *out;
+    smtpstatus_reply_origin *origin;
     char *text; /* the caller's buffer, text_size bytes, NULL when 0 */
     size_t text_size;
     size_t stored; /* bytes of text stored; less than out->text_len once the buffer is full */
     int full;      /* a character did not fit whole: nothing more is stored after it */
+    unsigned text_lines;    /* lines of the reported reply's text so far */
+    int line_in_text;       /* this line has started its text line */
+    int have_reply;         /* a code has been found: a reply is being read */
     unsigned prefixed_with; /* lines with a basic code, with the enhanced code after it */
     unsigned prefixed_bare; /* lines with a basic code, without one */
-    int last_continues;     /* the last line read was "NNN-" */
+    int last_continues;     /* the last reply line read was "NNN-" */
+    int first_set;          /* the reply's first enhanced code, for ENHANCED_MISMATCH */
+    smtpstatus_code first;
+    int bare_set; /* an enhanced code of the basic code's class later in the text */
+    smtpstatus_code bare;
 };
 
 /* Our own test rather than isdigit(), whose answer depends on the locale. */
@@ -154,15 +171,16 @@ find_hash_code(const char *s, size_t len, smtpstatus_code *code, unsigned *probl
     while ((p = memchr(p, '#', (size_t)(end - p))) != NULL) {
         size_t used;
         p++;
-        if (take_code(p, (size_t)(end - p), &used, code, problems))
+        if (take_code(p, (size_t)(end - p), &used, code, problems) &&
+            code->subject <= TEXT_SUBJECT_MAX)
             return 1;
         p += used;
     }
     return 0;
 }
 
-/* Records an enhanced code found on a line: the first one is the reply's, a different one
- * later on is a problem. */
+/* Records an enhanced code found for the reply: the first one of its final basic code's lines
+ * is the reply's, and one that differs from the first of all is a problem. */
 static void
 note_enhanced(struct scan *sc, smtpstatus_code code)
 {
@@ -171,62 +189,406 @@ note_enhanced(struct scan *sc, smtpstatus_code code)
     if (!out->has_enhanced) {
         out->has_enhanced = 1;
         out->enhanced = code;
-    } else if (!code_equal(out->enhanced, code)) {
+    }
+    if (!sc->first_set) {
+        sc->first_set = 1;
+        sc->first = code;
+    } else if (!code_equal(sc->first, code)) {
         out->problems |= SMTPSTATUS_PROBLEM_ENHANCED_MISMATCH;
     }
 }
 
+/* Marks that a reply is being read, from `at` on when none was before. */
+static void
+note_reply(struct scan *sc, const char *at)
+{
+    sc->have_reply = 1;
+    if (sc->origin->reply == NULL)
+        sc->origin->reply = at;
+}
+
+static int
+lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* Whether s[0..n) ends with the lowercase ASCII word w, in any case. */
+static int
+ends_with_ci(const char *s, size_t n, const char *w)
+{
+    size_t k = strlen(w);
+
+    if (k > n)
+        return 0;
+    for (size_t i = 0; i < k; i++) {
+        if (lower(s[n - k + i]) != w[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* The offset of the first lowercase ASCII word w in s[0..n), in any case, or n. */
+static size_t
+find_ci(const char *s, size_t n, const char *w)
+{
+    size_t k = strlen(w);
+
+    for (size_t i = 0; i + k <= n; i++) {
+        size_t j = 0;
+        while (j < k && lower(s[i + j]) == w[j])
+            j++;
+        if (j == k)
+            return i;
+    }
+    return n;
+}
+
 /*
- * Reads one line, line[0..n) without its line ending: its basic code and separator, the
- * enhanced code after them (followed by ' ', TAB or the line's end: RFC 5321's textstring
- * allows HT) or in the text, and appends the rest, cleaned by text_put_clean(), to the text. A
- * line that does not start with a valid basic code followed by ' ', '-' or its end is
- * malformed, and all of it is text.
+ * Whether line[i..i+3) is a basic code where a reply could begin: three digits, then ' ', '-'
+ * or the line's end. Sets *basic, and *out_of_grammar for a 4yz or 5yz code whose second digit
+ * is over 5 ("571"), which servers do send; a 2yz or 3yz one, or a first digit outside 2 to 5,
+ * is no code.
+ */
+static int
+basic_at(const char *line, size_t n, size_t i, uint16_t *basic, int *out_of_grammar)
+{
+    if (n - i < 3 || (n - i > 3 && line[i + 3] != ' ' && line[i + 3] != '-'))
+        return 0;
+    *out_of_grammar = 0;
+    if (smtpstatus_basic_parse(line + i, 3, basic) == 0)
+        return 1;
+    if ((line[i] != '4' && line[i] != '5') || !is_digit(line[i + 1]) || !is_digit(line[i + 2]))
+        return 0;
+    *basic = (uint16_t)((line[i] - '0') * 100 + (line[i + 1] - '0') * 10 + (line[i + 2] - '0'));
+    *out_of_grammar = 1;
+    return 1;
+}
+
+/* Bit 0: what may stand just before a reply quoted in a line (a blank, a quote, "<", "(", or
+ * the ';' and ':' that end "smtp;" and "said:"); bit 1: what a basic code starts with. */
+static const unsigned char reply_start[256] = {
+    ['\t'] = 1, [' '] = 1, ['\''] = 1, ['"'] = 1, ['<'] = 1, [';'] = 1,
+    [':'] = 1,  ['('] = 1, ['2'] = 2,  ['3'] = 2, ['4'] = 2, ['5'] = 2,
+};
+
+/*
+ * Whether the words before line[i] introduce a reply, as MTAs and DSNs print one they quote:
+ * Postfix "said:" and "refused to talk to me:", qmail "Remote host said:", RFC 3464 "smtp;",
+ * Sendmail "Deferred:" and "<<<", Exchange "returned" (with a quote or not), Exim "reason:",
+ * "host H [A]:" and, on a line that says "SMTP error from remote" before it, any ':'. That
+ * phrase is looked for only then, so a line costs one pass however many numbers it holds.
+ */
+static int
+introduced(const char *line, size_t i)
+{
+    static const char *const words[] = {
+        "said:", "me:", "smtp;",    "deferred:", "<<<",         "reason:",
+        "]:",    ">:",  "returned", "data:",     "connection:", "diagnostic-code:"};
+    size_t j = i;
+
+    while (j > 0 && (line[j - 1] == ' ' || line[j - 1] == '\t'))
+        j--;
+    if (j > 0 && (line[j - 1] == '\'' || line[j - 1] == '"')) {
+        j--;
+        while (j > 0 && (line[j - 1] == ' ' || line[j - 1] == '\t'))
+            j--;
+    }
+    if (j == 0)
+        return 1; /* an indented reply: nothing but blanks before it */
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
+        if (ends_with_ci(line, j, words[k]))
+            return 1;
+    }
+    return line[j - 1] == ':' && find_ci(line, j, "smtp error from remote") < j;
+}
+
+/*
+ * Reads the codes of a reply that begins at line[i] with the basic code `basic` (checked by
+ * basic_at()): the separator, a doubled basic code ("554 554 5.7.0"), and the enhanced code
+ * after them, followed by ' ', TAB or the line's end. Returns the offset where the reply's
+ * text begins on the line. The final line decides: a basic code that differs from the reply's
+ * so far replaces it, and the enhanced code is looked for afresh.
+ */
+static size_t
+read_prefix(struct scan *sc, const char *line, size_t n, size_t i, uint16_t basic,
+            int out_of_grammar)
+{
+    smtpstatus_classification *out = sc->out;
+    size_t start = n - i > 3 ? i + 4 : i + 3;
+    size_t used;
+    smtpstatus_code code;
+
+    note_reply(sc, line + i);
+    if (out_of_grammar)
+        out->problems |= SMTPSTATUS_PROBLEM_BASIC_OUT_OF_GRAMMAR;
+    if (out->basic == 0) {
+        out->basic = basic;
+    } else if (basic != out->basic) {
+        out->problems |= SMTPSTATUS_PROBLEM_BASIC_MISMATCH;
+        out->basic = basic;
+        out->has_enhanced = 0;
+    }
+    sc->last_continues = n - i > 3 && line[i + 3] == '-';
+
+    if (n - start >= 4 && memcmp(line + start, line + i, 3) == 0 && line[start + 3] == ' ') {
+        sc->origin->found |= SMTPSTATUS_FOUND_DOUBLED;
+        start += 4;
+    }
+    if (take_code(line + start, n - start, &used, &code, &out->problems) &&
+        (start + used == n || line[start + used] == ' ' || line[start + used] == '\t')) {
+        note_enhanced(sc, code);
+        sc->prefixed_with++;
+        return start + used < n ? start + used + 1 : start + used;
+    }
+    sc->prefixed_bare++;
+    return start;
+}
+
+/*
+ * Looks in s[0..n) for an enhanced code standing on its own in the text of a 4yz or 5yz reply
+ * without one in its place ("553 ... - 5.7.1 [BL23]", "450 cuda_nsu 4.7.1 ..."): bounded by the
+ * text's start, a space or an opening bracket on the left and by a space, punctuation or the
+ * end on the right, of the basic code's class, with an RFC 3463 subject. The first one is kept
+ * as the reply's enhanced code if no other turns up. A dotted number of four parts or more
+ * (192.0.2.1, 4.16.55.1) is not one, and is no problem here: it is not where a code stands.
+ * With `after_prefix`, s follows a basic code whose enhanced code was not in its place; a code
+ * that only blanks separate from it is one that read_prefix() refused ("550 5.1.1: ..."), and
+ * is refused here too.
+ */
+static void
+find_bare_code(struct scan *sc, const char *s, size_t n, int after_prefix)
+{
+    unsigned cls = sc->out->basic / 100u;
+
+    if (sc->out->has_enhanced || sc->bare_set || (cls != 4 && cls != 5))
+        return;
+    for (size_t i = 0; i < n;) {
+        size_t k = i;
+        while (k < n && (is_digit(s[k]) || s[k] == '.'))
+            k++;
+        if (k == i) {
+            if (s[i] != ' ' && s[i] != '\t')
+                after_prefix = 0;
+            i++;
+            continue;
+        }
+        if (after_prefix) {
+            i = k;
+            after_prefix = 0;
+            continue;
+        }
+        size_t m = k;
+        while (m > i && s[m - 1] == '.')
+            m--;
+        smtpstatus_code code;
+        int left =
+            i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t' || s[i - 1] == '(' || s[i - 1] == '[';
+        int right = k == n || s[k] == ' ' || s[k] == '\t' || s[k] == ',' || s[k] == ';' ||
+                    s[k] == ')' || s[k] == ']' || s[k] == ':';
+        if (left && right && !is_dotted_number(s + i, m - i) &&
+            smtpstatus_code_parse(s + i, m - i, 0, &code, NULL) == 0 && code.cls == cls &&
+            code.subject <= TEXT_SUBJECT_MAX) {
+            sc->bare_set = 1;
+            sc->bare = code;
+            return;
+        }
+        i = k;
+    }
+}
+
+/*
+ * One piece of a line's text, s[0..n): its '#' code counts for the reply being read unless the
+ * line had the enhanced code in its place (`prefixed`), a code standing alone in it is noted
+ * (find_bare_code(); `after_prefix` when s follows a basic code), and it is appended to the
+ * text when `keep` (else it is the words around a reply).
+ */
+static void
+put_piece(struct scan *sc, const char *s, size_t n, int prefixed, int after_prefix, int keep)
+{
+    smtpstatus_code code;
+
+    if (!prefixed && find_hash_code(s, n, &code, &sc->out->problems)) {
+        note_reply(sc, s);
+        note_enhanced(sc, code);
+    }
+    if (sc->out->basic != 0)
+        find_bare_code(sc, s, n, after_prefix && !prefixed);
+    if (!keep)
+        return;
+    if (!sc->line_in_text) {
+        if (sc->text_lines > 0)
+            text_put(sc, '\n');
+        sc->text_lines++;
+        sc->line_in_text = 1;
+    }
+    text_put_clean(sc, s, n);
+}
+
+/*
+ * A reply quoted at line[i], after the words line[0..i): it is the one to report. What was
+ * read before it becomes the outer reply (kept in the origin as context) and its text is
+ * dropped, and the reply's own problems start afresh.
+ */
+static void
+begin_quoted(struct scan *sc, const char *line, size_t i)
+{
+    smtpstatus_classification *out = sc->out;
+    smtpstatus_reply_origin *o = sc->origin;
+    size_t w = 0, e = i;
+
+    if (sc->have_reply && o->reply != NULL) {
+        o->found |= SMTPSTATUS_FOUND_NESTED;
+        o->outer_basic = out->basic;
+        o->outer_has_enhanced = out->has_enhanced || sc->bare_set;
+        o->outer_enhanced = out->has_enhanced ? out->enhanced : sc->bare;
+        o->outer = o->reply;
+        o->outer_len = (size_t)(line + i - o->reply);
+        while (o->outer_len > 0 &&
+               (o->outer[o->outer_len - 1] == ' ' || o->outer[o->outer_len - 1] == '\t'))
+            o->outer_len--;
+    }
+    while (w < i && (line[w] == ' ' || line[w] == '\t'))
+        w++;
+    while (e > w &&
+           (line[e - 1] == ' ' || line[e - 1] == '\t' || line[e - 1] == '\'' || line[e - 1] == '"'))
+        e--;
+    /* How the outer reply's codes were found says nothing about this one's. */
+    o->found &= SMTPSTATUS_FOUND_NESTED;
+    o->wrapper = e > w ? line + w : NULL;
+    o->wrapper_len = e - w;
+    if (e > w)
+        o->found |= SMTPSTATUS_FOUND_WRAPPED;
+    o->reply = line + i;
+
+    out->basic = 0;
+    out->has_enhanced = 0;
+    out->problems &= ~(unsigned)REPLY_PROBLEMS;
+    out->text_len = 0;
+    sc->stored = 0;
+    sc->full = 0;
+    sc->text_lines = 0;
+    sc->line_in_text = 0;
+    sc->prefixed_with = sc->prefixed_bare = 0;
+    sc->last_continues = 0;
+    sc->first_set = sc->bare_set = 0;
+}
+
+/*
+ * How many quote characters to leave off the end of line[0..n): Exchange's "returned '...'"
+ * closes its quote (and its "'<...>'" the angle bracket too), which is not the server's text.
+ */
+static size_t
+closing_quote(const char *line, size_t n)
+{
+    if (n == 0 || (line[n - 1] != '\'' && line[n - 1] != '"'))
+        return 0;
+    size_t r = find_ci(line, n, "returned");
+    if (r == n)
+        return 0;
+    r += 8;
+    while (r < n && line[r] == ' ')
+        r++;
+    if (r >= n - 1 || line[r] != line[n - 1])
+        return 0;
+    return line[r + 1] == '<' && line[n - 2] == '>' ? 2 : 1;
+}
+
+/*
+ * Reads one line, line[0..n) without its line ending. A reply line starts with a basic code
+ * and ' ', '-' or its end (the enhanced code after it, followed by ' ', TAB or the line's end),
+ * or with an enhanced code alone, whose basic code a client cut off. Then the line is searched
+ * for replies quoted in it: a basic code after words that introduce a reply (introduced()) or
+ * followed by an enhanced code of its class, or an indented one. One with the basic code of a
+ * reply whose last line was "NNN-" continues it (Postfix joins a multi-line reply's lines with
+ * spaces: "550-5.1.1 ... 550 5.1.1 ..."); another one is a new reply, quoted by what came
+ * before (begin_quoted()). The text between the codes is appended, cleaned by
+ * text_put_clean(). A line where no code is found is malformed, and all of it is text, unless
+ * it is a folded, indented line after a reply that an MTA wrapped.
  */
 static void
 scan_line(struct scan *sc, const char *line, size_t n)
 {
     smtpstatus_classification *out = sc->out;
+    size_t seg = 0, quote = closing_quote(line, n);
+    int found = 0, prefixed = 0, after_code = 0, oog;
     uint16_t basic;
-    size_t start = 0;
-    int enhanced_after_prefix = 0;
     smtpstatus_code code;
+    size_t used;
+    unsigned scratch = 0;
 
     /* RFC 5321 4.5.3.1.5: 512 octets with CRLF, the widest line render writes too. */
     if (n > SMTPSTATUS_WIDTH_MAX)
         out->problems |= SMTPSTATUS_PROBLEM_LINE_TOO_LONG;
+    sc->line_in_text = 0;
 
-    if (n >= 3 && smtpstatus_basic_parse(line, 3, &basic) == 0 &&
-        (n == 3 || line[3] == ' ' || line[3] == '-')) {
-        if (out->basic == 0)
-            out->basic = basic;
-        else if (basic != out->basic)
-            out->problems |= SMTPSTATUS_PROBLEM_BASIC_MISMATCH;
-        sc->last_continues = n > 3 && line[3] == '-';
-        start = n > 3 ? 4 : 3;
-
-        size_t used;
-        if (take_code(line + start, n - start, &used, &code, &out->problems) &&
-            (start + used == n || line[start + used] == ' ' || line[start + used] == '\t')) {
-            enhanced_after_prefix = 1;
-            note_enhanced(sc, code);
-            start += used < n - start ? used + 1 : used;
-        }
-        if (enhanced_after_prefix)
-            sc->prefixed_with++;
-        else
-            sc->prefixed_bare++;
-    } else {
-        out->problems |= SMTPSTATUS_PROBLEM_MALFORMED_LINE;
+    if (basic_at(line, n, 0, &basic, &oog)) {
+        unsigned with = sc->prefixed_with;
+        seg = read_prefix(sc, line, n, 0, basic, oog);
+        prefixed = sc->prefixed_with != with;
+        found = after_code = 1;
+    } else if (n > 0 && is_digit(line[0]) && take_code(line, n, &used, &code, &scratch) &&
+               code.subject <= TEXT_SUBJECT_MAX &&
+               (used == n || line[used] == ' ' || line[used] == '\t')) {
+        note_reply(sc, line);
+        note_enhanced(sc, code);
+        sc->origin->found |= SMTPSTATUS_FOUND_ENHANCED_ALONE;
         sc->last_continues = 0;
+        seg = used < n ? used + 1 : used;
+        prefixed = found = 1;
     }
 
-    if (!enhanced_after_prefix && find_hash_code(line + start, n - start, &code, &out->problems))
-        note_enhanced(sc, code);
+    for (size_t i = seg > 0 ? seg : 1; i + 3 <= n; i++) {
+        /* One well-predicted branch a byte: most lines quote nothing. */
+        if (((reply_start[(unsigned char)line[i - 1]] &
+              (reply_start[(unsigned char)line[i]] >> 1)) &
+             1) == 0 ||
+            !basic_at(line, n, i, &basic, &oog))
+            continue;
+        int continues = sc->have_reply && sc->last_continues && basic == out->basic;
+        if (continues) {
+            /* Postfix joins a reply's lines whole: each carries the first line's enhanced code,
+             * or none when it had none. Anything else in the words is the text's own. */
+            size_t at = n - i > 3 ? i + 4 : n;
+            scratch = 0;
+            int coded = take_code(line + at, n - at, &used, &code, &scratch) &&
+                        (at + used == n || line[at + used] == ' ' || line[at + used] == '\t');
+            continues = out->has_enhanced ? coded && code_equal(code, out->enhanced) : !coded;
+        }
+        /* Only a failure quotes the failure behind it: a success or an intermediate reply whose
+         * text holds "550 5.1.1" is still that success, and "250 2.0.0 OK" in a failure's text
+         * is no reply of the server that refused. */
+        if (!continues && sc->have_reply && ((out->basic != 0 && out->basic < 400) || basic < 400))
+            continue;
+        if (!continues && !introduced(line, i)) {
+            size_t at = n - i > 3 ? i + 4 : n;
+            scratch = 0;
+            if (!(take_code(line + at, n - at, &used, &code, &scratch) &&
+                  code.cls == basic / 100u &&
+                  (at + used == n || line[at + used] == ' ' || line[at + used] == '\t')))
+                continue;
+        }
+        /* The words before a reply that starts the line's reply text are no part of it. */
+        put_piece(sc, line + seg, i - seg, prefixed, after_code, found);
+        if (!continues)
+            begin_quoted(sc, line, i);
+        unsigned with = sc->prefixed_with;
+        seg = read_prefix(sc, line, n, i, basic, oog);
+        prefixed = sc->prefixed_with != with;
+        found = after_code = 1;
+        i = seg > i ? seg - 1 : i;
+    }
 
-    if (out->line_count > 0)
-        text_put(sc, '\n');
-    text_put_clean(sc, line + start, n - start);
+    if (!found) {
+        if (!(sc->have_reply && sc->origin->wrapper != NULL && n > 0 &&
+              (line[0] == ' ' || line[0] == '\t')))
+            out->problems |= SMTPSTATUS_PROBLEM_MALFORMED_LINE;
+        sc->last_continues = 0;
+    }
+    size_t end = n - (seg <= n - quote ? quote : 0);
+    put_piece(sc, line + seg, end - seg, prefixed, after_code, 1);
+    if (sc->origin->reply != NULL)
+        sc->origin->reply_len = (size_t)(line + end - sc->origin->reply);
     out->line_count++;
 }
 
@@ -236,22 +598,26 @@ scan_line(struct scan *sc, const char *line, size_t n)
  * anywhere else is a bad character. Input past SMTPSTATUS_CLASSIFY_MAX is not read, and sets
  * SMTPSTATUS_PROBLEM_TRUNCATED. Returns SMTPSTATUS_EINVAL, touching nothing, for a NULL out, a
  * NULL reply with len > 0 or a NULL text with text_size > 0; SMTPSTATUS_ENOREPLY when neither a
- * basic nor an enhanced code was found, with *out and the text filled all the same; else 0.
- * out->entry is the registry's answer for the enhanced code when there is one and img is not
- * NULL, and all zero otherwise. Reads no byte at or past reply[len], allocates nothing, and runs
- * in time linear in len.
+ * basic nor an enhanced code was found, with *out, *origin and the text filled all the same;
+ * else 0. out->entry is the registry's answer for the enhanced code when there is one and img
+ * is not NULL, and all zero otherwise. Reads no byte at or past reply[len], allocates nothing,
+ * and runs in time linear in len.
  */
 int
-smtpstatus_classify(const smtpstatus_image *img, const char *reply, size_t len,
-                    smtpstatus_classification *out, char *text, size_t text_size)
+smtpstatus_classify_origin(const smtpstatus_image *img, const char *reply, size_t len,
+                           smtpstatus_classification *out, char *text, size_t text_size,
+                           smtpstatus_reply_origin *origin)
 {
     struct scan sc;
+    smtpstatus_reply_origin scratch;
 
     if (out == NULL || (reply == NULL && len > 0) || (text == NULL && text_size > 0))
         return SMTPSTATUS_EINVAL;
     memset(out, 0, sizeof *out);
     memset(&sc, 0, sizeof sc);
     sc.out = out;
+    sc.origin = origin != NULL ? origin : &scratch;
+    memset(sc.origin, 0, sizeof *sc.origin);
     sc.text = text;
     sc.text_size = text_size;
 
@@ -273,6 +639,11 @@ smtpstatus_classify(const smtpstatus_image *img, const char *reply, size_t len,
     if (text_size > 0)
         text[sc.stored] = '\0';
 
+    if (!out->has_enhanced && sc.bare_set) {
+        out->has_enhanced = 1;
+        out->enhanced = sc.bare;
+        sc.origin->found |= SMTPSTATUS_FOUND_ENHANCED_IN_TEXT;
+    }
     if (sc.last_continues)
         out->problems |= SMTPSTATUS_PROBLEM_TRUNCATED;
     if (sc.prefixed_with > 0 && sc.prefixed_bare > 0)
@@ -299,7 +670,19 @@ smtpstatus_classify(const smtpstatus_image *img, const char *reply, size_t len,
         smtpstatus_image_lookup(img, out->enhanced, &out->entry) != 0)
         memset(&out->entry, 0, sizeof out->entry);
 
-    return out->basic == 0 && !out->has_enhanced ? SMTPSTATUS_ENOREPLY : 0;
+    if (out->basic == 0 && !out->has_enhanced) {
+        memset(sc.origin, 0, sizeof *sc.origin);
+        return SMTPSTATUS_ENOREPLY;
+    }
+    return 0;
+}
+
+/* Classifies reply[0..len) without saying where the reply was found; see smtpstatus.h. */
+int
+smtpstatus_classify(const smtpstatus_image *img, const char *reply, size_t len,
+                    smtpstatus_classification *out, char *text, size_t text_size)
+{
+    return smtpstatus_classify_origin(img, reply, len, out, text, text_size, NULL);
 }
 
 const char *
@@ -348,6 +731,8 @@ smtpstatus_problem_name(unsigned problem)
         return "line_too_long";
     case SMTPSTATUS_PROBLEM_BAD_CHARACTER:
         return "bad_character";
+    case SMTPSTATUS_PROBLEM_BASIC_OUT_OF_GRAMMAR:
+        return "basic_out_of_grammar";
     default:
         return NULL;
     }

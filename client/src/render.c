@@ -238,6 +238,19 @@ starts_with_dotted_number(const unsigned char *t, size_t n)
     return i > 0 && i + 1 < n && t[i] == '.' && t[i + 1] >= '0' && t[i + 1] <= '9';
 }
 
+/* Whether a reader would take the start of t[0..n) for a code: a dotted number, or a basic
+ * code before one ("550 5.1.1", read as a doubled code, as in "554 554 5.7.0"). */
+static int
+starts_code_like(const unsigned char *t, size_t n)
+{
+    if (starts_with_dotted_number(t, n))
+        return 1;
+    for (size_t i = 0; i < 3; i++)
+        if (i >= n || t[i] < '0' || t[i] > '9')
+            return 0;
+    return n > 4 && (t[3] == ' ' || t[3] == '-') && starts_with_dotted_number(t + 4, n - 4);
+}
+
 /*
  * Writes every line of the reply: "550-5.1.1 words" CRLF, ..., "550 5.1.1 words" CRLF (without
  * an enhanced code: "550-words"; a last line with nothing after the code: "550"). With `dsn`
@@ -268,7 +281,7 @@ emit_lines(struct wrap *w, const char *code3, const char *enh, struct out *o, in
         }
         /* "550-" is followed by the first word directly; "550-5.1.1" by a space. */
         k.glue = el == 0 && pn == 4;
-        if (el == 0 && starts_with_dotted_number(w->t + a, b - a))
+        if (el == 0 && starts_code_like(w->t + a, b - a))
             *warnings |= SMTPSTATUS_WARN_CODE_LIKE_TEXT;
         for_each_word(w->t, a, b, warnings, word, &k);
         k.glue = 0;

@@ -30,7 +30,8 @@
      SMTPSTATUS_PROBLEM_CLASS_MISMATCH | SMTPSTATUS_PROBLEM_MALFORMED_LINE |                       \
      SMTPSTATUS_PROBLEM_TRUNCATED | SMTPSTATUS_PROBLEM_IP_NOT_CODE | SMTPSTATUS_PROBLEM_NO_CODE |  \
      SMTPSTATUS_PROBLEM_ENHANCED_ON_3YZ | SMTPSTATUS_PROBLEM_MISSING_ENHANCED |                    \
-     SMTPSTATUS_PROBLEM_LINE_TOO_LONG | SMTPSTATUS_PROBLEM_BAD_CHARACTER)
+     SMTPSTATUS_PROBLEM_LINE_TOO_LONG | SMTPSTATUS_PROBLEM_BAD_CHARACTER |                         \
+     SMTPSTATUS_PROBLEM_BASIC_OUT_OF_GRAMMAR)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -60,8 +61,14 @@ check_one(int rc, const smtpstatus_classification *c, size_t size)
         uint16_t b;
         char digits[3] = {(char)('0' + c->basic / 100), (char)('0' + c->basic / 10 % 10),
                           (char)('0' + c->basic % 10)};
-        if (c->basic < 200 || c->basic > 559 || smtpstatus_basic_parse(digits, 3, &b) != 0)
-            fail("basic code is not a valid reply code");
+        int valid =
+            c->basic >= 200 && c->basic <= 559 && smtpstatus_basic_parse(digits, 3, &b) == 0;
+        int out_of_grammar = c->basic >= 460 && c->basic <= 599 && c->basic % 100 >= 60;
+        if (!valid && !out_of_grammar)
+            fail("basic code is not a reply code, even a 4yz or 5yz one out of grammar");
+        /* The flag may come from another line of the reply, whose code the final one replaced. */
+        if (out_of_grammar && (c->problems & SMTPSTATUS_PROBLEM_BASIC_OUT_OF_GRAMMAR) == 0)
+            fail("an out-of-grammar basic code without BASIC_OUT_OF_GRAMMAR");
     }
     if (c->has_enhanced) {
         char buf[SMTPSTATUS_CODE_STRLEN];
@@ -102,6 +109,30 @@ check_one(int rc, const smtpstatus_classification *c, size_t size)
         fail("line_count is 0 for a non-empty input, or not 0 for an empty one");
     if (c->text_len > read)
         fail("text longer than the input read");
+}
+
+/* Every span of the origin lies within the input read, and the origin is empty without a code. */
+static void
+check_origin(int rc, const smtpstatus_reply_origin *o, const char *reply, size_t size)
+{
+    size_t read = size < SMTPSTATUS_CLASSIFY_MAX ? size : SMTPSTATUS_CLASSIFY_MAX;
+    const char *spans[3] = {o->reply, o->wrapper, o->outer};
+    const size_t lens[3] = {o->reply_len, o->wrapper_len, o->outer_len};
+
+    for (int i = 0; i < 3; i++) {
+        if (spans[i] == NULL
+                ? lens[i] != 0
+                : spans[i] < reply || lens[i] > read || (size_t)(spans[i] - reply) > read - lens[i])
+            fail("an origin span lies outside the input");
+    }
+    if (rc == SMTPSTATUS_ENOREPLY && (o->found != 0 || o->reply != NULL))
+        fail("origin filled without a code");
+    if (rc == 0 && o->reply == NULL)
+        fail("a reply was classified but the origin does not say where");
+    if (((o->found & SMTPSTATUS_FOUND_NESTED) != 0) != (o->outer != NULL))
+        fail("FOUND_NESTED does not match the outer span");
+    if (((o->found & SMTPSTATUS_FOUND_WRAPPED) != 0) != (o->wrapper != NULL))
+        fail("FOUND_WRAPPED does not match the wrapper span");
 }
 
 /* Field by field: the structs have padding. */
@@ -155,6 +186,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc_none = smtpstatus_classify(NULL, reply, size, &none, NULL, 0);
     int rc_cut = smtpstatus_classify(NULL, reply, size, &cut, small, small_size);
     int rc_full = smtpstatus_classify(img, reply, size, &full, big, BIG_TEXT_SIZE);
+    smtpstatus_classification where;
+    smtpstatus_reply_origin origin;
+    int rc_where = smtpstatus_classify_origin(NULL, reply, size, &where, NULL, 0, &origin);
 
     check_one(rc_none, &none, size);
     check_one(rc_cut, &cut, size);
@@ -163,6 +197,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail("return codes differ with the text buffer or the image");
     check_same(&none, &cut);
     check_same(&none, &full);
+    if (rc_where != rc_none)
+        fail("smtpstatus_classify_origin() answers otherwise");
+    check_same(&none, &where);
+    check_origin(rc_where, &origin, reply, size);
     check_entry(&full, &cut);
 
     if (full.text_len >= BIG_TEXT_SIZE)
