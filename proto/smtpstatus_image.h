@@ -21,7 +21,7 @@
 
 #define SMTPSTATUS_IMAGE_MAGIC      "SMTPSIMG" /* 8 bytes, no terminator in the file */
 #define SMTPSTATUS_IMAGE_MAGIC_LEN  8
-#define SMTPSTATUS_IMAGE_VERSION    1u
+#define SMTPSTATUS_IMAGE_VERSION    2u
 #define SMTPSTATUS_IMAGE_ALIGN      8u          /* every table offset is a multiple of this */
 #define SMTPSTATUS_IMAGE_NONE       0xFFFFu     /* "no record" in the u16 indexes */
 #define SMTPSTATUS_IMAGE_MAX_SUBJECT 999u       /* subject and detail have 1 to 3 digits */
@@ -90,7 +90,14 @@ struct smtpstatus_image_header {
     uint32_t field_count;
     uint32_t strings_off;       /* the string pool */
     uint32_t strings_size;
-    uint32_t reserved[8];       /* zero in version 1 */
+    uint32_t rules_off;         /* struct smtpstatus_image_rule[rule_count], in match order */
+    uint32_t rule_count;
+    uint32_t rules_db_off;      /* the rules' patterns as one serialized Vectorscan database */
+    uint32_t rules_db_size;     /* bytes; 0 when no rule has a pattern */
+    uint32_t vendors_off;       /* struct smtpstatus_image_vendor[vendor_count], sorted */
+    uint32_t vendor_count;
+    uint32_t admin_rule_count;  /* the first admin_rule_count rules are the administrator's */
+    uint32_t reserved;          /* zero */
 };
 _Static_assert(sizeof(struct smtpstatus_image_header) == 184, "header size");
 _Static_assert(offsetof(struct smtpstatus_image_header, superseded) == 16, "superseded offset");
@@ -173,5 +180,59 @@ struct smtpstatus_image_field {
     struct smtpstatus_image_str value;
 };
 _Static_assert(sizeof(struct smtpstatus_image_field) == 16, "field size");
+
+/* A reason rule (smtpstatus_image_rule). Rules are tried in table order; the first whose codes
+ * and pattern both match decides. Pattern i of the serialized database has id i, the rule's
+ * index; a rule without a pattern has no id in it. */
+#define SMTPSTATUS_IMAGE_RULE_HAS_PATTERN  0x1u /* pattern is set and compiled into the database */
+#define SMTPSTATUS_IMAGE_RULE_HAS_ENHANCED 0x2u /* the rule names an enhanced code */
+#define SMTPSTATUS_IMAGE_RULE_HAS_STATUS   0x4u /* status_* is set */
+#define SMTPSTATUS_IMAGE_RULE_ADMIN        0x8u /* from the administrator's rules file */
+
+/* smtpstatus_image_rule.retry */
+#define SMTPSTATUS_IMAGE_RETRY_DEFAULT 0u /* the reason's default for the reply's class */
+#define SMTPSTATUS_IMAGE_RETRY_YES     1u
+#define SMTPSTATUS_IMAGE_RETRY_NO      2u
+
+/* Any value of a wildcard part ("5XX", "X.7.1", "5.7.X"). */
+#define SMTPSTATUS_IMAGE_ANY 0xFFFFu
+
+struct smtpstatus_image_rule {
+    uint16_t basic;          /* 200..599, or SMTPSTATUS_IMAGE_ANY */
+    uint8_t basic_class;     /* 2, 4 or 5 for "NXX"; 0 for any (when basic is ANY) */
+    uint8_t reason;          /* smtpstatus_reason, 1..SMTPSTATUS_REASON_MAX */
+    uint8_t retry;           /* SMTPSTATUS_IMAGE_RETRY_* */
+    uint8_t enhanced_class;  /* 2, 4 or 5; 0 for "X" (with HAS_ENHANCED) */
+    uint16_t flags;          /* SMTPSTATUS_IMAGE_RULE_* */
+    uint16_t subject;        /* enhanced subject (HAS_ENHANCED) */
+    uint16_t detail;         /* enhanced detail, or SMTPSTATUS_IMAGE_ANY for "X" */
+    uint8_t status_class;    /* the Status column (HAS_STATUS): 2, 4 or 5 */
+    uint8_t reserved8;       /* zero */
+    uint16_t status_subject;
+    uint16_t status_detail;
+    uint16_t reserved16;     /* zero */
+    uint32_t line;           /* the rule's line in its file */
+    struct smtpstatus_image_str name;    /* "FILE:LINE" for an admin rule without a Name, else Name */
+    struct smtpstatus_image_str pattern; /* the Pattern column as written */
+    struct smtpstatus_image_str note;    /* what to do, for people */
+    struct smtpstatus_image_str source;  /* where the rule's fact comes from */
+};
+_Static_assert(sizeof(struct smtpstatus_image_rule) == 56, "rule size");
+
+/* What a provider documents an enhanced code (or its own code) to mean. Sorted by (subject,
+ * detail, class); records for a provider code that is not an enhanced code ("TSS04") come last
+ * with subject and detail SMTPSTATUS_IMAGE_ANY, sorted by code text. */
+struct smtpstatus_image_vendor {
+    uint8_t cls;      /* 2, 4 or 5; 0 when the provider uses the code in any class */
+    uint8_t reason;   /* smtpstatus_reason, 1..SMTPSTATUS_REASON_MAX */
+    uint16_t subject; /* or SMTPSTATUS_IMAGE_ANY */
+    uint16_t detail;  /* or SMTPSTATUS_IMAGE_ANY */
+    uint16_t reserved; /* zero */
+    struct smtpstatus_image_str provider; /* "Microsoft 365" */
+    struct smtpstatus_image_str code;     /* the code as the provider writes it */
+    struct smtpstatus_image_str meaning;  /* in the project's words */
+    struct smtpstatus_image_str source;   /* where it is documented */
+};
+_Static_assert(sizeof(struct smtpstatus_image_vendor) == 40, "vendor size");
 
 #endif

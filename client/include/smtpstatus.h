@@ -377,6 +377,51 @@ typedef enum {
                                                           digit is over 5 ("571"): outside RFC
                                                           5321's grammar, reported all the same */
 
+#define SMTPSTATUS_PROBLEM_REASON_OVERRIDES_CLASS 0x1000u /* the reason decided retry against the
+                                                             reply's class: a 5yz retried
+                                                             ("550 5.7.1 ... try again later"),
+                                                             or a 4yz a rule says not to retry */
+#define SMTPSTATUS_PROBLEM_REASON_OVERRIDES_CODE 0x2000u  /* the reason is not what the enhanced
+                                                             code alone means (Microsoft's 5.1.10
+                                                             "RecipientNotFound" is bad-mailbox,
+                                                             IANA's X.1.10 is a null MX) */
+
+/*
+ * Why a reply failed, or that it did not: the decision a mail helper acts on. The names
+ * (smtpstatus_reason_name()) are the JSON and protobuf spellings.
+ */
+typedef enum smtpstatus_reason {
+    SMTPSTATUS_REASON_SUCCESS = 1,     /* "success": a 2yz reply */
+    SMTPSTATUS_REASON_INTERMEDIATE,    /* "intermediate": a 3yz reply (354, 334) */
+    SMTPSTATUS_REASON_BAD_MAILBOX,     /* "bad-mailbox": no such recipient, invalid or moved */
+    SMTPSTATUS_REASON_MAILBOX_DISABLED, /* "mailbox-disabled": exists but disabled, suspended,
+                                           inactive or locked */
+    SMTPSTATUS_REASON_MAILBOX_FULL,    /* "mailbox-full": over quota, mailbox or disk full */
+    SMTPSTATUS_REASON_MESSAGE_TOO_BIG, /* "message-too-big": size limits */
+    SMTPSTATUS_REASON_BAD_SENDER,      /* "bad-sender": the sender address or domain refused */
+    SMTPSTATUS_REASON_POLICY,          /* "policy": spam and virus filters, block lists,
+                                          reputation, rDNS and HELO policy, local policy */
+    SMTPSTATUS_REASON_AUTH,            /* "auth": SPF, DKIM, DMARC, SMTP AUTH */
+    SMTPSTATUS_REASON_ROUTING,         /* "routing": no such domain, null MX, relay denied,
+                                          loops */
+    SMTPSTATUS_REASON_RATE_LIMIT,      /* "rate-limit": rate, volume, connection and count
+                                          limits */
+    SMTPSTATUS_REASON_GREYLISTING,     /* "greylisting" */
+    SMTPSTATUS_REASON_TLS_REQUIRED,    /* "tls-required": STARTTLS required, TLS failed */
+    SMTPSTATUS_REASON_PROTOCOL,        /* "protocol": command sequence or syntax errors */
+    SMTPSTATUS_REASON_CONTENT,         /* "content": message format problems */
+    SMTPSTATUS_REASON_SERVER_ERROR,    /* "server-error": the receiver's own problems */
+    SMTPSTATUS_REASON_EXPIRED,         /* "expired": expired in the queue, timeouts */
+    SMTPSTATUS_REASON_OTHER,           /* "other": a failure that fits none of the above */
+} smtpstatus_reason;
+#define SMTPSTATUS_REASON_MAX SMTPSTATUS_REASON_OTHER
+
+/* The name of a reason ("bad-mailbox"); NULL for a value out of range. Static. */
+const char *smtpstatus_reason_name(smtpstatus_reason reason);
+
+/* The reason named `name` (exactly as smtpstatus_reason_name() spells it), or 0 when none is. */
+smtpstatus_reason smtpstatus_reason_from_name(const char *name, size_t len);
+
 /* The largest reply smtpstatus_classify() reads; longer input is cut and marked. */
 #define SMTPSTATUS_CLASSIFY_MAX 65536u
 
@@ -391,6 +436,15 @@ typedef struct smtpstatus_classification {
     smtpstatus_entry entry;   /* the registry's answer for the enhanced code (has_enhanced) */
     size_t text_len;          /* full length of the text, without the NUL; more than
                                  text_size - 1 when it was cut */
+    smtpstatus_reason reason; /* always set (SMTPSTATUS_REASON_OTHER when nothing tells) */
+    int recipient_invalid;    /* 1 only when the reply proves the address is gone: stop
+                                 sending to it */
+    uint32_t retry_after;     /* seconds the text asks to wait ("try again in 5 minutes"), or 0 */
+    const char *rule;         /* the rule that decided: "FILE:LINE" or a built-in rule's name;
+                                 "" when none did. Into img's memory: valid as long as img is */
+    const char *rule_note;    /* what to do, for people; "" when the rule has none. As rule */
+    int has_status;           /* 1 when the rule gives a status to report instead */
+    smtpstatus_code status;   /* valid when has_status */
 } smtpstatus_classification;
 
 /*
@@ -415,11 +469,21 @@ typedef struct smtpstatus_classification {
  * When the lines of a reply carry different basic codes, the final line's decides
  * (BASIC_MISMATCH is set), and the enhanced code is the first one of the lines with it.
  *
- * Retry rule: the basic code decides. RFC 5321 makes the basic code drive the SMTP state
- * machine, and RFC 3463 says the enhanced code refines it but does not replace it; so when the
- * two classes disagree (450 with 5.1.1), the reply is transient and retried, and
- * SMTPSTATUS_PROBLEM_CLASS_MISMATCH is set. Only when no basic code was found does the enhanced
- * class decide. 2yz, 3yz and 5yz are never retried.
+ * Reason: the reason rules of `img` (the administrator's first, then the built-in ones; the
+ * embedded image's built-in rules when img is NULL) are tried in order over the reported reply's
+ * text and codes, and the first that matches decides out->reason, out->rule and out->rule_note.
+ * Matching runs all patterns in one pass and allocates nothing after the first call on a thread
+ * for an image (which sets up that thread's scratch space; on ENOMEM the reason is decided from
+ * the codes alone and out->rule is "").
+ *
+ * Retry rule: the basic code decides, unless the reason does. RFC 5321 makes the basic code
+ * drive the SMTP state machine, and RFC 3463 says the enhanced code refines it but does not
+ * replace it; so when the two classes disagree (450 with 5.1.1), the reply is transient and
+ * retried, and SMTPSTATUS_PROBLEM_CLASS_MISMATCH is set. Only when no basic code was found does
+ * the enhanced class decide. 2yz and 3yz are never retried. A 5yz reply whose reason is
+ * rate-limit or greylisting, or a reply whose rule says Retry yes or no against its class, is
+ * decided by the reason, with SMTPSTATUS_PROBLEM_REASON_OVERRIDES_CLASS. out->recipient_invalid
+ * is 1 only for a permanent bad-mailbox failure.
  *
  * The text, with each line's code prefixes removed and lines joined by LF, goes to
  * text[0..text_size) with a NUL (cut if it does not fit; out->text_len is the full length).
