@@ -187,9 +187,8 @@ smtpstatus__image_init(struct smtpstatus_image *img, const void *buf, size_t len
         return SMTPSTATUS_EIMG_SIZE;
     if (smtpstatus_image_checksum(buf, len) != h->checksum)
         return SMTPSTATUS_EIMG_CHECKSUM;
-    for (size_t i = 0; i < sizeof h->reserved / sizeof h->reserved[0]; i++)
-        if (h->reserved[i] != 0)
-            return SMTPSTATUS_EIMG_CORRUPT;
+    if (h->reserved != 0)
+        return SMTPSTATUS_EIMG_CORRUPT;
 
     /* The string pool comes last and every table must end before it. */
     if (h->strings_off % SMTPSTATUS_IMAGE_ALIGN != 0 || h->strings_off < sizeof *h ||

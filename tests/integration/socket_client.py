@@ -355,7 +355,7 @@ def scenario_every_operation(root):
               and st.st_uid == os.geteuid(), st)
         hdr = image_header(r.hello.image_path) if st else {}
         check("image: read from its ABI alone: magic, version, size, generation, checksum",
-              hdr.get("magic") == b"SMTPSIMG" and hdr.get("version") == 1
+              hdr.get("magic") == b"SMTPSIMG" and hdr.get("version") == 2
               and hdr.get("superseded") == 0 and hdr.get("size") == hdr.get("file_size")
               and hdr.get("generation") == r.hello.generation and hdr.get("checksum_ok"), hdr)
 
