@@ -109,7 +109,8 @@ pool_str(struct pool *p, const char *s)
 
 struct layout {
     size_t classes, subjects, codes, basics, subject_index, detail_index, basic_index, u16, u32,
-        fields, end;
+        fields, rules, rules_db, end;
+    size_t rule_count;
     uint32_t detail_index_count, u16_count, u32_count, field_count, basic_count;
 };
 
@@ -168,9 +169,13 @@ detail_span(const struct registry *r, uint16_t subject)
 }
 
 static int
-plan(const struct registry *r, struct layout *L)
+plan(const struct registry *r, const struct rules *rules, struct layout *L)
 {
     memset(L, 0, sizeof *L);
+    L->rule_count = rules != NULL ? rules->count : 0;
+    if (L->rule_count > UINT32_MAX / sizeof(struct smtpstatus_image_rule) ||
+        (rules != NULL && rules->db_size > SMTPSTATUS_IMAGE_MAX_SIZE))
+        return SMTPSTATUS_EINVAL;
     if (r->class_count > SMTPSTATUS_IMAGE_MAX_RECORDS ||
         r->subject_count > SMTPSTATUS_IMAGE_MAX_RECORDS ||
         r->code_count > SMTPSTATUS_IMAGE_MAX_RECORDS)
@@ -218,6 +223,10 @@ plan(const struct registry *r, struct layout *L)
     off = align8(off + L->u32_count * sizeof(uint32_t));
     L->fields = off;
     off = align8(off + L->field_count * sizeof(struct smtpstatus_image_field));
+    L->rules = L->rule_count > 0 ? off : 0;
+    off = align8(off + L->rule_count * sizeof(struct smtpstatus_image_rule));
+    L->rules_db = rules != NULL && rules->db_size > 0 ? off : 0;
+    off = align8(off + (rules != NULL ? rules->db_size : 0));
     L->end = off;
     return L->end > SMTPSTATUS_IMAGE_MAX_SIZE ? SMTPSTATUS_EINVAL : 0;
 }
@@ -336,6 +345,43 @@ write_tables(struct writer *w, const struct registry *r)
     }
 }
 
+static void
+write_rules(struct writer *w, const struct rules *rules)
+{
+    if (rules == NULL)
+        return;
+    struct smtpstatus_image_rule *rec = (void *)(w->img + w->L->rules);
+    for (size_t i = 0; i < rules->count; i++) {
+        const struct rule *x = &rules->items[i];
+        struct smtpstatus_image_rule *y = &rec[i];
+        y->basic = x->basic;
+        y->basic_class = x->basic_class;
+        y->reason = (uint8_t)x->reason;
+        y->retry = x->retry;
+        y->flags = (uint16_t)((x->pattern[0] != '\0' ? SMTPSTATUS_IMAGE_RULE_HAS_PATTERN : 0) |
+                              (x->has_enhanced ? SMTPSTATUS_IMAGE_RULE_HAS_ENHANCED : 0) |
+                              (x->has_status ? SMTPSTATUS_IMAGE_RULE_HAS_STATUS : 0) |
+                              (i < rules->admin_count ? SMTPSTATUS_IMAGE_RULE_ADMIN : 0));
+        if (x->has_enhanced) {
+            y->enhanced_class = x->enhanced_class;
+            y->subject = x->subject;
+            y->detail = x->detail;
+        }
+        if (x->has_status) {
+            y->status_class = x->status.cls;
+            y->status_subject = x->status.subject;
+            y->status_detail = x->status.detail;
+        }
+        y->line = x->line;
+        y->name = pool_str(&w->pool, x->name);
+        y->pattern = pool_str(&w->pool, x->pattern);
+        y->note = pool_str(&w->pool, x->note);
+        y->source = pool_str(&w->pool, x->source);
+    }
+    if (rules->db_size > 0)
+        memcpy(w->img + w->L->rules_db, rules->db, rules->db_size);
+}
+
 int
 image_build(const struct registry *r, const struct image_build_options *opt, void **out,
             size_t *len)
@@ -343,7 +389,7 @@ image_build(const struct registry *r, const struct image_build_options *opt, voi
     struct layout L;
     *out = NULL;
     *len = 0;
-    int rc = plan(r, &L);
+    int rc = plan(r, opt->rules, &L);
     if (rc != 0)
         return rc;
 
@@ -359,6 +405,7 @@ image_build(const struct registry *r, const struct image_build_options *opt, voi
     struct smtpstatus_image_header h = {0};
     h.source = pool_str(&w.pool, r->source);
     write_tables(&w, r);
+    write_rules(&w, opt->rules);
 
     size_t total = align8(L.end + w.pool.len);
     unsigned char *img = NULL;
@@ -404,6 +451,11 @@ image_build(const struct registry *r, const struct image_build_options *opt, voi
     h.u32_count = L.u32_count;
     h.fields_off = (uint32_t)L.fields;
     h.field_count = L.field_count;
+    h.rules_off = (uint32_t)L.rules;
+    h.rule_count = (uint32_t)L.rule_count;
+    h.rules_db_off = (uint32_t)L.rules_db;
+    h.rules_db_size = opt->rules != NULL ? (uint32_t)opt->rules->db_size : 0;
+    h.admin_rule_count = opt->rules != NULL ? (uint32_t)opt->rules->admin_count : 0;
     h.strings_off = (uint32_t)L.end;
     h.strings_size = (uint32_t)(total - L.end);
     memcpy(img, &h, sizeof h);

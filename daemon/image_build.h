@@ -10,10 +10,13 @@
 #include <stdint.h>
 
 #include "registry.h"
+#include "rules.h"
 
 struct image_build_options {
-    uint64_t generation; /* written into the header */
-    uint64_t built_at;   /* Unix seconds */
+    uint64_t generation;        /* written into the header */
+    uint64_t built_at;          /* Unix seconds */
+    const struct rules *rules;  /* compiled (rules_compile()); NULL: the image has no rules, and
+                                   readers fall back on the embedded image's built-in ones */
 };
 
 /*

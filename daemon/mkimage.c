@@ -1,8 +1,10 @@
 /*
  * smtpstatus-mkimage: the build-time image compiler. It loads a registry directory with the
- * daemon's own loader and writes its compiled image, either as a raw image file or as a C
- * source file that defines the embedded default image. The project's own data must load
- * without a single warning, so any diagnostic fails the build.
+ * daemon's own loader, and the built-in reason rules with the daemon's rules reader, and writes
+ * their compiled image, either as a raw image file or as a C source file that defines the
+ * embedded default image. The project's own data must load without a single warning, so any
+ * diagnostic fails the build. The rules are compiled for any CPU of the architecture, since
+ * the image travels in the library to other machines.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -11,15 +13,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "csv.h"
 #include "image_build.h"
 #include "registry.h"
+#include "rules.h"
 #include "smtpstatus.h"
 
 static void
 usage(FILE *f)
 {
     fprintf(f, "usage: smtpstatus-mkimage (--c-source FILE | --output FILE) [--source NAME]\n"
-               "                          [--generation N] DIR\n");
+               "                          [--generation N] [--rules BUILTIN.csv] DIR\n");
 }
 
 static int
@@ -58,10 +62,36 @@ write_output(const char *path, int c_source, const unsigned char *img, size_t le
     return rc;
 }
 
+/* Reads and compiles the built-in rules file. Returns 0, or -1 with errors in d. */
+static int
+load_rules(const char *path, struct rules *rules, struct diag *d)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        diag_add(d, DIAG_ERROR, path, 0, 0, "%s", strerror(errno));
+        return -1;
+    }
+    char *buf = malloc(CSV_MAX_INPUT + 1);
+    size_t n = buf != NULL ? fread(buf, 1, CSV_MAX_INPUT + 1, f) : 0;
+    int bad = buf == NULL || ferror(f) || n > CSV_MAX_INPUT;
+    fclose(f);
+    if (bad) {
+        diag_add(d, DIAG_ERROR, path, 0, 0, "cannot read the file, or it is over %u bytes",
+                 CSV_MAX_INPUT);
+        free(buf);
+        return -1;
+    }
+    int rc = rules_parse(rules, buf, n, path, 0, d);
+    free(buf);
+    if (rc == 0)
+        rc = rules_compile(rules, 1, d);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
-    const char *out = NULL, *source = NULL, *dir = NULL;
+    const char *out = NULL, *source = NULL, *dir = NULL, *rules_file = NULL;
     int c_source = 0;
     uint64_t generation = 1;
     for (int i = 1; i < argc; i++) {
@@ -71,6 +101,8 @@ main(int argc, char **argv)
             out = argv[++i];
         } else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc) {
             source = argv[++i];
+        } else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) {
+            rules_file = argv[++i];
         } else if (strcmp(argv[i], "--generation") == 0 && i + 1 < argc) {
             generation = strtoull(argv[++i], NULL, 10);
         } else if (argv[i][0] != '-' && dir == NULL) {
@@ -88,13 +120,17 @@ main(int argc, char **argv)
     struct diag d;
     diag_init(&d);
     struct registry *r = NULL;
+    struct rules rules = {0};
     int rc = registry_load_dir(dir, &r, &d);
+    if (rc == 0 && rules_file != NULL && load_rules(rules_file, &rules, &d) != 0)
+        rc = -1;
     diag_print(&d, stderr);
     if (rc != 0 || d.warnings > 0) {
         fprintf(stderr, "smtpstatus-mkimage: %s: %zu errors, %zu warnings; no image written\n",
                 dir, d.errors, d.warnings);
         diag_free(&d);
         registry_free(r);
+        rules_free(&rules);
         return 1;
     }
     diag_free(&d);
@@ -113,11 +149,13 @@ main(int argc, char **argv)
     struct image_build_options opt = {
         .generation = generation,
         .built_at = epoch ? strtoull(epoch, NULL, 10) : (uint64_t)time(NULL),
+        .rules = rules_file != NULL ? &rules : NULL,
     };
     void *img = NULL;
     size_t len = 0;
     rc = image_build(r, &opt, &img, &len);
     registry_free(r);
+    rules_free(&rules);
     if (rc != 0) {
         fprintf(stderr, "smtpstatus-mkimage: %s: cannot build the image: %s\n", dir,
                 smtpstatus_strerror(rc));

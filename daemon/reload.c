@@ -58,7 +58,7 @@ work(uv_work_t *req)
         registry_files_free(&files);
         return;
     }
-    struct image_build_options opt = {job->generation, (uint64_t)time(NULL)};
+    struct image_build_options opt = {.generation = job->generation, .built_at = (uint64_t)time(NULL)};
     struct served *s = &job->next;
     int rc = image_build(r, &opt, &s->buf, &s->len);
     registry_free(r);

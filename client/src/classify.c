@@ -18,6 +18,7 @@
 
 #include <string.h>
 
+#include "reason.h"
 #include "utf8.h"
 
 /* Problems that describe one reply's shape: they start afresh when a quoted reply begins. */
@@ -670,6 +671,11 @@ smtpstatus_classify_origin(const smtpstatus_image *img, const char *reply, size_
         smtpstatus_image_lookup(img, out->enhanced, &out->entry) != 0)
         memset(&out->entry, 0, sizeof out->entry);
 
+    /* The patterns see the reported reply and what follows it (Postfix's "(in reply to RCPT TO
+     * command)"), not the wrapper before it, whose host names could match a rule's words. */
+    const char *seen = sc.origin->reply != NULL ? sc.origin->reply : reply;
+    smtpstatus__reason_decide(img, out, seen, seen != NULL ? len - (size_t)(seen - reply) : 0);
+
     if (out->basic == 0 && !out->has_enhanced) {
         memset(sc.origin, 0, sizeof *sc.origin);
         return SMTPSTATUS_ENOREPLY;
@@ -733,6 +739,10 @@ smtpstatus_problem_name(unsigned problem)
         return "bad_character";
     case SMTPSTATUS_PROBLEM_BASIC_OUT_OF_GRAMMAR:
         return "basic_out_of_grammar";
+    case SMTPSTATUS_PROBLEM_REASON_OVERRIDES_CLASS:
+        return "reason_overrides_class";
+    case SMTPSTATUS_PROBLEM_REASON_OVERRIDES_CODE:
+        return "reason_overrides_code";
     default:
         return NULL;
     }

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "image_internal.h"
+#include "reason.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the image format is little-endian; this reader does not convert"
@@ -55,6 +56,87 @@ static int
 range_ok(uint32_t first, uint32_t count, uint32_t total)
 {
     return first <= total && count <= total - first;
+}
+
+static int
+rule_ok(const struct bounds *b, const struct smtpstatus_image_rule *r, int in_db)
+{
+    const unsigned known = SMTPSTATUS_IMAGE_RULE_HAS_PATTERN | SMTPSTATUS_IMAGE_RULE_HAS_ENHANCED |
+                           SMTPSTATUS_IMAGE_RULE_HAS_STATUS | SMTPSTATUS_IMAGE_RULE_ADMIN;
+    if ((r->flags & ~known) != 0 || r->reserved8 != 0 || r->reserved16 != 0)
+        return 0;
+    if (r->reason < SMTPSTATUS_REASON_SUCCESS || r->reason > SMTPSTATUS_REASON_MAX ||
+        r->retry > SMTPSTATUS_IMAGE_RETRY_NO)
+        return 0;
+    if (r->basic != SMTPSTATUS_IMAGE_ANY &&
+        (r->basic < SMTPSTATUS_IMAGE_BASIC_MIN || r->basic > SMTPSTATUS_IMAGE_BASIC_MAX ||
+         r->basic_class != 0))
+        return 0;
+    if (r->basic_class != 0 && (r->basic_class < 2 || r->basic_class > 5))
+        return 0;
+    if (r->flags & SMTPSTATUS_IMAGE_RULE_HAS_ENHANCED) {
+        if ((r->enhanced_class != 0 && r->enhanced_class != 2 && r->enhanced_class != 4 &&
+             r->enhanced_class != 5) ||
+            r->subject > SMTPSTATUS_IMAGE_MAX_SUBJECT ||
+            (r->detail != SMTPSTATUS_IMAGE_ANY && r->detail > SMTPSTATUS_IMAGE_MAX_DETAIL))
+            return 0;
+    } else if (r->enhanced_class != 0 || r->subject != 0 || r->detail != 0) {
+        return 0;
+    }
+    if (r->flags & SMTPSTATUS_IMAGE_RULE_HAS_STATUS) {
+        if ((r->status_class != 2 && r->status_class != 4 && r->status_class != 5) ||
+            r->status_subject > SMTPSTATUS_IMAGE_MAX_SUBJECT ||
+            r->status_detail > SMTPSTATUS_IMAGE_MAX_DETAIL)
+            return 0;
+    } else if (r->status_class != 0 || r->status_subject != 0 || r->status_detail != 0) {
+        return 0;
+    }
+    /* Only a database holds patterns; a rule that claims one needs it. */
+    if ((r->flags & SMTPSTATUS_IMAGE_RULE_HAS_PATTERN) && (!in_db || r->pattern.len == 0))
+        return 0;
+    return str_ok(b, r->name) && str_ok(b, r->pattern) && str_ok(b, r->note) &&
+           str_ok(b, r->source);
+}
+
+static int
+vendor_ok(const struct bounds *b, const struct smtpstatus_image_vendor *v)
+{
+    if ((v->cls != 0 && v->cls != 2 && v->cls != 4 && v->cls != 5) || v->reserved != 0 ||
+        v->reason < SMTPSTATUS_REASON_SUCCESS || v->reason > SMTPSTATUS_REASON_MAX)
+        return 0;
+    if ((v->subject == SMTPSTATUS_IMAGE_ANY) != (v->detail == SMTPSTATUS_IMAGE_ANY))
+        return 0;
+    if (v->subject != SMTPSTATUS_IMAGE_ANY &&
+        (v->subject > SMTPSTATUS_IMAGE_MAX_SUBJECT || v->detail > SMTPSTATUS_IMAGE_MAX_DETAIL))
+        return 0;
+    return str_ok(b, v->provider) && str_ok(b, v->code) && str_ok(b, v->meaning) &&
+           str_ok(b, v->source);
+}
+
+/* The reason rules, their pattern database and the vendors' codes (image version 2). */
+static int
+validate_reasons(struct smtpstatus_image *img, const struct bounds *b)
+{
+    const struct smtpstatus_image_header *h = img->hdr;
+    if (h->admin_rule_count > h->rule_count)
+        return SMTPSTATUS_EIMG_CORRUPT;
+    if (h->rules_db_size > 0 &&
+        (h->rules_db_off % SMTPSTATUS_IMAGE_ALIGN != 0 ||
+         h->rules_db_off < sizeof(struct smtpstatus_image_header) ||
+         h->rules_db_off > b->tables_end || h->rules_db_size > b->tables_end - h->rules_db_off))
+        return SMTPSTATUS_EIMG_BOUNDS;
+    if (h->rules_db_size == 0 && h->rules_db_off != 0)
+        return SMTPSTATUS_EIMG_CORRUPT;
+    for (uint32_t i = 0; i < h->rule_count; i++) {
+        const struct smtpstatus_image_rule *r = &img->rules[i];
+        if (!rule_ok(b, r, h->rules_db_size > 0) ||
+            ((r->flags & SMTPSTATUS_IMAGE_RULE_ADMIN) != 0) != (i < h->admin_rule_count))
+            return SMTPSTATUS_EIMG_CORRUPT;
+    }
+    for (uint32_t i = 0; i < h->vendor_count; i++)
+        if (!vendor_ok(b, &img->vendors[i]))
+            return SMTPSTATUS_EIMG_CORRUPT;
+    return 0;
 }
 
 static int
@@ -208,8 +290,14 @@ smtpstatus__image_init(struct smtpstatus_image *img, const void *buf, size_t len
         !table_ok(&b, h->basic_index_off, SMTPSTATUS_IMAGE_BASIC_SLOTS, sizeof(uint16_t)) ||
         !table_ok(&b, h->u16_off, h->u16_count, sizeof(uint16_t)) ||
         !table_ok(&b, h->u32_off, h->u32_count, sizeof(uint32_t)) ||
-        !table_ok(&b, h->fields_off, h->field_count, sizeof(struct smtpstatus_image_field)))
+        !table_ok(&b, h->fields_off, h->field_count, sizeof(struct smtpstatus_image_field)) ||
+        (h->rule_count > 0 &&
+         !table_ok(&b, h->rules_off, h->rule_count, sizeof(struct smtpstatus_image_rule))) ||
+        (h->vendor_count > 0 &&
+         !table_ok(&b, h->vendors_off, h->vendor_count, sizeof(struct smtpstatus_image_vendor))))
         return SMTPSTATUS_EIMG_BOUNDS;
+    if ((h->rule_count == 0 && h->rules_off != 0) || (h->vendor_count == 0 && h->vendors_off != 0))
+        return SMTPSTATUS_EIMG_CORRUPT;
 
     img->base = base;
     img->size = len;
@@ -225,7 +313,12 @@ smtpstatus__image_init(struct smtpstatus_image *img, const void *buf, size_t len
     img->u32 = (const void *)(base + h->u32_off);
     img->fields = (const void *)(base + h->fields_off);
     img->strings = b.strings;
+    img->rules = (const void *)(base + h->rules_off);
+    img->vendors = (const void *)(base + h->vendors_off);
+    atomic_init(&img->rules_db, NULL);
     int rc = validate_tables(img, &b);
+    if (rc == 0)
+        rc = validate_reasons(img, &b);
     if (rc != 0)
         memset(img, 0, sizeof *img);
     return rc;
@@ -252,6 +345,8 @@ smtpstatus_image_open(const void *buf, size_t len, smtpstatus_image **out)
 void
 smtpstatus_image_close(smtpstatus_image *img)
 {
+    if (img != NULL)
+        smtpstatus__reason_release(img);
     free(img);
 }
 

@@ -5,8 +5,12 @@
 #ifndef SMTPSTATUS_IMAGE_INTERNAL_H
 #define SMTPSTATUS_IMAGE_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "smtpstatus.h"
 #include "smtpstatus_image.h"
+
+struct smtpstatus__rules_db; /* reason.c: the image's deserialized pattern database */
 
 /* Pointers into a validated image; nothing here is owned. */
 struct smtpstatus_image {
@@ -25,6 +29,11 @@ struct smtpstatus_image {
     const struct smtpstatus_image_field *fields;
     const char *strings;
     const struct smtpstatus_image_class *class_by_digit[10]; /* NULL where absent */
+    const struct smtpstatus_image_rule *rules;     /* header.rule_count records */
+    const struct smtpstatus_image_vendor *vendors; /* header.vendor_count records */
+    /* Set once, on the first classification that needs it (reason.c); owned by the image and
+     * freed by smtpstatus__reason_release(). */
+    _Atomic(struct smtpstatus__rules_db *) rules_db;
 };
 
 /* Validates buf[0..len) and fills *img. Returns 0 or an error as smtpstatus_image_open(). */

@@ -19,6 +19,7 @@
  * the published file (one stat(), and a read of its header only when it changed) and moves to a
  * newer image if there is one.
  */
+#include "reason.h"
 #include "shared_image.h"
 
 #include <errno.h>
@@ -109,8 +110,10 @@ shared_image_free(struct shared_image *si)
     struct shared_mapping *m = si->slots;
     while (m != NULL) {
         struct shared_mapping *next = m->next;
-        if (m->refs != DEAD)
+        if (m->refs != DEAD) {
+            smtpstatus__reason_release(&m->img);
             munmap(m->base, m->len);
+        }
         free(m);
         m = next;
     }
@@ -480,8 +483,10 @@ reclaim_locked(struct shared_mapping *m)
 {
     uint64_t zero = 0;
     if (__atomic_compare_exchange_n(&m->refs, &zero, DEAD, 0, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_RELAXED))
+                                    __ATOMIC_RELAXED)) {
+        smtpstatus__reason_release(&m->img);
         munmap(m->base, m->len);
+    }
 }
 
 static void

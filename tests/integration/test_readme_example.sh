@@ -14,7 +14,7 @@ awk '/^```c$/ && !done {on = 1; next} /^```$/ && on {on = 0; done = 1} on' "$roo
 flags=()
 [ "${SANITIZE:-OFF}" = ON ] && flags=(-fsanitize=address,undefined)
 cc -std=c11 -Wall -Wextra -Werror "${flags[@]}" -I "$root/client/include" "$tmp/example.c" \
-  "$BUILD_DIR/libsmtpstatus.a" $(pkg-config --libs libprotobuf-c) -lpthread -o "$tmp/example"
+  "$BUILD_DIR/libsmtpstatus.a" $(pkg-config --libs libprotobuf-c) -lhs_runtime -lpthread -o "$tmp/example"
 "$tmp/example" >"$tmp/out"
 
 expected=$'Security or Policy Status: Multiple authentication checks failed (registered)\n452-4.2.2 Mailbox full, try\r\n452 4.2.2 again later\r\ntransient, retry=1'

@@ -1585,6 +1585,13 @@ shift_strings(unsigned char *p, int64_t delta)
         SHIFT(co[i].change_controller);
         SHIFT(co[i].basic_raw);
     }
+    struct smtpstatus_image_rule *ru = (void *)(p + h->rules_off);
+    for (uint32_t i = 0; i < h->rule_count; i++) {
+        SHIFT(ru[i].name);
+        SHIFT(ru[i].pattern);
+        SHIFT(ru[i].note);
+        SHIFT(ru[i].source);
+    }
     struct smtpstatus_image_basic *ba = basics_of(p);
     for (uint32_t i = 0; i < h->basic_count; i++) {
         SHIFT(ba[i].text);
@@ -1627,8 +1634,24 @@ test_embedded_matches_build(void **state)
     free(r->source);
     r->source = strdup("embedded");
     assert_non_null(r->source);
+    /* The embedded image carries the built-in rules, compiled for any CPU. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/reasons.csv", testutil_project_data());
+    size_t csv_len = 0;
+    char *csv = testutil_read_file(path, &csv_len);
+    struct rules rules = {0};
+    struct diag d;
+    diag_init(&d);
+    assert_int_equal(rules_parse(&rules, csv, csv_len, path, 0, &d), 0);
+    assert_int_equal(rules_compile(&rules, 1, &d), 0);
+    assert_int_equal(d.errors + d.warnings, 0);
+    diag_free(&d);
+    free(csv);
+    struct image_build_options opt = {
+        .generation = es.generation, .built_at = es.built_at, .rules = &rules};
+    void *buf = NULL;
     size_t len;
-    unsigned char *buf = build(r, es.generation, es.built_at, &len);
+    assert_int_equal(image_build(r, &opt, &buf, &len), 0);
     assert_int_equal(len, em_len);
     assert_memory_equal(buf, em_data, em_len);
     free(buf);
@@ -1636,7 +1659,13 @@ test_embedded_matches_build(void **state)
 
     /* Against the image of the same data under its directory name: every header field but
      * generation, built_at, checksum and source is equal, and so is every answer. */
-    const struct smtpstatus_image_header *a = (const void *)em_data, *b = hdr(image);
+    r = load_registry(testutil_project_data());
+    opt.generation = TEST_GENERATION;
+    unsigned char *named = NULL;
+    assert_int_equal(image_build(r, &opt, (void **)&named, &len), 0);
+    registry_free(r);
+    rules_free(&rules);
+    const struct smtpstatus_image_header *a = (const void *)em_data, *b = hdr(named);
     assert_int_equal(a->source_digest, b->source_digest);
     assert_int_equal(a->class_count, b->class_count);
     assert_int_equal(a->subject_count, b->subject_count);
@@ -1652,23 +1681,24 @@ test_embedded_matches_build(void **state)
      * pool, so every other string sits len("embedded") - len(dir) bytes away. */
     unsigned char *shifted = exact_copy(em_data, em_len, em_len);
     shift_strings(shifted, (int64_t)b->source.len - (int64_t)a->source.len);
-    assert_memory_equal(shifted + HDR_SIZE, image + HDR_SIZE, a->strings_off - HDR_SIZE);
+    assert_memory_equal(shifted + HDR_SIZE, named + HDR_SIZE, a->strings_off - HDR_SIZE);
     free(shifted);
     /* The pool is the source string, then the same strings in the same order. */
     size_t ea = a->source.len + 1, eb = b->source.len + 1;
     size_t used_a = a->strings_size, used_b = b->strings_size;
     while (used_a > 0 && em_data[a->strings_off + used_a - 1] == '\0')
         used_a--;
-    while (used_b > 0 && image[b->strings_off + used_b - 1] == '\0')
+    while (used_b > 0 && named[b->strings_off + used_b - 1] == '\0')
         used_b--;
     assert_int_equal(used_a - ea, used_b - eb);
-    assert_memory_equal(em_data + a->strings_off + 1 + ea, image + b->strings_off + 1 + eb,
+    assert_memory_equal(em_data + a->strings_off + 1 + ea, named + b->strings_off + 1 + eb,
                         used_a - ea - 1);
     for (uint32_t i = 0; i < reg->code_count; i++) {
         smtpstatus_entry e;
         assert_int_equal(smtpstatus_image_code_at(em, i, &e), 0);
         assert_entry_matches(em, &e, &reg->codes[i]);
     }
+    free(named);
 }
 
 static void

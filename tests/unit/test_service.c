@@ -199,7 +199,7 @@ build_edited(const char *drop1, const char *drop2, const char *from, const char 
     diag_init(&d);
     assert_int_equal(registry_load_buffers(in, "t", &r, &d), 0);
     size_t n;
-    struct image_build_options opt = {1, 0};
+    struct image_build_options opt = {.generation = 1};
     assert_int_equal(image_build(r, &opt, buf, &n), 0);
     smtpstatus_image *img;
     assert_int_equal(smtpstatus_image_open(*buf, n, &img), 0);
