@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config          # the build
   libuv1-dev libprotobuf-c-dev protobuf-c-compiler libjansson-dev   # required libraries
+  libvectorscan-dev                         # the reason rules: one-pass pattern matching
   libcurl4-openssl-dev                      # downloads for `smtpstatus update`
   node-llhttp                               # llhttp's C sources, for the HTTP port
   libcmocka-dev                             # unit tests
