@@ -317,7 +317,7 @@ decide_retry(smtpstatus_classification *out, const struct smtpstatus_image_rule 
         retry = out->reason == SMTPSTATUS_REASON_SERVER_ERROR;
     if (cls == 2 || cls == 3)
         retry = 0;
-    if (retry != by_code && (cls == 4 || cls == 5))
+    if (retry != by_code)
         out->problems |= SMTPSTATUS_PROBLEM_REASON_OVERRIDES_CLASS;
     out->retry = retry;
     out->recipient_invalid =

@@ -31,7 +31,8 @@
      SMTPSTATUS_PROBLEM_TRUNCATED | SMTPSTATUS_PROBLEM_IP_NOT_CODE | SMTPSTATUS_PROBLEM_NO_CODE |  \
      SMTPSTATUS_PROBLEM_ENHANCED_ON_3YZ | SMTPSTATUS_PROBLEM_MISSING_ENHANCED |                    \
      SMTPSTATUS_PROBLEM_LINE_TOO_LONG | SMTPSTATUS_PROBLEM_BAD_CHARACTER |                         \
-     SMTPSTATUS_PROBLEM_BASIC_OUT_OF_GRAMMAR)
+     SMTPSTATUS_PROBLEM_BASIC_OUT_OF_GRAMMAR | SMTPSTATUS_PROBLEM_REASON_OVERRIDES_CLASS |          \
+     SMTPSTATUS_PROBLEM_REASON_OVERRIDES_CODE)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -88,8 +89,15 @@ check_one(int rc, const smtpstatus_classification *c, size_t size)
         want = (smtpstatus_kind)c->enhanced.cls;
     if (c->kind != want)
         fail("kind does not follow the basic code, or the enhanced class without one");
-    if (c->retry != (c->kind == SMTPSTATUS_KIND_TRANSIENT))
-        fail("retry is not exactly the transient kind");
+    /* Retry follows the kind unless the reason overrode it, and then it says so. */
+    if ((c->retry != (c->kind == SMTPSTATUS_KIND_TRANSIENT)) !=
+        ((c->problems & SMTPSTATUS_PROBLEM_REASON_OVERRIDES_CLASS) != 0))
+        fail("retry differs from the kind without REASON_OVERRIDES_CLASS, or the reverse");
+    if (smtpstatus_reason_name(c->reason) == NULL || c->rule == NULL || c->rule_note == NULL)
+        fail("no reason or rule");
+    if (c->recipient_invalid &&
+        (c->reason != SMTPSTATUS_REASON_BAD_MAILBOX || c->retry || c->kind != SMTPSTATUS_KIND_PERMANENT))
+        fail("recipient_invalid without a permanent bad-mailbox verdict");
 
     if ((c->problems & ~(unsigned)ALL_PROBLEMS) != 0)
         fail("undefined problem bit set");

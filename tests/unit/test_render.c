@@ -441,8 +441,13 @@ test_round_trip_through_classify(void **state)
             smtpstatus_classification c;
             char text[4096];
             assert_int_equal(smtpstatus_classify(NULL, r->buf, r->len, &c, text, sizeof text), 0);
+            /* Rendering must give a reply the parser reads back cleanly; what the reason
+             * engine makes of its words is not a parse problem. */
+            unsigned parse_problems =
+                c.problems & ~(SMTPSTATUS_PROBLEM_REASON_OVERRIDES_CLASS |
+                               SMTPSTATUS_PROBLEM_REASON_OVERRIDES_CODE);
             if (c.basic != cases[i].basic || c.has_enhanced != cases[i].has_enh ||
-                c.problems != 0)
+                parse_problems != 0)
                 fail_msg("case %zu width %u: basic %u enhanced %d problems 0x%x for:\n%s", i,
                          widths[w], c.basic, c.has_enhanced, c.problems, r->buf);
             if (cases[i].has_enh) {
