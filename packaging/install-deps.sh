@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building and testing smtpstatusd need, and only those that
 # are missing, so that it is quick and quiet on a machine that has them. Runs as root (or
-# through sudo) on Debian 12. `--fuzz` adds clang for the libFuzzer targets.
+# through sudo) on Debian 12. `--fuzz` adds clang for the libFuzzer targets; `--bench` adds
+# Sisimai (libsisimai-perl) for the side-by-side reasons benchmark.
 set -euo pipefail
 
 packages=(
@@ -14,9 +15,13 @@ packages=(
   python3 python3-protobuf protobuf-compiler curl strace   # integration tests
   dpkg-dev lintian mandoc systemd           # packaging tests: the .deb, man pages, units
 )
-if [ "${1:-}" = "--fuzz" ]; then
-  packages+=(clang libclang-rt-14-dev)
-fi
+for arg in "$@"; do
+  case $arg in
+  --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+  --bench) packages+=(libsisimai-perl) ;;   # tests/bench/run-sisimai-bench.sh: Sisimai beside us
+  *) echo "install-deps: unknown option $arg (known: --fuzz, --bench)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

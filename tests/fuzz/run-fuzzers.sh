@@ -9,8 +9,8 @@
 # Each target fuzz_NAME runs on a temporary copy of tests/fuzz/corpus/NAME/ plus seeds built
 # here from data/: for fuzz_csv, the three data/ tables joined by form feeds (fuzz_csv.c's
 # input format); for fuzz_image, the image smtpstatus-mkimage compiles from data/ and a small
-# one compiled from the corpus/csv/minimal seed; fuzz_http runs on its committed requests in
-# corpus/http/ alone. New corpus entries are thrown away with the copy. Logs and any crash inputs are kept in FUZZ_ARTIFACTS.
+# one compiled from the corpus/csv/minimal seed; for fuzz_rules, data/reasons.csv; fuzz_http
+# runs on its committed requests in corpus/http/ alone. New corpus entries are thrown away with the copy. Logs and any crash inputs are kept in FUZZ_ARTIFACTS.
 #
 # Environment:
 #   FUZZ_SECONDS    time per target (default 30)
@@ -72,6 +72,10 @@ build_seeds() {
             BEGIN { RS = "\f"; split(names, f, " ") }
             NR <= 3 { printf "%s", $0 > (dir "/" f[NR]) }' "$fuzz_src/corpus/csv/minimal"
         "$mkimage" --output "$dir/minimal.img" "$tmp/minimal"
+        ;;
+    rules)
+        # The built-in rules file, read by fuzz_rules as an administrator's file.
+        cp "$src/data/reasons.csv" "$dir/reasons.csv"
         ;;
     reply_classify | reply_render)
         # Every reply of the classification corpus, unescaped; render reads its first six
