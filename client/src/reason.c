@@ -327,17 +327,16 @@ smtpstatus__reason_decide(const smtpstatus_image *img, smtpstatus_classification
 {
     out->rule = "";
     out->rule_note = "";
-    out->retry_after = smtpstatus__retry_after(text, len);
 
     unsigned cls = out->basic != 0 ? out->basic / 100u
                                    : (out->has_enhanced ? out->enhanced.cls : 0u);
     if (cls == 2 || cls == 3) {
         out->reason = cls == 2 ? SMTPSTATUS_REASON_SUCCESS : SMTPSTATUS_REASON_INTERMEDIATE;
         out->retry = 0;
-        out->retry_after = 0;
         return;
     }
     out->reason = SMTPSTATUS_REASON_OTHER;
+    out->retry_after = smtpstatus__retry_after(text, len);
 
     if (img == NULL || img->hdr->rule_count == 0)
         img = smtpstatus_image_embedded(); /* NULL only inside smtpstatus-mkimage */
@@ -441,38 +440,55 @@ retry_word_before(const char *t, size_t i, size_t window)
 #define RETRY_AFTER_MAX (30u * 86400u)
 #define RETRY_WORD_WINDOW 48
 
+static int
+is_letter(char c)
+{
+    int l = lower((unsigned char)c);
+    return l >= 'a' && l <= 'z';
+}
+
+/* Whether the word just before t[i] (blanks skipped) is `w`, whole. */
+static int
+word_before(const char *t, size_t i, const char *w)
+{
+    while (i > 0 && t[i - 1] == ' ')
+        i--;
+    size_t n = strlen(w);
+    if (i < n || (i > n && is_letter(t[i - n - 1])))
+        return 0;
+    return word_at(t, i, i - n, w);
+}
+
+/*
+ * Finds "in N unit", "after N unit", "for N unit" with a retry word shortly before, or
+ * "wait N unit". Driven by the digits, which are rare in reply text, so that a reply without
+ * any costs one pass of byte compares.
+ */
 uint32_t
 smtpstatus__retry_after(const char *t, size_t n)
 {
-    /* Look for "in N unit", "after N unit" or "wait N unit" with a retry word near before. */
-    static const char *const lead[] = {"in", "after", "wait", "for"};
     for (size_t i = 0; i < n; i++) {
-        if (i > 0 && lower((unsigned char)t[i - 1]) >= 'a' && lower((unsigned char)t[i - 1]) <= 'z')
+        if (t[i] < '0' || t[i] > '9' || (i > 0 && t[i - 1] >= '0' && t[i - 1] <= '9'))
             continue;
-        for (size_t l = 0; l < sizeof lead / sizeof lead[0]; l++) {
-            if (!word_at(t, n, i, lead[l]))
-                continue;
-            size_t j = i + strlen(lead[l]);
-            while (j < n && t[j] == ' ')
-                j++;
-            uint64_t num = 0;
-            size_t digits = 0;
-            while (j < n && t[j] >= '0' && t[j] <= '9' && digits < 8) {
-                num = num * 10 + (uint64_t)(t[j] - '0');
-                j++, digits++;
-            }
-            if (digits == 0 || (j < n && t[j] >= '0' && t[j] <= '9'))
-                continue;
-            while (j < n && t[j] == ' ')
-                j++;
-            uint32_t unit = unit_at(t, n, j);
-            if (unit == 0 || num == 0)
-                continue;
-            if (!(l == 2 || retry_word_before(t, i, RETRY_WORD_WINDOW)))
-                continue;
-            uint64_t s = num * unit;
-            return s > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : (uint32_t)s;
-        }
+        size_t j = i;
+        uint64_t num = 0;
+        while (j < n && t[j] >= '0' && t[j] <= '9' && j - i < 8)
+            num = num * 10 + (uint64_t)(t[j++] - '0');
+        if (num == 0 || (j < n && t[j] >= '0' && t[j] <= '9'))
+            continue;
+        while (j < n && t[j] == ' ')
+            j++;
+        uint32_t unit = unit_at(t, n, j);
+        if (unit == 0)
+            continue;
+        int waits = word_before(t, i, "wait");
+        if (!waits && !word_before(t, i, "in") && !word_before(t, i, "after") &&
+            !word_before(t, i, "for"))
+            continue;
+        if (!waits && !retry_word_before(t, i, RETRY_WORD_WINDOW))
+            continue;
+        uint64_t s = num * unit;
+        return s > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : (uint32_t)s;
     }
     return 0;
 }
