@@ -335,8 +335,14 @@ int
 rules_parse(struct rules *r, const char *buf, size_t len, const char *file, int admin,
             struct diag *d)
 {
-    if (admin && r->count > r->admin_count) {
-        diag_add(d, DIAG_ERROR, file, 0, 0, "administrator's rules must come first");
+    /* One administrator's file, before any built-in rule: r->file names it in diagnostics. */
+    if (admin && r->count > 0) {
+        if (r->admin_count > 0)
+            diag_add(d, DIAG_ERROR, file, 0, 0,
+                     "administrator's rules come from one file, and %s was already read",
+                     r->file);
+        else
+            diag_add(d, DIAG_ERROR, file, 0, 0, "administrator's rules must come first");
         return -1;
     }
     struct csv_table t;
