@@ -19,9 +19,10 @@
 
 #include "image_internal.h"
 
-/* The embedded image lives in the library proper; the build-time image compiler links only
- * the core, where there is no embedded image and so no built-in rules to fall back on. */
-extern const smtpstatus_image *smtpstatus_image_embedded(void) __attribute__((weak));
+/* The built-in rules to fall back on are the embedded image's (smtpstatus_image_embedded(),
+ * declared in smtpstatus.h). The reference is strong: a weak one would not pull embedded.o out
+ * of the static library. The build-time image compiler, which links only the core and makes
+ * the embedded image, defines its own that returns NULL (daemon/mkimage.c). */
 
 static const char *const reason_names[SMTPSTATUS_REASON_MAX + 1] = {
     [SMTPSTATUS_REASON_SUCCESS] = "success",
@@ -343,7 +344,7 @@ smtpstatus__reason_decide(const smtpstatus_image *img, smtpstatus_classification
     out->reason = SMTPSTATUS_REASON_OTHER;
 
     if (img == NULL || img->hdr->rule_count == 0)
-        img = smtpstatus_image_embedded != NULL ? smtpstatus_image_embedded() : NULL;
+        img = smtpstatus_image_embedded();
     const struct smtpstatus__rules_db *c = img != NULL ? rules_db_get(img) : NULL;
     if (c == NULL) {
         decide_retry(out, NULL);
