@@ -19,6 +19,15 @@
 #include "rules.h"
 #include "smtpstatus.h"
 
+/* This program makes the embedded image, so it links the library's core without one: the
+ * reason engine's fallback on the embedded image's built-in rules (client/src/reason.c)
+ * resolves here, to none. */
+const smtpstatus_image *
+smtpstatus_image_embedded(void)
+{
+    return NULL;
+}
+
 static void
 usage(FILE *f)
 {
@@ -60,14 +69,6 @@ write_output(const char *path, int c_source, const unsigned char *img, size_t le
     if (rc != 0)
         remove(tmp);
     return rc;
-}
-
-/* The library's classifier falls back on the embedded image's rules; this program is what
- * makes that image, so it links the library's core without one, and has none to offer. */
-const smtpstatus_image *
-smtpstatus_image_embedded(void)
-{
-    return NULL;
 }
 
 /* Reads and compiles the built-in rules file. Returns 0, or -1 with errors in d. */

@@ -331,12 +331,58 @@ map_header(struct row_ctx *c, const struct csv_row *h)
     return 0;
 }
 
+/* Orders rules by name, then by line (which differs between any two rows of a file). */
+static int
+by_name(const void *a, const void *b)
+{
+    const struct rule *x = *(const struct rule *const *)a, *y = *(const struct rule *const *)b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* Reports each rule of parsed[0..n) whose name an earlier row has, at its line. Sorts, so that
+ * a file of RULES_MAX rules costs n log n comparisons, not n^2. Returns 1 if any was reported
+ * (or on ENOMEM), else 0. */
+static int
+duplicate_names(const struct rule *parsed, size_t n, const char *file, struct diag *d)
+{
+    if (n < 2)
+        return 0;
+    const struct rule **v = malloc(n * sizeof *v);
+    if (v == NULL) {
+        diag_add(d, DIAG_ERROR, file, 0, 0, "out of memory");
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = &parsed[i];
+    qsort(v, n, sizeof *v, by_name);
+    int dup = 0;
+    for (size_t i = 1, first = 0; i < n; i++) {
+        if (strcmp(v[i]->name, v[first]->name) != 0) {
+            first = i;
+            continue;
+        }
+        diag_add(d, DIAG_ERROR, file, v[i]->line, 1,
+                 "Name: \"%s\" is already the name of the rule on line %u", v[i]->name,
+                 v[first]->line);
+        dup = 1;
+    }
+    free(v);
+    return dup;
+}
+
 int
 rules_parse(struct rules *r, const char *buf, size_t len, const char *file, int admin,
             struct diag *d)
 {
-    if (admin && r->count > r->admin_count) {
-        diag_add(d, DIAG_ERROR, file, 0, 0, "administrator's rules must come first");
+    /* One administrator's file, before any built-in rule: r->file names it in diagnostics. */
+    if (admin && r->count > 0) {
+        if (r->admin_count > 0)
+            diag_add(d, DIAG_ERROR, file, 0, 0,
+                     "administrator's rules come from one file, and %s was already read",
+                     r->file);
+        else
+            diag_add(d, DIAG_ERROR, file, 0, 0, "administrator's rules must come first");
         return -1;
     }
     struct csv_table t;
@@ -385,15 +431,8 @@ rules_parse(struct rules *r, const char *buf, size_t len, const char *file, int 
         }
     }
     /* A built-in rule's name is how an administrator finds it: names must be unique. */
-    for (size_t i = 0; i < got && !failed; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(parsed[i].name, parsed[j].name) == 0) {
-                diag_add(d, DIAG_ERROR, file, parsed[i].line, 1,
-                         "Name: \"%s\" is already the name of the rule on line %u",
-                         parsed[i].name, parsed[j].line);
-                failed = 1;
-                break;
-            }
+    if (!failed)
+        failed = duplicate_names(parsed, got, file, d);
     csv_table_free(&t);
 
     struct rule *grown = NULL;

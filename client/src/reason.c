@@ -19,6 +19,10 @@
 
 #include "image_internal.h"
 
+/* The built-in rules to fall back on are the embedded image's (smtpstatus_image_embedded(),
+ * declared in smtpstatus.h). The reference is strong: a weak one would not pull embedded.o out
+ * of the static library. The build-time image compiler, which links only the core and makes
+ * the embedded image, defines its own that returns NULL (daemon/mkimage.c). */
 
 static const char *const reason_names[SMTPSTATUS_REASON_MAX + 1] = {
     [SMTPSTATUS_REASON_SUCCESS] = "success",
@@ -201,6 +205,9 @@ scratch_for(const struct smtpstatus__rules_db *c)
         thread_scratch = t;
     }
     if (t->db_id != c->id) {
+        /* On failure hs_alloc_scratch() may have freed the old scratch: size it again next
+         * time rather than trust it. */
+        t->db_id = 0;
         if (hs_alloc_scratch(c->db, &t->scratch) != HS_SUCCESS)
             return NULL;
         t->db_id = c->id;
@@ -213,10 +220,13 @@ scratch_for(const struct smtpstatus__rules_db *c)
 static int
 codes_match(const struct smtpstatus_image_rule *r, const smtpstatus_classification *cls)
 {
+    /* "5XX" is the reply's class: the enhanced code's when a client stripped the basic code. */
+    unsigned reply_class = cls->basic != 0 ? cls->basic / 100u
+                                           : (cls->has_enhanced ? cls->enhanced.cls : 0u);
     if (r->basic != SMTPSTATUS_IMAGE_ANY) {
         if (cls->basic != r->basic)
             return 0;
-    } else if (r->basic_class != 0 && cls->basic / 100u != r->basic_class) {
+    } else if (r->basic_class != 0 && reply_class != r->basic_class) {
         return 0;
     }
     if (r->flags & SMTPSTATUS_IMAGE_RULE_HAS_ENHANCED) {
