@@ -342,6 +342,20 @@ handle_classify(const smtpstatus_image *img, const Smtpstatus__V1__ClassifyReque
             pv[m->n_problems++] = answer_str(smtpstatus_problem_name(bit));
     m->problems = pv;
     m->text = text;
+    /* smtpstatus_reason and the protocol's Reason share their numbers (smtpstatus.proto). */
+    m->reason = (Smtpstatus__V1__Reason)c.reason;
+    m->recipient_invalid = c.recipient_invalid != 0;
+    m->retry_after = c.retry_after;
+    /* An administrator's rule is named after its file's path, which need not be UTF-8:
+     * mended like the other strings that come from outside the registry. */
+    m->rule = arena_utf8dup(a, answer_str(c.rule), strlen(answer_str(c.rule)));
+    m->rule_note = arena_utf8dup(a, answer_str(c.rule_note), strlen(answer_str(c.rule_note)));
+    if (m->rule == NULL || m->rule_note == NULL)
+        return;
+    if (c.has_status) {
+        m->has_status = 1;
+        m->status = code_name(a, c.status);
+    }
     resp->result_case = SMTPSTATUS__V1__RESPONSE__RESULT_CLASSIFY;
     resp->classify = m;
 }
