@@ -314,6 +314,30 @@ handle_render(const smtpstatus_image *img, const Smtpstatus__V1__RenderRequest *
     resp->render = m;
 }
 
+/* The protocol's Reason numbers are smtpstatus_reason's (smtpstatus.proto says so). */
+#define SAME_REASON(R) \
+    _Static_assert((int)SMTPSTATUS__V1__REASON__REASON_##R == (int)SMTPSTATUS_REASON_##R, #R)
+SAME_REASON(SUCCESS);
+SAME_REASON(INTERMEDIATE);
+SAME_REASON(BAD_MAILBOX);
+SAME_REASON(MAILBOX_DISABLED);
+SAME_REASON(MAILBOX_FULL);
+SAME_REASON(MESSAGE_TOO_BIG);
+SAME_REASON(BAD_SENDER);
+SAME_REASON(POLICY);
+SAME_REASON(AUTH);
+SAME_REASON(ROUTING);
+SAME_REASON(RATE_LIMIT);
+SAME_REASON(GREYLISTING);
+SAME_REASON(TLS_REQUIRED);
+SAME_REASON(PROTOCOL);
+SAME_REASON(CONTENT);
+SAME_REASON(SERVER_ERROR);
+SAME_REASON(EXPIRED);
+SAME_REASON(OTHER);
+_Static_assert(SMTPSTATUS_REASON_MAX == SMTPSTATUS_REASON_OTHER, "a new reason needs a Reason");
+#undef SAME_REASON
+
 static void
 handle_classify(const smtpstatus_image *img, const Smtpstatus__V1__ClassifyRequest *req,
                 struct arena *a, Response *resp)
