@@ -919,9 +919,8 @@ smtpstatus_result_classification(const smtpstatus_result *r, smtpstatus_classifi
     out->retry_after = c->retry_after;
     out->rule = c->rule;
     out->rule_note = c->rule_note;
-    out->has_status =
-        c->has_status &&
-        smtpstatus_code_parse(c->status, strlen(c->status), 0, &out->status, NULL) == 0;
+    out->has_status = c->has_status && smtpstatus_code_parse(c->status, strlen(c->status), 0,
+                                                             &out->status, NULL) == 0;
     if (out->has_enhanced && c->entry != NULL && fill_entry(r, 0, c->entry, &out->entry) != 0)
         return SMTPSTATUS_EPROTO;
     return 0;
