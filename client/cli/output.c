@@ -6,9 +6,11 @@
  * answer the library already produced and shows it. The JSON field names are those of the
  * socket API (proto/smtpstatus.proto): a lookup is an Entry with `class` and `subject` as
  * {code, title, description} parts, a classification has `basic`, `enhanced`, `kind`, `retry`,
- * `subject`, `registered`, `problems` and `text`. Where the protobuf API says "" for "none",
+ * `reason`, `recipient_invalid`, `retry_after`, `rule`, `rule_note`, `status`, `subject`,
+ * `registered`, `problems` and `text`. Where the protobuf API says "" for "none",
  * JSON says null.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,10 +324,16 @@ static const struct {
     {SMTPSTATUS_PROBLEM_BAD_CHARACTER, "control characters or bad UTF-8 (shown as '?')"},
     {SMTPSTATUS_PROBLEM_BASIC_OUT_OF_GRAMMAR,
      "the basic code's second digit is over 5, outside RFC 5321's grammar"},
+    {SMTPSTATUS_PROBLEM_REASON_OVERRIDES_CLASS,
+     "the reason decided whether to retry, against the reply's class"},
+    {SMTPSTATUS_PROBLEM_REASON_OVERRIDES_CODE,
+     "the reason differs from what the enhanced code alone means"},
 };
 
+/* The kind, and the retry decision where a failure has one (the reason may decide it against
+ * the kind: "550 5.7.1 ... try again later"). */
 static const char *
-kind_phrase(smtpstatus_kind kind)
+kind_phrase(smtpstatus_kind kind, int retry)
 {
     switch (kind) {
     case SMTPSTATUS_KIND_SUCCESS:
@@ -333,11 +341,41 @@ kind_phrase(smtpstatus_kind kind)
     case SMTPSTATUS_KIND_INTERMEDIATE:
         return "intermediate: the server waits for more";
     case SMTPSTATUS_KIND_TRANSIENT:
-        return "transient failure: retry later";
+        return retry ? "transient failure: retry later" : "transient failure, but do not retry";
     case SMTPSTATUS_KIND_PERMANENT:
-        return "permanent failure: do not retry";
+        return retry ? "permanent failure, but retry later" : "permanent failure: do not retry";
     default:
         return "unknown: no usable reply code";
+    }
+}
+
+/* "Reason: rate-limit, retry after 300 s: NOTE" and "Rule: NAME": the decision in one line,
+ * and which rule made it. */
+static void
+print_decision(const smtpstatus_classification *c)
+{
+    const char *name = smtpstatus_reason_name(c->reason);
+    printf("%*sReason: %s", INDENT, "", name != NULL ? name : "other");
+    if (c->reason != SMTPSTATUS_REASON_SUCCESS && c->reason != SMTPSTATUS_REASON_INTERMEDIATE) {
+        if (!c->retry)
+            printf(", do not retry");
+        else if (c->retry_after != 0)
+            printf(", retry after %" PRIu32 " s", c->retry_after);
+        else
+            printf(", retry later");
+        if (c->recipient_invalid)
+            printf(", stop sending to this address");
+    }
+    if (c->rule_note != NULL && c->rule_note[0] != '\0')
+        printf(": %s", c->rule_note);
+    fputc('\n', stdout);
+    if (c->rule != NULL && c->rule[0] != '\0') {
+        printf("%*sRule: %s", INDENT, "", c->rule);
+        if (c->has_status) {
+            char status[SMTPSTATUS_CODE_STRLEN];
+            printf(" (report %s instead)", code_str(c->status, status));
+        }
+        fputc('\n', stdout);
     }
 }
 
@@ -355,11 +393,13 @@ output_classification(const smtpstatus_image *img, const smtpstatus_classificati
     /* "550 5.1.1  permanent failure: do not retry", with whichever codes were found. */
     if (c->basic != 0)
         printf("%u%s", c->basic, c->has_enhanced ? " " : "");
-    printf("%s%s%s\n", code, c->basic != 0 || c->has_enhanced ? "  " : "", kind_phrase(c->kind));
+    printf("%s%s%s\n", code, c->basic != 0 || c->has_enhanced ? "  " : "",
+           kind_phrase(c->kind, c->retry));
     if (c->has_enhanced) {
         printf("%*s", INDENT, "");
         print_headline(&c->entry);
     }
+    print_decision(c);
     if (text[0] != '\0') {
         printf("%*sText: ", INDENT, "");
         for (const char *p = text; *p != '\0'; p++) {

@@ -441,7 +441,9 @@ typedef struct smtpstatus_classification {
                                  sending to it */
     uint32_t retry_after;     /* seconds the text asks to wait ("try again in 5 minutes"), or 0 */
     const char *rule;         /* the rule that decided: "FILE:LINE" or a built-in rule's name;
-                                 "" when none did. Into img's memory: valid as long as img is */
+                                 "" when none did. Into img's memory: valid as long as img is
+                                 (from smtpstatus_result_classification(): as long as the
+                                 result is) */
     const char *rule_note;    /* what to do, for people; "" when the rule has none. As rule */
     int has_status;           /* 1 when the rule gives a status to report instead */
     smtpstatus_code status;   /* valid when has_status */
@@ -651,7 +653,10 @@ int smtpstatus_classify_remote(smtpstatus *h, const char *reply, size_t len,
                                smtpstatus_result **out);
 
 /* A classify answer as a smtpstatus_classification (text_len set, entry filled when an enhanced
- * code was found) and its text in *text. */
+ * code was found, and the reason, retry_after, recipient_invalid, rule, rule_note and status
+ * the daemon decided) and its text in *text. Here rule, rule_note, the entry's strings and
+ * *text point into r, not into an image: they stay valid until smtpstatus_result_free(r). The
+ * line count is not carried over the socket and stays 0. */
 int smtpstatus_result_classification(const smtpstatus_result *r, smtpstatus_classification *out,
                                      const char **text);
 

@@ -247,6 +247,15 @@ answer_json_classification(const smtpstatus_image *img, const smtpstatus_classif
     jset(o, "enhanced", c->has_enhanced ? jstr(code) : json_null());
     jset(o, "kind", jstr(smtpstatus_kind_name(c->kind)));
     jset(o, "retry", json_boolean(c->retry));
+    /* The decision, named as in the socket API's ClassifyResponse. */
+    const char *reason = smtpstatus_reason_name(c->reason);
+    jset(o, "reason", jstr(reason != NULL ? reason : "other"));
+    jset(o, "recipient_invalid", json_boolean(c->recipient_invalid));
+    jset(o, "retry_after", json_integer(c->retry_after));
+    jset(o, "rule", answer_json_str_or_null(c->rule));
+    jset(o, "rule_note", answer_json_str_or_null(c->rule_note));
+    char status[SMTPSTATUS_CODE_STRLEN];
+    jset(o, "status", c->has_status ? jstr(code_str(c->status, status)) : json_null());
     jset(o, "subject",
          c->has_enhanced && c->entry.subject_registered ? jstr(c->entry.subject.title)
                                                         : json_null());

@@ -314,6 +314,30 @@ handle_render(const smtpstatus_image *img, const Smtpstatus__V1__RenderRequest *
     resp->render = m;
 }
 
+/* The protocol's Reason numbers are smtpstatus_reason's (smtpstatus.proto says so). */
+#define SAME_REASON(R) \
+    _Static_assert((int)SMTPSTATUS__V1__REASON__REASON_##R == (int)SMTPSTATUS_REASON_##R, #R)
+SAME_REASON(SUCCESS);
+SAME_REASON(INTERMEDIATE);
+SAME_REASON(BAD_MAILBOX);
+SAME_REASON(MAILBOX_DISABLED);
+SAME_REASON(MAILBOX_FULL);
+SAME_REASON(MESSAGE_TOO_BIG);
+SAME_REASON(BAD_SENDER);
+SAME_REASON(POLICY);
+SAME_REASON(AUTH);
+SAME_REASON(ROUTING);
+SAME_REASON(RATE_LIMIT);
+SAME_REASON(GREYLISTING);
+SAME_REASON(TLS_REQUIRED);
+SAME_REASON(PROTOCOL);
+SAME_REASON(CONTENT);
+SAME_REASON(SERVER_ERROR);
+SAME_REASON(EXPIRED);
+SAME_REASON(OTHER);
+_Static_assert(SMTPSTATUS_REASON_MAX == SMTPSTATUS_REASON_OTHER, "a new reason needs a Reason");
+#undef SAME_REASON
+
 static void
 handle_classify(const smtpstatus_image *img, const Smtpstatus__V1__ClassifyRequest *req,
                 struct arena *a, Response *resp)
@@ -342,6 +366,20 @@ handle_classify(const smtpstatus_image *img, const Smtpstatus__V1__ClassifyReque
             pv[m->n_problems++] = answer_str(smtpstatus_problem_name(bit));
     m->problems = pv;
     m->text = text;
+    /* smtpstatus_reason and the protocol's Reason share their numbers (smtpstatus.proto). */
+    m->reason = (Smtpstatus__V1__Reason)c.reason;
+    m->recipient_invalid = c.recipient_invalid != 0;
+    m->retry_after = c.retry_after;
+    /* An administrator's rule is named after its file's path, which need not be UTF-8:
+     * mended like the other strings that come from outside the registry. */
+    m->rule = arena_utf8dup(a, answer_str(c.rule), strlen(answer_str(c.rule)));
+    m->rule_note = arena_utf8dup(a, answer_str(c.rule_note), strlen(answer_str(c.rule_note)));
+    if (m->rule == NULL || m->rule_note == NULL)
+        return;
+    if (c.has_status) {
+        m->has_status = 1;
+        m->status = code_name(a, c.status);
+    }
     resp->result_case = SMTPSTATUS__V1__RESPONSE__RESULT_CLASSIFY;
     resp->classify = m;
 }

@@ -905,6 +905,22 @@ smtpstatus_result_classification(const smtpstatus_result *r, smtpstatus_classifi
     out->text_len = strlen(c->text);
     if (text != NULL)
         *text = c->text;
+    /* Both sides number the reasons alike (smtpstatus.proto). A daemon from before reasons sends
+     * none: the kind then gives what the codes alone can say. A newer reason is "other". */
+    if ((int)c->reason > 0 && (int)c->reason <= (int)SMTPSTATUS_REASON_MAX)
+        out->reason = (smtpstatus_reason)c->reason;
+    else if ((int)c->reason == 0 && out->kind == SMTPSTATUS_KIND_SUCCESS)
+        out->reason = SMTPSTATUS_REASON_SUCCESS;
+    else if ((int)c->reason == 0 && out->kind == SMTPSTATUS_KIND_INTERMEDIATE)
+        out->reason = SMTPSTATUS_REASON_INTERMEDIATE;
+    else
+        out->reason = SMTPSTATUS_REASON_OTHER;
+    out->recipient_invalid = c->recipient_invalid;
+    out->retry_after = c->retry_after;
+    out->rule = c->rule;
+    out->rule_note = c->rule_note;
+    out->has_status = c->has_status && smtpstatus_code_parse(c->status, strlen(c->status), 0,
+                                                             &out->status, NULL) == 0;
     if (out->has_enhanced && c->entry != NULL && fill_entry(r, 0, c->entry, &out->entry) != 0)
         return SMTPSTATUS_EPROTO;
     return 0;

@@ -327,6 +327,63 @@ d["kind"] == "unknown" and d["basic"] is None and d["enhanced"] is None and "no_
   -- "$S" --offline --json classify "hello there"
 expect "classify: no code for people" 1 '^unknown' 'no reply code found' \
   -- "$S" --offline classify "hello there"
+# The decision. Expectations hold for any sane rule set: the reason of a 2yz or 3yz reply and
+# the retry_after of a text that says when come from the library itself, not from rules; the
+# rule's name is never asserted, only that each surface shows the same one.
+expect_json "classify: a dead address" 0 '
+d["reason"] == "bad-mailbox" and d["recipient_invalid"] is True and d["retry"] is False
+and d["retry_after"] == 0 and (d["rule"] is None or d["rule"] != "")
+and (d["rule_note"] is None or d["rule_note"] != "")' \
+  -- "$S" --offline --json classify "550 5.1.1 User unknown"
+expect "classify: a dead address for people" 0 \
+  '^    Reason: bad-mailbox, do not retry, stop sending to this address' '' \
+  -- "$S" --offline classify "550 5.1.1 User unknown"
+expect_json "classify: a 5yz that says try again later is retried" 0 '
+d["kind"] == "permanent" and d["retry"] is True and d["retry_after"] == 300
+and d["reason"] in ("rate-limit", "greylisting") and d["recipient_invalid"] is False
+and "reason_overrides_class" in d["problems"]' \
+  -- "$S" --offline --json classify "550 5.7.1 Too many messages, try again later in 5 minutes"
+expect "classify: a 5yz retried, for people" 0 \
+  '^550 5\.7\.1  permanent failure, but retry later$' '' \
+  -- "$S" --offline classify "550 5.7.1 Too many messages, try again later in 5 minutes"
+check "classify: the wait shown" grep -Eq '^    Reason: (rate-limit|greylisting), retry after 300 s' "$tmp/out"
+check "classify: the override shown" grep -q '^    Problem: .*(reason_overrides_class)$' "$tmp/out"
+expect_json "classify: success has no rule" 0 '
+d["reason"] == "success" and d["rule"] is None and d["rule_note"] is None and d["status"] is None
+and d["retry_after"] == 0 and d["recipient_invalid"] is False' \
+  -- "$S" --offline --json classify "250 2.0.0 OK"
+expect_exact "classify: success for people" 0 \
+  '250 2.0.0  success\n    2.0.0  Other undefined Status  (Success / Other or Undefined Status)\n    Reason: success\n    Text: OK' \
+  -- "$S" --offline classify "250 2.0.0 OK"
+expect_json "classify: intermediate" 0 'd["reason"] == "intermediate" and d["rule"] is None' \
+  -- "$S" --offline --json classify "354 End data with <CR><LF>.<CR><LF>"
+expect_json "classify: a transient wait" 0 '
+d["kind"] == "transient" and d["retry"] is True and d["retry_after"] == 600' \
+  -- "$S" --offline --json classify "421 4.7.0 try again in 10 minutes"
+check "classify: the wait for people" \
+  sh -c "'$S' --offline classify '421 4.7.0 try again in 10 minutes' | grep -Eq '^    Reason: [a-z-]+, retry after 600 s'"
+# For people and as JSON, the same rule, note and status.
+for reply in "550 5.1.1 User unknown" "550 5.7.1 Too many messages, try again later in 5 minutes" \
+  "421 4.7.0 try again in 10 minutes" "552 5.2.2 Mailbox full" "hello there"; do
+  "$S" --offline --json classify "$reply" >"$tmp/j.out" 2>/dev/null
+  "$S" --offline classify "$reply" >"$tmp/h.out" 2>/dev/null
+  if "$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+lines = open(sys.argv[2]).read().split("\n")
+rules = [l[len("    Rule: "):] for l in lines if l.startswith("    Rule: ")]
+reasons = [l for l in lines if l.startswith("    Reason: ")]
+want_rule = [] if d["rule"] is None else [d["rule"] + ("" if d["status"] is None else " (report %s instead)" % d["status"])]
+assert rules == want_rule, (rules, want_rule)
+assert len(reasons) == 1 and reasons[0].startswith("    Reason: " + d["reason"]), reasons
+assert d["rule_note"] is None or reasons[0].endswith(": " + d["rule_note"]), reasons
+assert ("stop sending" in reasons[0]) == d["recipient_invalid"]
+' "$tmp/j.out" "$tmp/h.out" 2>"$tmp/pyerr"; then
+    ok "classify: people and JSON agree: $reply"
+  else
+    bad "classify: people and JSON disagree: $reply"; sed 's/^/  | /' "$tmp/pyerr" "$tmp/j.out" "$tmp/h.out"
+  fi
+done
 
 # ---- info -------------------------------------------------------------------------------------
 expect "info --offline" 0 '^Source: +embedded$' '' -- "$S" --offline info
@@ -552,6 +609,12 @@ if [ "$daemon_ready" -eq 1 ]; then
   IN=$tmp/reply both "classify multi-line stdin" classify -
   IN=$tmp/mixed both "classify differing lines" classify
   both "classify no code" classify "hello there"
+  both "classify: a dead address" classify "550 5.1.1 User unknown"
+  both "classify: a 5yz retried" classify "550 5.7.1 Too many messages, try again later in 5 minutes"
+  both "classify: a wait" classify "421 4.7.0 try again in 10 minutes"
+  both "classify: success" classify "250 2.0.0 OK"
+  both "classify: wrapped" classify \
+    "host mx.example.com[192.0.2.1] said: 550 5.1.10 RESOLVER.ADR.RecipientNotFound; not found"
 
   # info over the socket: the same registry, described by the daemon (its load time, diff and
   # warnings instead of the image's build time, checksum and size), and why the shared image did

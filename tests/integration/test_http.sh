@@ -181,6 +181,24 @@ status_and "classify 450 with 5.1.1: transient, retried, class_mismatch" 200 \
   'd["retry"] is True and "class_mismatch" in d["problems"]' -X POST --data-binary '450 5.1.1 odd' "$B/v1/classify"
 status_and "classify an empty body: unknown, no_code" 200 'd["kind"] == "unknown" and "no_code" in d["problems"]' \
   -X POST --data-binary '' "$B/v1/classify"
+# The decision: the same fields and values as the CLI's own classification, for replies that
+# exercise each of them (a rule's name is compared, never asserted).
+for reply in "550 5.1.1 User unknown" "550 5.7.1 Too many messages, try again later in 5 minutes" \
+  "421 4.7.0 try again in 10 minutes" "250 2.0.0 OK"; do
+  "$S" --offline --json classify "$reply" >"$tmp/cli.out"
+  get "POST /v1/classify: $reply" 200 -X POST --data-binary "$reply" "$B/v1/classify" &&
+    if cmp -s "$tmp/body" "$tmp/cli.out"; then ok "POST /v1/classify is the CLI's: $reply"; else
+      bad "POST /v1/classify differs: $reply"; diff "$tmp/cli.out" "$tmp/body" | head -5; fi
+done
+decision='all(k in d for k in ("reason", "recipient_invalid", "retry_after", "rule", "rule_note", "status"))'
+status_and "classify: a dead address" 200 "($decision"' and d["reason"] == "bad-mailbox"
+and d["recipient_invalid"] is True and d["retry"] is False and d["retry_after"] == 0
+and (d["rule"] is None or len(d["rule"]) > 0))' -X POST --data-binary '550 5.1.1 User unknown' "$B/v1/classify"
+status_and "classify: a 5yz to retry after 300 s" 200 "($decision"' and d["retry"] is True
+and d["retry_after"] == 300 and d["recipient_invalid"] is False and "reason_overrides_class" in d["problems"])' \
+  -X POST --data-binary '550 5.7.1 Too many messages, try again later in 5 minutes' "$B/v1/classify"
+status_and "classify: success, no rule" 200 "($decision"' and d["reason"] == "success" and d["rule"] is None
+and d["status"] is None and d["retry_after"] == 0)' -X POST --data-binary '250 2.0.0 OK' "$B/v1/classify"
 
 # Registry, health, metrics.
 status_and "GET /v1/registry" 200 \

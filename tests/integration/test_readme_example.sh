@@ -17,7 +17,7 @@ cc -std=c11 -Wall -Wextra -Werror "${flags[@]}" -I "$root/client/include" "$tmp/
   "$BUILD_DIR/libsmtpstatus.a" $(pkg-config --libs libprotobuf-c) -lhs_runtime -lpthread -o "$tmp/example"
 "$tmp/example" >"$tmp/out"
 
-expected=$'Security or Policy Status: Multiple authentication checks failed (registered)\n452-4.2.2 Mailbox full, try\r\n452 4.2.2 again later\r\ntransient, retry=1'
+expected=$'Security or Policy Status: Multiple authentication checks failed (registered)\n452-4.2.2 Mailbox full, try\r\n452 4.2.2 again later\r\ntransient, retry=1 after 300 s\nbad-mailbox, stop sending=1'
 if [ "$(cat "$tmp/out")" = "$expected" ]; then
   echo "1 passed, 0 failed"
 else

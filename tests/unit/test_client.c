@@ -177,6 +177,95 @@ test_every_call(void **state)
     testutil_rmtree(dir);
 }
 
+static int
+same_code(smtpstatus_code a, smtpstatus_code b)
+{
+    return a.cls == b.cls && a.subject == b.subject && a.detail == b.detail;
+}
+
+/*
+ * The daemon's classification of each reply equals the library's own, field by field, the
+ * reason's decision included: the expectations come from smtpstatus_classify() with the
+ * embedded image (the registry and built-in rules the daemon serves), not from rule names.
+ */
+static void
+test_classify_same_as_library(void **state)
+{
+    (void)state;
+    static const char *const replies[] = {
+        "550 5.1.1 User unknown",
+        "550 5.7.1 Too many messages, try again later in 5 minutes",
+        "250 2.0.0 OK",
+        "421 4.7.0 try again in 10 minutes",
+        "354 End data with <CR><LF>.<CR><LF>",
+        "452-4.2.2 Mailbox full\r\n452 4.2.2 try later\r\n",
+        "host mx.example.com[192.0.2.1] said: 550 5.1.10 RESOLVER.ADR.RecipientNotFound; not "
+        "found (in reply to RCPT TO command)",
+        "450 4.7.1 Greylisted, please retry after 300 seconds",
+        "hello there",
+    };
+    const char *tmp = testutil_tempdir();
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", tmp);
+    struct testutil_daemon d;
+    testutil_daemon_start(&d, dir, NULL);
+    smtpstatus *h = open_handle(d.rundir, 5000);
+    const smtpstatus_image *img = smtpstatus_image_embedded();
+    int any_rule = 0, any_retry_after = 0, any_override = 0;
+    for (size_t i = 0; i < sizeof replies / sizeof replies[0]; i++) {
+        const char *reply = replies[i];
+        size_t len = strlen(reply);
+        smtpstatus_classification want, got;
+        char text[512];
+        const char *got_text;
+        smtpstatus_result *r;
+        int rc = smtpstatus_classify(img, reply, len, &want, text, sizeof text);
+        assert_true(rc == 0 || rc == SMTPSTATUS_ENOREPLY);
+        assert_int_equal(smtpstatus_classify_remote(h, reply, len, &r), 0);
+        assert_int_equal(smtpstatus_result_classification(r, &got, &got_text), 0);
+        print_message("%s: %s, rule \"%s\"\n", reply, smtpstatus_reason_name(want.reason),
+                      want.rule);
+        assert_int_equal(got.basic, want.basic);
+        assert_int_equal(got.has_enhanced, want.has_enhanced);
+        if (want.has_enhanced)
+            assert_true(same_code(got.enhanced, want.enhanced));
+        assert_int_equal(got.kind, want.kind);
+        assert_int_equal(got.retry, want.retry);
+        assert_int_equal(got.problems, want.problems);
+        assert_string_equal(got_text, text);
+        assert_int_not_equal(want.reason, 0);
+        assert_int_equal(got.reason, want.reason);
+        assert_int_equal(got.recipient_invalid, want.recipient_invalid);
+        assert_int_equal(got.retry_after, want.retry_after);
+        assert_non_null(got.rule);
+        assert_string_equal(got.rule, want.rule);
+        assert_non_null(got.rule_note);
+        assert_string_equal(got.rule_note, want.rule_note);
+        assert_int_equal(got.has_status, want.has_status);
+        if (want.has_status)
+            assert_true(same_code(got.status, want.status));
+        if (want.has_enhanced && want.entry.registered)
+            assert_string_equal(got.entry.title, want.entry.title);
+        any_rule |= want.rule[0] != '\0';
+        any_retry_after |= want.retry_after != 0;
+        any_override |= (want.problems & SMTPSTATUS_PROBLEM_REASON_OVERRIDES_CLASS) != 0;
+        /* The strings stay r's until it is freed: still readable after other calls. */
+        smtpstatus_result *other;
+        assert_int_equal(smtpstatus_classify_remote(h, "250 OK", 6, &other), 0);
+        smtpstatus_result_free(other);
+        assert_string_equal(got.rule, want.rule);
+        smtpstatus_result_free(r);
+    }
+    /* The set exercises what it claims to: some rule decided, some text gave a wait, and a
+     * reason overrode a class (the 550 that says "try again later"). */
+    assert_true(any_rule);
+    assert_true(any_retry_after);
+    assert_true(any_override);
+    smtpstatus_close(h);
+    testutil_daemon_stop(&d);
+    testutil_rmtree(dir);
+}
+
 struct thread_arg {
     smtpstatus *h;
     int failures;
@@ -325,6 +414,7 @@ main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_call),
+        cmocka_unit_test(test_classify_same_as_library),
         cmocka_unit_test(test_threads_and_restart),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_untrusted_rundir),
