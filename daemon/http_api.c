@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -732,6 +733,36 @@ classify(struct ctx *c, const char *body, size_t len)
     free(text);
 }
 
+/* The rules of `s` as the library's types: *info, and the changes of its last reload in a
+ * malloc'd array (the caller's; NULL with info->change_count 0 on ENOMEM). The strings are s's. */
+static smtpstatus_rule_change *
+rule_changes(const struct served *s, smtpstatus_rules_info *info)
+{
+    const struct rule_diff *d = &s->last_rule_diff;
+    info->file = s->rules_file != NULL ? s->rules_file : "";
+    rules_image_counts(s->img, &info->admin_count, &info->builtin_count);
+    size_t n = d->added_count + d->removed_count + d->changed_count;
+    smtpstatus_rule_change *v = malloc((n ? n : 1) * sizeof *v);
+    info->change_count = v != NULL ? n : 0;
+    if (v == NULL)
+        return NULL;
+    const struct {
+        const char *change;
+        const struct rule_ref *refs;
+        size_t count;
+    } lists[] = {{"added", d->added, d->added_count},
+                 {"removed", d->removed, d->removed_count},
+                 {"changed", d->changed, d->changed_count}};
+    size_t k = 0;
+    for (size_t l = 0; l < 3; l++)
+        for (size_t i = 0; i < lists[l].count; i++) {
+            const struct rule_ref *r = &lists[l].refs[i];
+            v[k++] = (smtpstatus_rule_change){lists[l].change, r->name, r->was, r->reason,
+                                              r->basic, r->enhanced, r->pattern, r->admin};
+        }
+    return v;
+}
+
 /* The registry served, in the shape of the socket API's RegistryInfo. */
 static json_t *
 registry_json(const struct service *svc)
@@ -764,6 +795,10 @@ registry_json(const struct service *svc)
         r->at, r->source, r->trigger, r->ok, (const char *const *)r->problems, r->problem_count};
     json_t *o = answer_json_registry(&info);
     answer_json_set(o, "last_reload", answer_json_last_reload(r->known ? &last : NULL));
+    smtpstatus_rules_info rules;
+    smtpstatus_rule_change *changes = rule_changes(s, &rules);
+    answer_json_set(o, "rules", answer_json_rules(&rules, changes));
+    free(changes);
     return o;
 }
 
@@ -779,8 +814,9 @@ http_api_reload_response(struct http_api *api, int ok, int start_error, const st
     }
     if (start_error == -EINVAL) {
         error_pretty(api, 400,
-                     "no directory given and no --registry configured: give {\"directory\": "
-                     "DIR}, or start smtpstatusd with --registry DIR",
+                     "no directory given and no --registry configured, and no rules file to "
+                     "reload: give {\"directory\": DIR}, or start smtpstatusd with --registry "
+                     "DIR",
                      pretty, body, resp);
         return;
     }
@@ -800,7 +836,8 @@ http_api_reload_response(struct http_api *api, int ok, int start_error, const st
         answer_json_set(e, "status", json_integer(422));
         answer_json_set(e, "code", answer_json_str("reload_failed"));
         answer_json_set(e, "message",
-                        answer_json_str("the registry was not reloaded; nothing changed"));
+                        answer_json_str("the registry and the rules were not reloaded; nothing "
+                                        "changed"));
         answer_json_set(e, "problems", problems);
         answer_json_set(o, "error", e);
         size_t start = body->len;
@@ -814,6 +851,8 @@ http_api_reload_response(struct http_api *api, int ok, int start_error, const st
     json_t *o = json_object();
     answer_json_set(o, "registry", reg);
     answer_json_set(o, "diff", json_incref(json_object_get(reg, "last_diff")));
+    json_t *rules = json_object_get(reg, "rules");
+    answer_json_set(o, "rules_diff", json_incref(json_object_get(rules, "last_diff")));
     answer(api, o, pretty, body, resp);
 }
 

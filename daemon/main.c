@@ -4,10 +4,13 @@
  * Start-up takes the run directory's lock (one daemon per run directory), chooses what to serve
  * (--registry when it loads; else the last registry saved in the state directory; else the
  * embedded default; a broken --registry is reported with every file:line:col and does not stop
- * the daemon), starts the protobuf socket server, and says it is ready: a log line, READY=1 to
+ * the daemon), reads the administrator's rules file (--rules, default
+ * /etc/smtpstatusd/reasons.csv when it exists) and compiles it with the built-in rules into the
+ * image it publishes, starts the protobuf socket server, and says it is ready: a log line, READY=1 to
  * systemd when NOTIFY_SOCKET is set, and the parent's exit when it daemonized. It also starts
  * the JSON debug port (http_server.c) on loopback unless --http off. SIGHUP, the reload
- * operation and POST /v1/reload (with --http-admin) reload on the thread pool; SIGINT and
+ * operation and POST /v1/reload (with --http-admin) reload the registry and the rules file
+ * together on the thread pool; SIGINT and
  * SIGTERM stop it cleanly.
  */
 #include <errno.h>
@@ -41,6 +44,7 @@
 #include "conn_limits.h"
 #include "reload.h"
 #include "rpc_server.h"
+#include "rules_load.h"
 #include "served.h"
 #include "service.h"
 #include "smtpstatus.h"
@@ -57,6 +61,7 @@
 
 struct options {
     const char *registry_dir; /* NULL: none configured */
+    struct rules_config rules; /* the administrator's rules file */
     char rundir[PATH_MAX];
     int rundir_by_default; /* neither --rundir nor $SMTPSTATUS_RUNDIR */
     char statedir[PATH_MAX];
@@ -112,6 +117,11 @@ usage(FILE *f)
             "\n"
             "  --registry DIR         load IANA's three CSV files (smtp-enhanced-status-codes-1.csv,\n"
             "                         -2.csv, -3.csv) from DIR, and reload from there on SIGHUP\n"
+            "  --rules FILE           the administrator's reason rules (CSV: Reason, Basic,\n"
+            "                         Enhanced, Pattern, Retry, Status, Note, Name), tried before\n"
+            "                         the built-in ones and reloaded with the registry (default\n"
+            "                         " RULES_DEFAULT_FILE " when it exists). It must be root's\n"
+            "                         or the daemon's user's, and writable by its owner alone\n"
             "  --rundir DIR           socket, lock and image (default: $SMTPSTATUS_RUNDIR, else\n"
             "                         " SMTPSTATUS_RUNDIR_DEFAULT " whoever runs it, where every user's\n"
             "                         clients look; a daemon of your own needs --rundir or\n"
@@ -149,9 +159,9 @@ usage(FILE *f)
             "  --log-target TARGET    auto (default: syslog once detached, stderr with\n"
             "                         --foreground), stderr or syslog (/dev/log)\n"
             "  --foreground           do not detach\n"
-            "  --check                validate the registry (--registry DIR or the embedded one),\n"
-            "                         print a summary and every warning with its file:line:col,\n"
-            "                         and exit: 0 usable, 1 not usable\n"
+            "  --check                validate the registry (--registry DIR or the embedded one)\n"
+            "                         and the rules file, print a summary and every warning with\n"
+            "                         its file:line:col, and exit: 0 usable, 1 not usable\n"
             "  -h, --help             show this help and exit\n"
             "  -V, --version          show the version and exit\n",
             DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_HTTP,
@@ -186,11 +196,12 @@ default_statedir(char *buf, size_t size)
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
-    enum { O_REGISTRY = 256, O_RUNDIR, O_STATEDIR, O_ADMIN, O_IDLE, O_MAXCONN, O_LOG, O_FG,
+    enum { O_REGISTRY = 256, O_RULES, O_RUNDIR, O_STATEDIR, O_ADMIN, O_IDLE, O_MAXCONN, O_LOG, O_FG,
            O_CHECK, O_HTTP, O_HTTP_UNIX, O_HTTP_REMOTE, O_HTTP_ADMIN, O_HTTP_HTIMEOUT, O_MAXOUT,
            O_LOG_TARGET };
     static const struct option longopts[] = {
         {"registry", required_argument, NULL, O_REGISTRY},
+        {"rules", required_argument, NULL, O_RULES},
         {"rundir", required_argument, NULL, O_RUNDIR},
         {"statedir", required_argument, NULL, O_STATEDIR},
         {"admin-group", required_argument, NULL, O_ADMIN},
@@ -221,6 +232,12 @@ parse_options(int argc, char **argv, struct options *o)
         switch (c) {
         case O_REGISTRY:
             o->registry_dir = optarg;
+            break;
+        case O_RULES:
+            if (optarg[0] == '\0')
+                fatal("--rules: give the path of a rules file");
+            o->rules.path = optarg;
+            o->rules.required = 1;
             break;
         case O_RUNDIR:
             snprintf(o->rundir, sizeof o->rundir, "%s", optarg);
@@ -295,33 +312,30 @@ parse_options(int argc, char **argv, struct options *o)
         fatal("cannot choose a run directory; give --rundir");
     if (o->statedir[0] == '\0')
         default_statedir(o->statedir, sizeof o->statedir);
+    if (o->rules.path == NULL)
+        o->rules.path = RULES_DEFAULT_FILE;
+    o->rules.self_uid = geteuid();
 }
 
 /* ---- loading at start-up ----------------------------------------------------------------- */
 
-/* Loads `dir` and compiles it into *out. Returns 0, or -1 with the reasons in `d`. */
+/* Loads `dir` and compiles it with `rules` (image_build_options.rules) into *out. Returns 0, or
+ * -1 with the reasons in `d`. */
 static int
-load_served(const char *dir, uint64_t generation, struct served *out, struct diag *d)
+load_served(const char *dir, const struct rules *rules, uint64_t generation, struct served *out,
+            struct diag *d)
 {
     struct registry *r = NULL;
     memset(out, 0, sizeof *out);
     if (registry_load_dir(dir, &r, d) != 0)
         return -1;
-    struct image_build_options opt = {.generation = generation, .built_at = (uint64_t)time(NULL)};
-    int rc = image_build(r, &opt, &out->buf, &out->len);
+    int rc = served_build(out, r, rules, generation, (uint64_t)time(NULL));
     registry_free(r);
-    if (rc == 0)
-        rc = smtpstatus_image_open(out->buf, out->len, &out->owned);
     if (rc != 0) {
         diag_add(d, DIAG_ERROR, dir, 0, 0, "cannot compile the registry image: %s",
                  smtpstatus_strerror(rc));
-        served_free(out);
         return -1;
     }
-    out->img = out->owned;
-    served_prepare(out);
-    out->generation = generation;
-    out->loaded_at = opt.built_at;
     return 0;
 }
 
@@ -338,6 +352,12 @@ log_diag(const struct diag *d)
     }
 }
 
+static const char *
+plural(size_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
 static void
 summary(const smtpstatus_image *img, char *buf, size_t size)
 {
@@ -349,8 +369,47 @@ summary(const smtpstatus_image *img, char *buf, size_t size)
              s.class_count, s.subject_count, s.code_count, s.basic_count);
 }
 
+/* The rules that classifications with `img` use, for the log. */
+static void
+rules_summary(const smtpstatus_image *img, char *buf, size_t size)
+{
+    uint32_t admin, builtin;
+    rules_image_counts(img, &admin, &builtin);
+    snprintf(buf, size, "%" PRIu32 " administrator's rule%s, %" PRIu32 " built-in", admin,
+             plural(admin), builtin);
+}
+
+/* --check of the rules file: every problem on stderr, a summary on stdout. Returns 0 when the
+ * rules are usable (also when the default file is missing: the built-in rules alone are). */
 static int
-run_check(const struct options *o)
+check_rules(const struct options *o)
+{
+    struct diag d;
+    diag_init(&d);
+    struct rules r = {0};
+    int missing;
+    int rc = rules_load(&o->rules, &r, &missing, &d);
+    diag_print(&d, stderr);
+    uint32_t admin = (uint32_t)r.admin_count, builtin = (uint32_t)(r.count - r.admin_count);
+    if (r.count == 0)
+        rules_image_counts(smtpstatus_image_embedded(), &admin, &builtin);
+    if (rc != 0)
+        printf("smtpstatusd: rules %s are not usable: %zu error%s, %zu warning%s\n",
+               o->rules.path, d.errors, plural(d.errors), d.warnings, plural(d.warnings));
+    else if (missing)
+        printf("smtpstatusd: no rules file %s: the %" PRIu32 " built-in rules alone\n",
+               o->rules.path, builtin);
+    else
+        printf("smtpstatusd: rules %s are usable: %" PRIu32 " administrator's rule%s before %" PRIu32
+               " built-in; %zu warning%s\n",
+               o->rules.path, admin, plural(admin), builtin, d.warnings, plural(d.warnings));
+    rules_free(&r);
+    diag_free(&d);
+    return rc == 0 ? 0 : 1;
+}
+
+static int
+check_registry(const struct options *o)
 {
     char line[256];
     if (o->registry_dir == NULL) {
@@ -366,42 +425,87 @@ run_check(const struct options *o)
     struct diag d;
     diag_init(&d);
     struct served s;
-    int rc = load_served(o->registry_dir, 1, &s, &d);
+    int rc = load_served(o->registry_dir, NULL, 1, &s, &d);
     diag_print(&d, stderr);
     if (rc != 0) {
         printf("smtpstatusd: registry %s is not usable: %zu error%s, %zu warning%s\n",
-               o->registry_dir, d.errors, d.errors == 1 ? "" : "s", d.warnings,
-               d.warnings == 1 ? "" : "s");
+               o->registry_dir, d.errors, plural(d.errors), d.warnings, plural(d.warnings));
     } else {
         summary(s.img, line, sizeof line);
         printf("smtpstatusd: registry %s is usable: %s; %zu warning%s\n", o->registry_dir, line,
-               d.warnings, d.warnings == 1 ? "" : "s");
+               d.warnings, plural(d.warnings));
         served_free(&s);
     }
     diag_free(&d);
     return rc == 0 ? 0 : 1;
 }
 
+/* --check: the registry and the rules file, each reported whatever the other gives. */
+static int
+run_check(const struct options *o)
+{
+    int bad = check_registry(o);
+    bad |= check_rules(o);
+    return bad;
+}
+
 /* Tries one directory at start-up; logs everything it finds. */
 static int
-try_dir(const char *what, const char *dir, uint64_t generation, struct served *out)
+try_dir(const char *what, const char *dir, const struct rules *rules, uint64_t generation,
+        struct served *out)
 {
     struct diag d;
     diag_init(&d);
-    int rc = load_served(dir, generation, out, &d);
+    int rc = load_served(dir, rules, generation, out, &d);
     log_diag(&d);
     if (rc != 0)
-        log_error("%s %s is not usable: %zu error%s", what, dir, d.errors,
-                  d.errors == 1 ? "" : "s");
+        log_error("%s %s is not usable: %zu error%s", what, dir, d.errors, plural(d.errors));
     diag_free(&d);
     return rc;
 }
 
-/* --registry when it loads, else the saved state, else the embedded default. A --registry
- * directory that does not exist yet is not an error: a service names the directory that
- * `smtpstatus update` creates, and a reload or SIGHUP loads it once it is there. */
+/* A --rules file that does not exist stops the daemon, before it detaches, so that the
+ * message reaches whoever started it. */
 static void
-choose_served(const struct options *o, uint64_t generation, struct served *out)
+require_rules_file(const struct options *o)
+{
+    struct stat st;
+    if (o->rules.required && lstat(o->rules.path, &st) != 0 && errno == ENOENT)
+        fatal("--rules %s: no such file. Create it (a CSV file with a header row such as "
+              "Reason,Basic,Enhanced,Pattern,Note and one rule per row), or leave --rules out",
+              o->rules.path);
+}
+
+/* The administrator's rules at start-up, into *rules (empty when there are none): any problem
+ * but a missing --rules file (require_rules_file()) is logged with its file:line:col, and the daemon starts with the built-in rules alone until a reload of a
+ * mended file succeeds, as it starts with the embedded registry when --registry is broken. */
+static void
+load_start_rules(const struct options *o, struct rules *rules)
+{
+    struct diag d;
+    diag_init(&d);
+    int missing;
+    int rc = rules_load(&o->rules, rules, &missing, &d);
+    log_diag(&d);
+    if (rc != 0) {
+        rules_free(rules);
+        log_error("rules %s are not usable: %zu error%s; classifying with the built-in rules "
+                  "alone until a reload of the mended file succeeds",
+                  o->rules.path, d.errors, plural(d.errors));
+    } else if (!missing) {
+        log_info("rules %s: %zu administrator's rule%s", o->rules.path, rules->admin_count,
+                 plural(rules->admin_count));
+    }
+    diag_free(&d);
+}
+
+/* --registry when it loads, else the saved state, else the embedded default, each with the
+ * administrator's `rules` (when there are any). A --registry directory that does not exist yet
+ * is not an error: a service names the directory that `smtpstatus update` creates, and a reload
+ * or SIGHUP loads it once it is there. */
+static void
+choose_served(const struct options *o, const struct rules *rules, uint64_t generation,
+              struct served *out)
 {
     char saved[PATH_MAX];
     struct stat st;
@@ -410,19 +514,28 @@ choose_served(const struct options *o, uint64_t generation, struct served *out)
         log_info("registry %s does not exist yet; a reload or SIGHUP loads it once it does",
                  o->registry_dir);
     } else if (o->registry_dir != NULL) {
-        if (try_dir("registry", o->registry_dir, generation, out) == 0)
+        if (try_dir("registry", o->registry_dir, rules, generation, out) == 0)
             return;
         broken = 1;
     }
     state_registry_dir(o->statedir, saved, sizeof saved);
     if (stat(saved, &st) == 0) {
-        if (try_dir("saved registry", saved, generation, out) == 0)
+        if (try_dir("saved registry", saved, rules, generation, out) == 0)
             return;
     } else if (broken) {
         log_error("no saved registry in %s either", o->statedir);
     }
     if (broken)
         log_error("serving the embedded default registry instead");
+    if (rules->count > 0) {
+        int rc = served_rebuild(out, smtpstatus_image_embedded(), rules, generation,
+                                (uint64_t)time(NULL));
+        if (rc == 0)
+            return;
+        log_error("cannot compile the administrator's rules into an image: %s; classifying "
+                  "with the built-in rules alone",
+                  smtpstatus_strerror(rc));
+    }
     served_init_embedded(out, generation);
 }
 
@@ -456,11 +569,16 @@ on_reload_done(struct reload_job *job)
         d->current = job->next;
         memset(&job->next, 0, sizeof job->next);
         const struct code_diff *diff = &d->current.last_diff;
-        char line[256];
+        const struct rule_diff *rdiff = &d->current.last_rule_diff;
+        char line[256], rline[128];
         summary(d->current.img, line, sizeof line);
-        log_info("reloaded %s: generation %" PRIu64 ", %s; %zu added, %zu removed, %zu changed",
-                 job->dir, d->current.generation, line, diff->added_count, diff->removed_count,
-                 diff->changed_count);
+        rules_summary(d->current.img, rline, sizeof rline);
+        log_info("reloaded %s: generation %" PRIu64 ", %s; %zu added, %zu removed, %zu changed; "
+                 "%s: %zu rule%s added, %zu removed, %zu changed",
+                 job->dir != NULL ? job->dir : "the rules alone", d->current.generation, line,
+                 diff->added_count, diff->removed_count, diff->changed_count, rline,
+                 rdiff->added_count, plural(rdiff->added_count), rdiff->removed_count,
+                 rdiff->changed_count);
         for (size_t i = 0; i < d->current.warning_count; i++)
             log_warnx("%s", d->current.warnings[i]);
         if (job->publish_error[0] != '\0')
@@ -468,7 +586,8 @@ on_reload_done(struct reload_job *job)
         d->svc.image_path = job->publish_error[0] == '\0' ? d->publisher.path : "";
     } else {
         log_diag(&job->diag);
-        log_error("reload of %s failed; still serving generation %" PRIu64, job->dir,
+        log_error("reload of %s failed; still serving generation %" PRIu64,
+                  job->dir != NULL ? job->dir : d->opt.rules.path,
                   d->current.generation);
     }
     if (job->ok)
@@ -502,9 +621,19 @@ not_started(struct daemon *d, enum reload_surface surface, const char *dir, cons
                               dir, 0, NULL, why);
 }
 
-/* Starts a reload of `dir` (NULL: the configured directory) that `waiter` (of `surface`) waits
+/* Whether a reload without a directory has rules to reload: a rules file exists now, or the
+ * generation served has an administrator's rules (which a deleted file takes away). */
+static int
+has_rules_to_reload(const struct daemon *d)
+{
+    struct stat st;
+    return d->current.rules_file != NULL || lstat(d->opt.rules.path, &st) == 0;
+}
+
+/* Starts a reload of `dir` (NULL: the configured directory; without one, the rules over the
+ * registry served) and of the rules file, as one generation, that `waiter` (of `surface`) waits
  * on; `requester` is the uid of the administrator who named `dir`. Returns 0, or -EINVAL (no
- * directory), -EBUSY (a reload is running) or -ENOMEM. */
+ * directory and no rules), -EBUSY (a reload is running) or -ENOMEM. */
 static int
 start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const char *dir,
              uid_t requester)
@@ -513,10 +642,12 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
     int named = dir != NULL && (configured == NULL || strcmp(dir, configured) != 0);
     if (dir == NULL)
         dir = configured;
-    if (dir == NULL) {
-        log_warnx("reload asked with no directory, and no --registry is configured");
+    if (dir == NULL && !has_rules_to_reload(d)) {
+        log_warnx("reload asked with no directory, no --registry is configured, and there is "
+                  "no rules file %s", d->opt.rules.path);
         not_started(d, surface, NULL,
-                    "error: no directory was given, and no --registry is configured");
+                    "error: no directory was given, no --registry is configured, and there is "
+                    "no rules file to reload");
         return -EINVAL;
     }
     if (d->job != NULL) {
@@ -524,13 +655,14 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
         return -EBUSY;
     }
     struct reload_job *job = calloc(1, sizeof *job);
-    if (job == NULL || (job->dir = strdup(dir)) == NULL) {
+    if (job == NULL || (dir != NULL && (job->dir = strdup(dir)) == NULL)) {
         free(job);
         not_started(d, surface, dir, "error: out of memory");
         return -ENOMEM;
     }
     job->named = named;
     job->configured = configured;
+    job->rules = d->opt.rules;
     /* What a client names must be what an administrator wrote: root, this daemon's user, or
      * the one asking (the kernel said who that is). */
     job->owners = (struct registry_owners){{0, d->svc.self_uid, requester}, 3};
@@ -541,7 +673,10 @@ start_reload(struct daemon *d, enum reload_surface surface, void *waiter, const 
     job->done = on_reload_done;
     job->arg = d;
     job->waiter = waiter;
-    log_info("reloading from %s", dir);
+    if (dir != NULL)
+        log_info("reloading from %s and %s", dir, d->opt.rules.path);
+    else
+        log_info("reloading the rules %s over the registry served", d->opt.rules.path);
     if (reload_start(d->loop, job) != 0) {
         reload_job_free(job);
         free(job);
@@ -807,6 +942,7 @@ main(int argc, char **argv)
     if (d.opt.check)
         return run_check(&d.opt);
 
+    require_rules_file(&d.opt);
     configure_http(&d);
     int ready_fd = d.opt.foreground ? -1 : daemonize();
     log_open(d.opt.log_target, ready_fd >= 0);
@@ -841,7 +977,10 @@ main(int argc, char **argv)
     if (partial > 0)
         log_info("removed %d partly saved registr%s from %s", partial, partial == 1 ? "y" : "ies",
                  d.opt.statedir);
-    choose_served(&d.opt, last_generation + 1, &d.current);
+    struct rules rules = {0};
+    load_start_rules(&d.opt, &rules);
+    choose_served(&d.opt, &rules, last_generation + 1, &d.current);
+    rules_free(&rules);
     d.svc.current = &d.current;
     publish_current(&d);
     /* Right after the first publish, so that clients attaching from now on get the memfd. */
@@ -859,7 +998,10 @@ main(int argc, char **argv)
     smtpstatus_image_summarize(d.current.img, &s);
     char line[256];
     summary(d.current.img, line, sizeof line);
-    log_info("serving generation %" PRIu64 " from %s: %s", d.current.generation, s.source, line);
+    char rline[128];
+    rules_summary(d.current.img, rline, sizeof rline);
+    log_info("serving generation %" PRIu64 " from %s: %s; %s", d.current.generation, s.source,
+             line, rline);
 
     struct rpc_server_options ro = {
         .path = d.socket_path,

@@ -1,6 +1,6 @@
 /*
- * Reload on the libuv thread pool (see reload.h). The worker touches only the job and the old
- * image, which is read-only; everything that changes the daemon happens in done(), on the loop.
+ * Reload on the libuv thread pool (see reload.h). The worker touches only the job, the old
+ * image and the embedded one, which are read-only; everything that changes the daemon happens in done(), on the loop.
  */
 #include "reload.h"
 
@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "image_build.h"
 #include "state.h"
 
 /* Copies the warnings of `d` into the new registry's list, formatted. */
@@ -46,37 +45,47 @@ read_files(struct reload_job *job, struct registry_files *files)
     return rc;
 }
 
+/* Loads the job's directory into *r and *files. Returns 0 or -1 (reported). */
+static int
+load_registry(struct reload_job *job, struct registry_files *files, struct registry **r)
+{
+    if (read_files(job, files) != 0)
+        return -1;
+    return registry_load_files(files, job->dir, r, &job->diag);
+}
+
 static void
 work(uv_work_t *req)
 {
     struct reload_job *job = req->data;
-    struct registry_files files;
+    const char *what = job->dir != NULL ? job->dir : job->rules.path;
+    struct registry_files files = {0};
     struct registry *r = NULL;
-    if (read_files(job, &files) != 0)
-        return;
-    if (registry_load_files(&files, job->dir, &r, &job->diag) != 0) {
-        registry_files_free(&files);
-        return;
-    }
-    struct image_build_options opt = {.generation = job->generation, .built_at = (uint64_t)time(NULL)};
+    struct rules rules = {0};
+    int missing;
+    /* Both, whatever the other gives, so that one answer lists every problem. */
+    int rc = rules_load(&job->rules, &rules, &missing, &job->diag);
+    if (job->dir != NULL && load_registry(job, &files, &r) != 0)
+        rc = -1;
     struct served *s = &job->next;
-    int rc = image_build(r, &opt, &s->buf, &s->len);
+    uint64_t now = (uint64_t)time(NULL);
+    if (rc == 0) {
+        rc = job->dir != NULL ? served_build(s, r, &rules, job->generation, now)
+                              : served_rebuild(s, job->old, &rules, job->generation, now);
+        if (rc != 0)
+            diag_add(&job->diag, DIAG_ERROR, what, 0, 0, "cannot compile the image: %s",
+                     smtpstatus_strerror(rc));
+    }
     registry_free(r);
-    if (rc == 0)
-        rc = smtpstatus_image_open(s->buf, s->len, &s->owned);
-    if (rc != 0) {
-        diag_add(&job->diag, DIAG_ERROR, job->dir, 0, 0, "cannot compile the registry: %s",
-                 smtpstatus_strerror(rc));
-    } else {
-        s->img = s->owned;
-        served_prepare(s);
-        s->generation = job->generation;
-        s->loaded_at = opt.built_at;
+    rules_free(&rules);
+    if (rc == 0) {
         if (code_diff_compute(job->old, s->img, &s->last_diff) != 0 ||
+            rule_diff_compute(job->old, s->img, &s->last_rule_diff) != 0 ||
             keep_warnings(s, &job->diag) != 0) {
-            diag_add(&job->diag, DIAG_ERROR, job->dir, 0, 0, "out of memory");
+            diag_add(&job->diag, DIAG_ERROR, what, 0, 0, "out of memory");
             rc = -1;
-        } else if (job->statedir != NULL && state_save(job->statedir, &files, &job->diag) != 0) {
+        } else if (job->dir != NULL && job->statedir != NULL &&
+                   state_save(job->statedir, &files, &job->diag) != 0) {
             rc = -1; /* nothing changes unless the new set is also saved */
         }
     }
@@ -98,7 +107,8 @@ after(uv_work_t *req, int status)
     if (status != 0) {
         job->ok = 0;
         served_free(&job->next);
-        diag_add(&job->diag, DIAG_ERROR, job->dir, 0, 0, "reload cancelled: %s",
+        diag_add(&job->diag, DIAG_ERROR, job->dir != NULL ? job->dir : job->rules.path, 0, 0,
+                 "reload cancelled: %s",
                  uv_strerror(status));
     }
     job->done(job);

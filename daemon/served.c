@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image_build.h"
+#include "registry_image.h"
 #include "search.h"
 #include "utf8.h"
 
@@ -20,6 +22,45 @@ served_init_embedded(struct served *s, uint64_t generation)
     s->generation = generation;
     s->loaded_at = sum.built_at;
     served_prepare(s);
+}
+
+int
+served_build(struct served *s, const struct registry *r, const struct rules *rules,
+             uint64_t generation, uint64_t built_at)
+{
+    memset(s, 0, sizeof *s);
+    int with_rules = rules != NULL && rules->count > 0;
+    struct image_build_options opt = {.generation = generation,
+                                      .built_at = built_at,
+                                      .rules = with_rules ? rules : NULL};
+    int rc = image_build(r, &opt, &s->buf, &s->len);
+    if (rc == 0)
+        rc = smtpstatus_image_open(s->buf, s->len, &s->owned);
+    if (rc == 0 && with_rules && rules->admin_count > 0 && rules->file != NULL &&
+        (s->rules_file = strdup(rules->file)) == NULL)
+        rc = SMTPSTATUS_ENOMEM;
+    if (rc != 0) {
+        served_free(s);
+        return rc;
+    }
+    s->img = s->owned;
+    s->generation = generation;
+    s->loaded_at = built_at;
+    served_prepare(s);
+    return 0;
+}
+
+int
+served_rebuild(struct served *s, const smtpstatus_image *img, const struct rules *rules,
+               uint64_t generation, uint64_t built_at)
+{
+    struct registry *r = NULL;
+    memset(s, 0, sizeof *s);
+    int rc = registry_from_image(img, &r);
+    if (rc == 0)
+        rc = served_build(s, r, rules, generation, built_at);
+    registry_free(r);
+    return rc;
 }
 
 void
@@ -64,6 +105,8 @@ served_free(struct served *s)
         free(s->warnings[i]);
     free(s->warnings);
     code_diff_free(&s->last_diff);
+    rule_diff_free(&s->last_rule_diff);
+    free(s->rules_file);
     search_text_free(s->search);
     free(s->search);
     memset(s, 0, sizeof *s);

@@ -10,6 +10,9 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "registry.h"
+#include "rules.h"
+#include "rules_diff.h"
 #include "smtpstatus.h"
 
 struct search_text;
@@ -34,6 +37,9 @@ struct served {
     char **warnings;             /* the loader's warnings, "file:line:col: warning: ..." */
     size_t warning_count;
     struct code_diff last_diff;  /* of the reload that made this registry (empty at start) */
+    struct rule_diff last_rule_diff; /* the reason rules that reload changed (empty at start) */
+    char *rules_file;            /* the administrator's rules file in the image, owned; NULL
+                                    when it has none of the administrator's rules */
     struct search_text *search;  /* img's text folded for searching (search.h), owned; NULL
                                     when it could not be made: each search folds its own */
 };
@@ -65,6 +71,21 @@ void served_reload_attempt_free(struct reload_attempt *r);
 
 /* Serves the embedded image as generation `generation`. Never fails. */
 void served_init_embedded(struct served *s, uint64_t generation);
+
+/*
+ * Builds the image of `r` with `rules` (NULL, or a set without any rule: an image without rules,
+ * whose readers use the built-in ones) as generation `generation`, built at `built_at`, into *s
+ * (zeroed here) and prepares it for serving; rules->file becomes s->rules_file when it holds
+ * administrator's rules. Returns 0, or a negative SMTPSTATUS_E* error with *s empty. Pure
+ * computation.
+ */
+int served_build(struct served *s, const struct registry *r, const struct rules *rules,
+                 uint64_t generation, uint64_t built_at);
+
+/* served_build() over the registry that `img` holds (registry_from_image()): the same registry
+ * with other rules. Returns as served_build(). */
+int served_rebuild(struct served *s, const smtpstatus_image *img, const struct rules *rules,
+                   uint64_t generation, uint64_t built_at);
 
 /* Prepares what searching `s->img` needs, once per registry rather than once per search: call
  * it when img is set. Out of memory leaves s->search NULL, which is slower, not wrong. */

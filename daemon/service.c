@@ -90,6 +90,47 @@ make_diff(struct arena *a, const struct code_diff *d)
     return m;
 }
 
+static Smtpstatus__V1__RuleRef **
+make_rule_refs(struct arena *a, const struct rule_ref *refs, size_t n)
+{
+    Smtpstatus__V1__RuleRef **v = ANSWER_NEW_ARRAY(a, n, Smtpstatus__V1__RuleRef *);
+    if (v == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        Smtpstatus__V1__RuleRef *m =
+            ANSWER_NEW(a, Smtpstatus__V1__RuleRef, SMTPSTATUS__V1__RULE_REF__INIT);
+        if (m == NULL)
+            return NULL;
+        /* Names and patterns come from the rules file: any bytes its owner wrote. */
+        m->name = utf8_field(a, refs[i].name);
+        m->reason = answer_str(refs[i].reason);
+        m->basic = arena_strndup(a, refs[i].basic, strlen(refs[i].basic));
+        m->enhanced = arena_strndup(a, refs[i].enhanced, strlen(refs[i].enhanced));
+        m->pattern = utf8_field(a, refs[i].pattern);
+        m->admin = refs[i].admin != 0;
+        m->was = utf8_field(a, refs[i].was);
+        v[i] = m;
+    }
+    return v;
+}
+
+/* The rules diff, or NULL on ENOMEM (a->failed says so). */
+static Smtpstatus__V1__RuleDiff *
+make_rule_diff(struct arena *a, const struct rule_diff *d)
+{
+    Smtpstatus__V1__RuleDiff *m =
+        ANSWER_NEW(a, Smtpstatus__V1__RuleDiff, SMTPSTATUS__V1__RULE_DIFF__INIT);
+    if (m != NULL) {
+        m->n_added = d->added_count;
+        m->added = make_rule_refs(a, d->added, d->added_count);
+        m->n_removed = d->removed_count;
+        m->removed = make_rule_refs(a, d->removed, d->removed_count);
+        m->n_changed = d->changed_count;
+        m->changed = make_rule_refs(a, d->changed, d->changed_count);
+    }
+    return m;
+}
+
 /* The last reload attempt, or NULL (on ENOMEM too: a->failed says which) when none was made.
  * Its strings are the daemon's, well-formed already, and outlive the response. */
 static Smtpstatus__V1__ReloadAttempt *
@@ -132,6 +173,9 @@ make_info(struct service *svc, struct arena *a)
     m->n_warnings = s->warning_count;
     m->warnings = s->warnings;
     m->last_reload = make_attempt(a, &svc->last_reload);
+    rules_image_counts(s->img, &m->admin_rules, &m->builtin_rules);
+    m->rules_file = utf8_field(a, s->rules_file != NULL ? s->rules_file : "");
+    m->last_rule_diff = make_rule_diff(a, &s->last_rule_diff);
     return m;
 }
 
@@ -285,7 +329,7 @@ service_reload_response(struct service *svc, uint64_t id, int ok, const struct d
 {
     if (!ok) {
         service_error(svc, id, SMTPSTATUS__V1__ERROR__CODE__RELOAD_FAILED,
-                      "the registry was not reloaded; nothing changed", a, resp);
+                      "the registry and the rules were not reloaded; nothing changed", a, resp);
         if (resp->error->code != SMTPSTATUS__V1__ERROR__CODE__RELOAD_FAILED)
             return;
         char **problems = ANSWER_NEW_ARRAY(a, d->count, char *);
@@ -308,8 +352,10 @@ service_reload_response(struct service *svc, uint64_t id, int ok, const struct d
     if (m != NULL) {
         m->registry = make_info(svc, a);
         m->diff = make_diff(a, &svc->current->last_diff);
+        m->rule_diff = make_rule_diff(a, &svc->current->last_rule_diff);
     }
-    if (m == NULL || m->registry == NULL || m->diff == NULL) {
+    if (m == NULL || m->registry == NULL || m->diff == NULL || m->rule_diff == NULL ||
+        a->failed) {
         service_error(svc, id, SMTPSTATUS__V1__ERROR__CODE__INTERNAL, "out of memory", a, resp);
         return;
     }

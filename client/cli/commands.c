@@ -551,7 +551,7 @@ reload(const struct source *src, const char *dir)
     int status = EXIT_NOT_FOUND;
     switch (rc) {
     case 0:
-        output_reloaded(&info);
+        output_reloaded(&info, r);
         status = EXIT_ANSWERED;
         break;
     case SMTPSTATUS_ERELOAD:

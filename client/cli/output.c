@@ -506,6 +506,49 @@ show_last_reload(json_t *o, const smtpstatus_result *daemon)
         printf("Problem:     %s\n", a.problems[i]);
 }
 
+/* The reason rules of a registry-info or reload answer `daemon` (NULL: nothing is shown): under
+ * "rules" in `o` and its changes under "rules_diff" in `diff` (each when not NULL) with --json,
+ * else as lines: in the reload's lower-case style when `reloaded`, else as info's fields. */
+static void
+show_rules(json_t *o, json_t *diff, const smtpstatus_result *daemon, int reloaded)
+{
+    smtpstatus_rules_info info;
+    if (daemon == NULL || smtpstatus_result_rules(daemon, &info) != 0)
+        return;
+    smtpstatus_rule_change *changes = calloc(info.change_count ? info.change_count : 1,
+                                             sizeof *changes);
+    if (changes == NULL)
+        info.change_count = 0;
+    for (size_t i = 0; i < info.change_count; i++)
+        if (smtpstatus_result_rule_change(daemon, i, &changes[i]) != 0)
+            info.change_count = i;
+    if (json_mode) {
+        if (o != NULL)
+            jset(o, "rules", answer_json_rules(&info, changes));
+        if (diff != NULL)
+            jset(diff, "rules_diff", answer_json_rule_diff(changes, info.change_count));
+        free(changes);
+        return;
+    }
+    printf("%s%u administrator's (%s), %u built-in\n", reloaded ? "rules: " : "Rules:       ",
+           info.admin_count, info.file[0] ? info.file : "no rules file", info.builtin_count);
+    if (reloaded && info.change_count == 0)
+        printf("no rule was added, removed or changed\n");
+    for (size_t i = 0; i < info.change_count; i++) {
+        const smtpstatus_rule_change *c = &changes[i];
+        printf("%s%-8s %s", reloaded ? "rule " : "Rule ", c->change, c->name);
+        if (c->was[0])
+            printf(" (was %s)", c->was);
+        printf(": %s", c->reason);
+        if (c->basic[0] || c->enhanced[0])
+            printf(" for %s%s%s", c->basic, c->basic[0] && c->enhanced[0] ? " " : "", c->enhanced);
+        if (c->pattern[0])
+            printf(" /%s/", c->pattern);
+        printf("\n");
+    }
+    free(changes);
+}
+
 void
 output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *where,
             int daemon_down, const smtpstatus_result *daemon)
@@ -530,6 +573,7 @@ output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *w
         jset(o, "codes", json_integer(s->code_count));
         jset(o, "basic_codes", json_integer(s->basic_count));
         show_last_reload(o, daemon);
+        show_rules(o, NULL, daemon, 0);
         where_json(o, where);
         if (published_at > 0)
             jset(o, "published_at", json_integer((json_int_t)published_at));
@@ -553,6 +597,7 @@ output_info(const smtpstatus_image_summary *s, const smtpstatus_client_status *w
     printf("Image:       %llu bytes, format version %u\n", (unsigned long long)s->size, s->version);
     printf("Contents:    %u classes, %u subjects, %u codes, %u basic codes\n", s->class_count,
            s->subject_count, s->code_count, s->basic_count);
+    show_rules(NULL, NULL, daemon, 0);
     show_last_reload(NULL, daemon);
 }
 
@@ -577,6 +622,7 @@ output_registry(const smtpstatus_registry_info *info, const smtpstatus_client_st
     if (json_mode) {
         json_t *o = answer_json_registry(info);
         show_last_reload(o, daemon);
+        show_rules(o, NULL, daemon, 0);
         where_json(o, where);
         emit(o);
         return;
@@ -594,6 +640,7 @@ output_registry(const smtpstatus_registry_info *info, const smtpstatus_client_st
     print_codes("Added:       ", info->added, info->added_count);
     print_codes("Removed:     ", info->removed, info->removed_count);
     print_codes("Changed:     ", info->changed, info->changed_count);
+    show_rules(NULL, NULL, daemon, 0);
     for (size_t i = 0; i < info->warning_count; i++)
         printf("Warning:     %s\n", info->warnings[i]);
     show_last_reload(NULL, daemon);
@@ -610,10 +657,12 @@ print_diagnostics(const char *const *lines, size_t n)
 }
 
 void
-output_reloaded(const smtpstatus_registry_info *info)
+output_reloaded(const smtpstatus_registry_info *info, const smtpstatus_result *r)
 {
     if (json_mode) {
-        emit(answer_json_reloaded(info));
+        json_t *o = answer_json_reloaded(info);
+        show_rules(json_object_get(o, "registry"), o, r, 1);
+        emit(o);
     } else {
         printf("reloaded: generation %llu from %s, %u codes\n",
                (unsigned long long)info->generation, info->source, info->code_count);
@@ -622,6 +671,7 @@ output_reloaded(const smtpstatus_registry_info *info)
         print_codes("added: ", info->added, info->added_count);
         print_codes("removed: ", info->removed, info->removed_count);
         print_codes("changed: ", info->changed, info->changed_count);
+        show_rules(NULL, NULL, r, 1);
     }
     print_diagnostics(info->warnings, info->warning_count);
 }

@@ -96,9 +96,11 @@ void output_info(const smtpstatus_image_summary *s, const smtpstatus_client_stat
 void output_registry(const smtpstatus_registry_info *info, const smtpstatus_client_status *where,
                      const smtpstatus_result *daemon);
 
-/* A reload that succeeded: the registry now served and what changed ("added: X.7.30"); the
- * loader's warnings go to stderr, as the compiler-style lines the daemon sent. */
-void output_reloaded(const smtpstatus_registry_info *info);
+/* A reload that succeeded (r holds its answer): the registry now served and what changed
+ * ("added: X.7.30"), the reason rules and the rules it added, removed or changed ("rule added
+ * /etc/smtpstatusd/reasons.csv:2: rate-limit for 5XX /zorglub/"); the loader's warnings go to
+ * stderr, as the compiler-style lines the daemon sent. */
+void output_reloaded(const smtpstatus_registry_info *info, const smtpstatus_result *r);
 
 /* A reload the daemon refused because the registry is broken (r holds its ERELOAD answer):
  * its message, then every problem ("file:line:col: error: ...") on stderr as it came; with

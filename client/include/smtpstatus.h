@@ -701,6 +701,36 @@ typedef struct smtpstatus_reload_attempt {
  * another kind of answer. The strings are r's: valid until smtpstatus_result_free(r). */
 int smtpstatus_result_last_reload(const smtpstatus_result *r, smtpstatus_reload_attempt *out);
 
+/* The reason rules of the generation that a registry-info or reload answer describes. */
+typedef struct smtpstatus_rules_info {
+    const char *file;       /* the administrator's rules file in use; "" when none */
+    uint32_t admin_count;   /* the administrator's rules, tried first */
+    uint32_t builtin_count; /* the built-in rules */
+    size_t change_count;    /* rules the reload changed: see smtpstatus_result_rule_change() */
+} smtpstatus_rules_info;
+
+/* One rule that a reload added, removed or changed. */
+typedef struct smtpstatus_rule_change {
+    const char *change;   /* "added", "removed" (as it was) or "changed" (as it is now) */
+    const char *name;     /* the rule's Name, or FILE:LINE for an administrator's rule without */
+    const char *was;      /* "changed": the name it had before when that differs; else "" */
+    const char *reason;   /* "rate-limit", ... */
+    const char *basic;    /* "550", "5XX" or "" */
+    const char *enhanced; /* "5.7.1", "X.7.1", "5.7.X" or "" */
+    const char *pattern;  /* as written; "" for none */
+    int admin;            /* 1: from the administrator's rules file */
+} smtpstatus_rule_change;
+
+/* The rules of a registry-info or reload answer (zeros and "" from a daemon that does not say).
+ * The changes are the reload's for a reload answer, else the last successful reload's. Returns
+ * 0 or SMTPSTATUS_EINVAL for another kind of answer. Strings are r's. */
+int smtpstatus_result_rules(const smtpstatus_result *r, smtpstatus_rules_info *out);
+
+/* Change i (added first, then removed, then changed) of a registry-info or reload answer.
+ * Returns 0, or SMTPSTATUS_EINVAL past the last or for another kind of answer. */
+int smtpstatus_result_rule_change(const smtpstatus_result *r, size_t i,
+                                  smtpstatus_rule_change *out);
+
 /* The daemon's counters. */
 int smtpstatus_stats(smtpstatus *h, smtpstatus_result **out);
 

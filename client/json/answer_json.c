@@ -324,6 +324,44 @@ answer_json_last_reload(const smtpstatus_reload_attempt *a)
 }
 
 json_t *
+answer_json_rule_diff(const smtpstatus_rule_change *changes, size_t n)
+{
+    static const char *const lists[] = {"added", "removed", "changed"};
+    json_t *o = json_object();
+    for (size_t l = 0; l < 3; l++) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++) {
+            const smtpstatus_rule_change *c = &changes[i];
+            if (strcmp(c->change, lists[l]) != 0)
+                continue;
+            json_t *x = json_object();
+            jset(x, "name", jstr(c->name));
+            if (l == 2)
+                jset(x, "was", jstr(c->was));
+            jset(x, "reason", jstr(c->reason));
+            jset(x, "basic", jstr(c->basic));
+            jset(x, "enhanced", jstr(c->enhanced));
+            jset(x, "pattern", jstr(c->pattern));
+            jset(x, "admin", json_boolean(c->admin));
+            json_array_append_new(a, x);
+        }
+        jset(o, lists[l], a);
+    }
+    return o;
+}
+
+json_t *
+answer_json_rules(const smtpstatus_rules_info *info, const smtpstatus_rule_change *changes)
+{
+    json_t *o = json_object();
+    jset(o, "file", jstr(info->file));
+    jset(o, "admin", json_integer(info->admin_count));
+    jset(o, "builtin", json_integer(info->builtin_count));
+    jset(o, "last_diff", answer_json_rule_diff(changes, info->change_count));
+    return o;
+}
+
+json_t *
 answer_json_reloaded(const smtpstatus_registry_info *info)
 {
     json_t *o = json_object();

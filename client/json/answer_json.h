@@ -82,4 +82,11 @@ json_t *answer_json_last_reload(const smtpstatus_reload_attempt *a);
 /* The ReloadResponse: {"registry": ..., "diff": ...}. */
 json_t *answer_json_reloaded(const smtpstatus_registry_info *info);
 
+/* The rules of a registry (file, admin, builtin) with the changes[0..info->change_count) of its
+ * last reload under "last_diff"; and those changes alone, as a reload answer's "rules_diff":
+ * {"added": [...], "removed": [...], "changed": [...]}, each rule an object. */
+json_t *answer_json_rules(const smtpstatus_rules_info *info,
+                          const smtpstatus_rule_change *changes);
+json_t *answer_json_rule_diff(const smtpstatus_rule_change *changes, size_t n);
+
 #endif

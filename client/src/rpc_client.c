@@ -816,6 +816,59 @@ smtpstatus_result_last_reload(const smtpstatus_result *r, smtpstatus_reload_atte
     return 0;
 }
 
+/* The rules diff of a registry-info or reload answer, or NULL. */
+static const Smtpstatus__V1__RuleDiff *
+rule_diff_of(const smtpstatus_result *r)
+{
+    if (r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_RELOAD && r->resp->reload->rule_diff)
+        return r->resp->reload->rule_diff;
+    const Smtpstatus__V1__RegistryInfo *info = registry_of(r);
+    return info != NULL ? info->last_rule_diff : NULL;
+}
+
+int
+smtpstatus_result_rules(const smtpstatus_result *r, smtpstatus_rules_info *out)
+{
+    const Smtpstatus__V1__RegistryInfo *info = registry_of(r);
+    if (info == NULL)
+        return SMTPSTATUS_EINVAL;
+    const Smtpstatus__V1__RuleDiff *d = rule_diff_of(r);
+    out->file = info->rules_file;
+    out->admin_count = info->admin_rules;
+    out->builtin_count = info->builtin_rules;
+    out->change_count = d != NULL ? d->n_added + d->n_removed + d->n_changed : 0;
+    return 0;
+}
+
+int
+smtpstatus_result_rule_change(const smtpstatus_result *r, size_t i, smtpstatus_rule_change *out)
+{
+    const Smtpstatus__V1__RuleDiff *d = rule_diff_of(r);
+    if (d == NULL)
+        return SMTPSTATUS_EINVAL;
+    const Smtpstatus__V1__RuleRef *ref;
+    if (i < d->n_added) {
+        out->change = "added";
+        ref = d->added[i];
+    } else if ((i -= d->n_added) < d->n_removed) {
+        out->change = "removed";
+        ref = d->removed[i];
+    } else if ((i -= d->n_removed) < d->n_changed) {
+        out->change = "changed";
+        ref = d->changed[i];
+    } else {
+        return SMTPSTATUS_EINVAL;
+    }
+    out->name = ref->name;
+    out->was = ref->was;
+    out->reason = ref->reason;
+    out->basic = ref->basic;
+    out->enhanced = ref->enhanced;
+    out->pattern = ref->pattern;
+    out->admin = ref->admin;
+    return 0;
+}
+
 int
 smtpstatus_result_counter(const smtpstatus_result *r, size_t i, const char **group,
                           const char **name, uint64_t *value)
