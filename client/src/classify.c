@@ -304,6 +304,29 @@ introduced(const char *line, size_t i)
 }
 
 /*
+ * Where the enhanced code of a reply whose basic code is at line[i] would stand: after the
+ * separator and after a doubled basic code ("554 554 5.7.0"), whose ' ' sets *doubled.
+ */
+static size_t
+code_place(const char *line, size_t n, size_t i, int *doubled)
+{
+    size_t at = n - i > 3 ? i + 4 : n;
+
+    *doubled = n - at >= 4 && memcmp(line + at, line + i, 3) == 0 && line[at + 3] == ' ';
+    return *doubled ? at + 4 : at;
+}
+
+/* Whether line[at..n) starts with an enhanced code followed by ' ', TAB or the line's end;
+ * the code goes to *code, and *used gets the length of the code-like run. */
+static int
+code_at(const char *line, size_t n, size_t at, smtpstatus_code *code, size_t *used,
+        unsigned *problems)
+{
+    return take_code(line + at, n - at, used, code, problems) &&
+           (at + *used == n || line[at + *used] == ' ' || line[at + *used] == '\t');
+}
+
+/*
  * Reads the codes of a reply that begins at line[i] with the basic code `basic` (checked by
  * basic_at()): the separator, a doubled basic code ("554 554 5.7.0"), and the enhanced code
  * after them, followed by ' ', TAB or the line's end. Returns the offset where the reply's
@@ -315,7 +338,8 @@ read_prefix(struct scan *sc, const char *line, size_t n, size_t i, uint16_t basi
             int out_of_grammar)
 {
     smtpstatus_classification *out = sc->out;
-    size_t start = n - i > 3 ? i + 4 : i + 3;
+    int doubled;
+    size_t start = code_place(line, n, i, &doubled);
     size_t used;
     smtpstatus_code code;
 
@@ -331,12 +355,9 @@ read_prefix(struct scan *sc, const char *line, size_t n, size_t i, uint16_t basi
     }
     sc->last_continues = n - i > 3 && line[i + 3] == '-';
 
-    if (n - start >= 4 && memcmp(line + start, line + i, 3) == 0 && line[start + 3] == ' ') {
+    if (doubled)
         sc->origin->found |= SMTPSTATUS_FOUND_DOUBLED;
-        start += 4;
-    }
-    if (take_code(line + start, n - start, &used, &code, &out->problems) &&
-        (start + used == n || line[start + used] == ' ' || line[start + used] == '\t')) {
+    if (code_at(line, n, start, &code, &used, &out->problems)) {
         note_enhanced(sc, code);
         sc->prefixed_with++;
         return start + used < n ? start + used + 1 : start + used;
@@ -548,11 +569,12 @@ scan_line(struct scan *sc, const char *line, size_t n)
         int continues = sc->have_reply && sc->last_continues && basic == out->basic;
         if (continues) {
             /* Postfix joins a reply's lines whole: each carries the first line's enhanced code,
-             * or none when it had none. Anything else in the words is the text's own. */
-            size_t at = n - i > 3 ? i + 4 : n;
+             * or none when it had none, where read_prefix() looks for it (after a doubled basic
+             * code too). Anything else in the words is the text's own. */
+            int doubled;
+            size_t at = code_place(line, n, i, &doubled);
             scratch = 0;
-            int coded = take_code(line + at, n - at, &used, &code, &scratch) &&
-                        (at + used == n || line[at + used] == ' ' || line[at + used] == '\t');
+            int coded = code_at(line, n, at, &code, &used, &scratch);
             continues = out->has_enhanced ? coded && code_equal(code, out->enhanced) : !coded;
         }
         /* Only a failure quotes the failure behind it: a success or an intermediate reply whose
@@ -561,11 +583,10 @@ scan_line(struct scan *sc, const char *line, size_t n)
         if (!continues && sc->have_reply && ((out->basic != 0 && out->basic < 400) || basic < 400))
             continue;
         if (!continues && !introduced(line, i)) {
-            size_t at = n - i > 3 ? i + 4 : n;
+            int doubled;
+            size_t at = code_place(line, n, i, &doubled);
             scratch = 0;
-            if (!(take_code(line + at, n - at, &used, &code, &scratch) &&
-                  code.cls == basic / 100u &&
-                  (at + used == n || line[at + used] == ' ' || line[at + used] == '\t')))
+            if (!(code_at(line, n, at, &code, &used, &scratch) && code.cls == basic / 100u))
                 continue;
         }
         /* The words before a reply that starts the line's reply text are no part of it. */
