@@ -265,28 +265,49 @@ basic_at(const char *line, size_t n, size_t i, uint16_t *basic, int *out_of_gram
     return 1;
 }
 
-/* Bit 0: what may stand just before a reply quoted in a line (a blank, a quote, "<", "(", or
- * the ';' and ':' that end "smtp;" and "said:"); bit 1: what a basic code starts with. */
+/* Bit 0: what may stand just before a reply quoted in a line (a blank, a quote, "<", "(", the
+ * ';' and ':' that end "smtp;" and "said:", or the '#' of Exchange's "#550 5.1.1 ... ##"); bit 1:
+ * what a basic code starts with. */
 static const unsigned char reply_start[256] = {
-    ['\t'] = 1, [' '] = 1, ['\''] = 1, ['"'] = 1, ['<'] = 1, [';'] = 1,
-    [':'] = 1,  ['('] = 1, ['2'] = 2,  ['3'] = 2, ['4'] = 2, ['5'] = 2,
+    ['\t'] = 1, [' '] = 1, ['\''] = 1, ['"'] = 1, ['<'] = 1, [';'] = 1, [':'] = 1,
+    ['('] = 1,  ['#'] = 1, ['2'] = 2,  ['3'] = 2, ['4'] = 2, ['5'] = 2,
 };
+
+/* Whether the word that ends at s[n - 1] (back to a blank or the start) holds an '@': a mailbox,
+ * as in OpenSMTPD's "x@example.com: 550 ...". */
+static int
+word_has_at(const char *s, size_t n)
+{
+    while (n > 0 && s[n - 1] != ' ' && s[n - 1] != '\t') {
+        if (s[--n] == '@')
+            return 1;
+    }
+    return 0;
+}
 
 /*
  * Whether the words before line[i] introduce a reply, as MTAs and DSNs print one they quote:
  * Postfix "said:" and "refused to talk to me:", qmail "Remote host said:", RFC 3464 "smtp;",
  * Sendmail "Deferred:" and "<<<", Exchange "returned" (with a quote or not), Exim "reason:",
- * "host H [A]:" and, on a line that says "SMTP error from remote" before it, any ':'. That
- * phrase is looked for only then, so a line costs one pass however many numbers it holds.
+ * "host H [A]:", OpenSMTPD's "stat=\"" (its delivery log), "BANNER rejected:" and the like (its
+ * session errors) and "x@example.com:" (its bounce), a '#' that starts the line (Exchange's
+ * "#550 5.1.1 ... ##") and, on a line that says "SMTP error from remote" before it, any ':'.
+ * That phrase is looked for only then, so a line costs one pass however many numbers it holds.
  */
 static int
 introduced(const char *line, size_t i)
 {
     static const char *const words[] = {
-        "said:", "me:", "smtp;",    "deferred:", "<<<",         "reason:",
-        "]:",    ">:",  "returned", "data:",     "connection:", "diagnostic-code:"};
+        "said:",    "me:", "smtp;", "deferred:",   "<<<",   "reason:",   "]:",
+        "returned", ">:",  "data:", "connection:", "stat=", "rejected:", "diagnostic-code:"};
     size_t j = i;
 
+    if (j > 0 && line[j - 1] == '#') {
+        /* Exchange's "#550": only at the line's start, so "ticket #450" in words is no reply. */
+        while (--j > 0 && (line[j - 1] == ' ' || line[j - 1] == '\t'))
+            ;
+        return j == 0;
+    }
     while (j > 0 && (line[j - 1] == ' ' || line[j - 1] == '\t'))
         j--;
     if (j > 0 && (line[j - 1] == '\'' || line[j - 1] == '"')) {
@@ -300,7 +321,8 @@ introduced(const char *line, size_t i)
         if (ends_with_ci(line, j, words[k]))
             return 1;
     }
-    return line[j - 1] == ':' && find_ci(line, j, "smtp error from remote") < j;
+    return line[j - 1] == ':' &&
+           (word_has_at(line, j - 1) || find_ci(line, j, "smtp error from remote") < j);
 }
 
 /*
@@ -497,7 +519,8 @@ begin_quoted(struct scan *sc, const char *line, size_t i)
 
 /*
  * How many quote characters to leave off the end of line[0..n): Exchange's "returned '...'"
- * closes its quote (and its "'<...>'" the angle bracket too), which is not the server's text.
+ * closes its quote (and its "'<...>'" the angle bracket too), and OpenSMTPD's log its
+ * 'stat="..."', which are not the server's text.
  */
 static size_t
 closing_quote(const char *line, size_t n)
@@ -505,9 +528,13 @@ closing_quote(const char *line, size_t n)
     if (n == 0 || (line[n - 1] != '\'' && line[n - 1] != '"'))
         return 0;
     size_t r = find_ci(line, n, "returned");
-    if (r == n)
+    if (r < n) {
+        r += 8;
+    } else if ((r = find_ci(line, n, "stat=")) < n) {
+        r += 5;
+    } else {
         return 0;
-    r += 8;
+    }
     while (r < n && line[r] == ' ')
         r++;
     if (r >= n - 1 || line[r] != line[n - 1])
@@ -566,7 +593,8 @@ scan_line(struct scan *sc, const char *line, size_t n)
              1) == 0 ||
             !basic_at(line, n, i, &basic, &oog))
             continue;
-        int continues = sc->have_reply && sc->last_continues && basic == out->basic;
+        int hash = line[i - 1] == '#';
+        int continues = !hash && sc->have_reply && sc->last_continues && basic == out->basic;
         if (continues) {
             /* Postfix joins a reply's lines whole: each carries the first line's enhanced code,
              * or none when it had none, where read_prefix() looks for it (after a doubled basic
@@ -584,6 +612,8 @@ scan_line(struct scan *sc, const char *line, size_t n)
             continue;
         if (!continues && !introduced(line, i)) {
             int doubled;
+            if (hash)
+                continue;
             size_t at = code_place(line, n, i, &doubled);
             scratch = 0;
             if (!(code_at(line, n, at, &code, &used, &scratch) && code.cls == basic / 100u))
