@@ -43,6 +43,8 @@ struct scan {
     unsigned prefixed_with; /* lines with a basic code, with the enhanced code after it */
     unsigned prefixed_bare; /* lines with a basic code, without one */
     int last_continues;     /* the last reply line read was "NNN-" */
+    int last_with;          /* it had an enhanced code in its place: last_enhanced */
+    smtpstatus_code last_enhanced;
     int first_set;          /* the reply's first enhanced code, for ENHANCED_MISMATCH */
     smtpstatus_code first;
     int bare_set; /* an enhanced code of the basic code's class later in the text */
@@ -379,9 +381,12 @@ read_prefix(struct scan *sc, const char *line, size_t n, size_t i, uint16_t basi
 
     if (doubled)
         sc->origin->found |= SMTPSTATUS_FOUND_DOUBLED;
+    sc->last_with = 0;
     if (code_at(line, n, start, &code, &used, &out->problems)) {
         note_enhanced(sc, code);
         sc->prefixed_with++;
+        sc->last_with = 1;
+        sc->last_enhanced = code;
         return start + used < n ? start + used + 1 : start + used;
     }
     sc->prefixed_bare++;
@@ -596,14 +601,15 @@ scan_line(struct scan *sc, const char *line, size_t n)
         int hash = line[i - 1] == '#';
         int continues = !hash && sc->have_reply && sc->last_continues && basic == out->basic;
         if (continues) {
-            /* Postfix joins a reply's lines whole: each carries the first line's enhanced code,
-             * or none when it had none, where read_prefix() looks for it (after a doubled basic
+            /* Postfix joins a reply's lines whole: each carries the enhanced code of the line
+             * before in its place, or none when that line had none there (a "#2.0.0" in its
+             * text does not count), where read_prefix() looks for it (after a doubled basic
              * code too). Anything else in the words is the text's own. */
             int doubled;
             size_t at = code_place(line, n, i, &doubled);
             scratch = 0;
             int coded = code_at(line, n, at, &code, &used, &scratch);
-            continues = out->has_enhanced ? coded && code_equal(code, out->enhanced) : !coded;
+            continues = sc->last_with ? coded && code_equal(code, sc->last_enhanced) : !coded;
         }
         /* Only a failure quotes the failure behind it: a success or an intermediate reply whose
          * text holds "550 5.1.1" is still that success, and "250 2.0.0 OK" in a failure's text
