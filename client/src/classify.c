@@ -319,6 +319,8 @@ introduced(const char *line, size_t i)
     }
     if (j == 0)
         return 1; /* an indented reply: nothing but blanks before it */
+    if (j == i && line[j - 1] == ':')
+        return 0; /* a port ("[192.0.2.1]:587 ..."): a ':' that ends words has a blank after it */
     for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
         if (ends_with_ci(line, j, words[k]))
             return 1;
