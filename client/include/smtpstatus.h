@@ -460,7 +460,9 @@ typedef struct smtpstatus_classification {
  * It also reads replies as they reach helpers: quoted in an MTA's or a DSN's words (Postfix
  * "host H[A] said: 550 ...", Exim "SMTP error from remote mail server after RCPT TO:<a@b>:
  * 550 ...", Sendmail "Deferred: 451 ..." and "<<< 550 ...", qmail "Remote host said: ...",
- * Exchange "Remote Server returned '550 ...'", "Diagnostic-Code: smtp; 550 ..."), a reply
+ * OpenSMTPD 'stat="550 ..."', "BANNER rejected: 554 ..." and "x@example.com: 550 ...",
+ * Exchange "Remote Server returned '550 ...'" and "#550 5.1.1 ... ##" at a line's start,
+ * "Diagnostic-Code: smtp; 550 ..."), a reply
  * quoted inside another (the inner one is reported, its text is the text; see
  * smtpstatus_classify_origin() for the outer one), a multi-line reply Postfix joined into one
  * line, a doubled basic code ("554 554 5.7.0"), an enhanced code later in the text of a 4yz or

@@ -44,6 +44,8 @@ struct scan {
     unsigned prefixed_with; /* lines with a basic code, with the enhanced code after it */
     unsigned prefixed_bare; /* lines with a basic code, without one */
     int last_continues;     /* the last reply line read was "NNN-" */
+    int last_with;          /* it had an enhanced code in its place: last_enhanced */
+    smtpstatus_code last_enhanced;
     int first_set;          /* the reply's first enhanced code, for ENHANCED_MISMATCH */
     smtpstatus_code first;
     int bare_set; /* an enhanced code of the basic code's class later in the text */
@@ -266,28 +268,49 @@ basic_at(const char *line, size_t n, size_t i, uint16_t *basic, int *out_of_gram
     return 1;
 }
 
-/* Bit 0: what may stand just before a reply quoted in a line (a blank, a quote, "<", "(", or
- * the ';' and ':' that end "smtp;" and "said:"); bit 1: what a basic code starts with. */
+/* Bit 0: what may stand just before a reply quoted in a line (a blank, a quote, "<", "(", the
+ * ';' and ':' that end "smtp;" and "said:", or the '#' of Exchange's "#550 5.1.1 ... ##"); bit 1:
+ * what a basic code starts with. */
 static const unsigned char reply_start[256] = {
-    ['\t'] = 1, [' '] = 1, ['\''] = 1, ['"'] = 1, ['<'] = 1, [';'] = 1,
-    [':'] = 1,  ['('] = 1, ['2'] = 2,  ['3'] = 2, ['4'] = 2, ['5'] = 2,
+    ['\t'] = 1, [' '] = 1, ['\''] = 1, ['"'] = 1, ['<'] = 1, [';'] = 1, [':'] = 1,
+    ['('] = 1,  ['#'] = 1, ['2'] = 2,  ['3'] = 2, ['4'] = 2, ['5'] = 2,
 };
+
+/* Whether the word that ends at s[n - 1] (back to a blank or the start) holds an '@': a mailbox,
+ * as in OpenSMTPD's "x@example.com: 550 ...". */
+static int
+word_has_at(const char *s, size_t n)
+{
+    while (n > 0 && s[n - 1] != ' ' && s[n - 1] != '\t') {
+        if (s[--n] == '@')
+            return 1;
+    }
+    return 0;
+}
 
 /*
  * Whether the words before line[i] introduce a reply, as MTAs and DSNs print one they quote:
  * Postfix "said:" and "refused to talk to me:", qmail "Remote host said:", RFC 3464 "smtp;",
  * Sendmail "Deferred:" and "<<<", Exchange "returned" (with a quote or not), Exim "reason:",
- * "host H [A]:" and, on a line that says "SMTP error from remote" before it, any ':'. That
- * phrase is looked for only then, so a line costs one pass however many numbers it holds.
+ * "host H [A]:", OpenSMTPD's "stat=\"" (its delivery log), "BANNER rejected:" and the like (its
+ * session errors) and "x@example.com:" (its bounce), a '#' that starts the line (Exchange's
+ * "#550 5.1.1 ... ##") and, on a line that says "SMTP error from remote" before it, any ':'.
+ * That phrase is looked for only then, so a line costs one pass however many numbers it holds.
  */
 static int
 introduced(const char *line, size_t i)
 {
     static const char *const words[] = {
-        "said:", "me:", "smtp;",    "deferred:", "<<<",         "reason:",
-        "]:",    ">:",  "returned", "data:",     "connection:", "diagnostic-code:"};
+        "said:",    "me:", "smtp;", "deferred:",   "<<<",   "reason:",   "]:",
+        "returned", ">:",  "data:", "connection:", "stat=", "rejected:", "diagnostic-code:"};
     size_t j = i;
 
+    if (j > 0 && line[j - 1] == '#') {
+        /* Exchange's "#550": only at the line's start, so "ticket #450" in words is no reply. */
+        while (--j > 0 && (line[j - 1] == ' ' || line[j - 1] == '\t'))
+            ;
+        return j == 0;
+    }
     while (j > 0 && (line[j - 1] == ' ' || line[j - 1] == '\t'))
         j--;
     if (j > 0 && (line[j - 1] == '\'' || line[j - 1] == '"')) {
@@ -297,11 +320,37 @@ introduced(const char *line, size_t i)
     }
     if (j == 0)
         return 1; /* an indented reply: nothing but blanks before it */
+    if (j == i && line[j - 1] == ':')
+        return 0; /* a port ("[192.0.2.1]:587 ..."): a ':' that ends words has a blank after it */
     for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
         if (ends_with_ci(line, j, words[k]))
             return 1;
     }
-    return line[j - 1] == ':' && find_ci(line, j, "smtp error from remote") < j;
+    return line[j - 1] == ':' &&
+           (word_has_at(line, j - 1) || find_ci(line, j, "smtp error from remote") < j);
+}
+
+/*
+ * Where the enhanced code of a reply whose basic code is at line[i] would stand: after the
+ * separator and after a doubled basic code ("554 554 5.7.0"), whose ' ' sets *doubled.
+ */
+static size_t
+code_place(const char *line, size_t n, size_t i, int *doubled)
+{
+    size_t at = n - i > 3 ? i + 4 : n;
+
+    *doubled = n - at >= 4 && memcmp(line + at, line + i, 3) == 0 && line[at + 3] == ' ';
+    return *doubled ? at + 4 : at;
+}
+
+/* Whether line[at..n) starts with an enhanced code followed by ' ', TAB or the line's end;
+ * the code goes to *code, and *used gets the length of the code-like run. */
+static int
+code_at(const char *line, size_t n, size_t at, smtpstatus_code *code, size_t *used,
+        unsigned *problems)
+{
+    return take_code(line + at, n - at, used, code, problems) &&
+           (at + *used == n || line[at + *used] == ' ' || line[at + *used] == '\t');
 }
 
 /*
@@ -316,7 +365,8 @@ read_prefix(struct scan *sc, const char *line, size_t n, size_t i, uint16_t basi
             int out_of_grammar)
 {
     smtpstatus_classification *out = sc->out;
-    size_t start = n - i > 3 ? i + 4 : i + 3;
+    int doubled;
+    size_t start = code_place(line, n, i, &doubled);
     size_t used;
     smtpstatus_code code;
 
@@ -332,14 +382,14 @@ read_prefix(struct scan *sc, const char *line, size_t n, size_t i, uint16_t basi
     }
     sc->last_continues = n - i > 3 && line[i + 3] == '-';
 
-    if (n - start >= 4 && memcmp(line + start, line + i, 3) == 0 && line[start + 3] == ' ') {
+    if (doubled)
         sc->origin->found |= SMTPSTATUS_FOUND_DOUBLED;
-        start += 4;
-    }
-    if (take_code(line + start, n - start, &used, &code, &out->problems) &&
-        (start + used == n || line[start + used] == ' ' || line[start + used] == '\t')) {
+    sc->last_with = 0;
+    if (code_at(line, n, start, &code, &used, &out->problems)) {
         note_enhanced(sc, code);
         sc->prefixed_with++;
+        sc->last_with = 1;
+        sc->last_enhanced = code;
         return start + used < n ? start + used + 1 : start + used;
     }
     sc->prefixed_bare++;
@@ -477,7 +527,8 @@ begin_quoted(struct scan *sc, const char *line, size_t i)
 
 /*
  * How many quote characters to leave off the end of line[0..n): Exchange's "returned '...'"
- * closes its quote (and its "'<...>'" the angle bracket too), which is not the server's text.
+ * closes its quote (and its "'<...>'" the angle bracket too), and OpenSMTPD's log its
+ * 'stat="..."', which are not the server's text.
  */
 static size_t
 closing_quote(const char *line, size_t n)
@@ -485,9 +536,13 @@ closing_quote(const char *line, size_t n)
     if (n == 0 || (line[n - 1] != '\'' && line[n - 1] != '"'))
         return 0;
     size_t r = find_ci(line, n, "returned");
-    if (r == n)
+    if (r < n) {
+        r += 8;
+    } else if ((r = find_ci(line, n, "stat=")) < n) {
+        r += 5;
+    } else {
         return 0;
-    r += 8;
+    }
     while (r < n && line[r] == ' ')
         r++;
     if (r >= n - 1 || line[r] != line[n - 1])
@@ -546,15 +601,18 @@ scan_line(struct scan *sc, const char *line, size_t n)
              1) == 0 ||
             !basic_at(line, n, i, &basic, &oog))
             continue;
-        int continues = sc->have_reply && sc->last_continues && basic == out->basic;
+        int hash = line[i - 1] == '#';
+        int continues = !hash && sc->have_reply && sc->last_continues && basic == out->basic;
         if (continues) {
-            /* Postfix joins a reply's lines whole: each carries the first line's enhanced code,
-             * or none when it had none. Anything else in the words is the text's own. */
-            size_t at = n - i > 3 ? i + 4 : n;
+            /* Postfix joins a reply's lines whole: each carries the enhanced code of the line
+             * before in its place, or none when that line had none there (a "#2.0.0" in its
+             * text does not count), where read_prefix() looks for it (after a doubled basic
+             * code too). Anything else in the words is the text's own. */
+            int doubled;
+            size_t at = code_place(line, n, i, &doubled);
             scratch = 0;
-            int coded = take_code(line + at, n - at, &used, &code, &scratch) &&
-                        (at + used == n || line[at + used] == ' ' || line[at + used] == '\t');
-            continues = out->has_enhanced ? coded && code_equal(code, out->enhanced) : !coded;
+            int coded = code_at(line, n, at, &code, &used, &scratch);
+            continues = sc->last_with ? coded && code_equal(code, sc->last_enhanced) : !coded;
         }
         /* Only a failure quotes the failure behind it: a success or an intermediate reply whose
          * text holds "550 5.1.1" is still that success, and "250 2.0.0 OK" in a failure's text
@@ -562,11 +620,12 @@ scan_line(struct scan *sc, const char *line, size_t n)
         if (!continues && sc->have_reply && ((out->basic != 0 && out->basic < 400) || basic < 400))
             continue;
         if (!continues && !introduced(line, i)) {
-            size_t at = n - i > 3 ? i + 4 : n;
+            int doubled;
+            if (hash)
+                continue;
+            size_t at = code_place(line, n, i, &doubled);
             scratch = 0;
-            if (!(take_code(line + at, n - at, &used, &code, &scratch) &&
-                  code.cls == basic / 100u &&
-                  (at + used == n || line[at + used] == ' ' || line[at + used] == '\t')))
+            if (!(code_at(line, n, at, &code, &used, &scratch) && code.cls == basic / 100u))
                 continue;
         }
         /* The words before a reply that starts the line's reply text are no part of it. */

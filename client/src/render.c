@@ -239,7 +239,8 @@ starts_with_dotted_number(const unsigned char *t, size_t n)
 }
 
 /* Whether a reader would take the start of t[0..n) for a code: a dotted number, or a basic
- * code before one ("550 5.1.1", read as a doubled code, as in "554 554 5.7.0"). */
+ * code before one ("550 5.1.1", read as a doubled code, as in "554 554 5.7.0"). The blanks
+ * between them are any run, which the line holds as one space. */
 static int
 starts_code_like(const unsigned char *t, size_t n)
 {
@@ -248,7 +249,12 @@ starts_code_like(const unsigned char *t, size_t n)
     for (size_t i = 0; i < 3; i++)
         if (i >= n || t[i] < '0' || t[i] > '9')
             return 0;
-    return n > 4 && (t[3] == ' ' || t[3] == '-') && starts_with_dotted_number(t + 4, n - 4);
+    if (n > 4 && t[3] == '-')
+        return starts_with_dotted_number(t + 4, n - 4);
+    size_t i = 3;
+    while (i < n && is_blank(t[i]))
+        i++;
+    return i > 3 && starts_with_dotted_number(t + i, n - i);
 }
 
 /*

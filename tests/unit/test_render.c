@@ -509,6 +509,12 @@ test_code_like_text_is_flagged(void **state)
     assert_int_equal(r->warnings, SMTPSTATUS_WARN_CODE_LIKE_TEXT);
     r = render(550, NULL, "rejected 5.7.1 policy", 12, 0, 0);
     assert_int_equal(r->warnings, SMTPSTATUS_WARN_CODE_LIKE_TEXT);
+    /* "250-250 2.0.0" reads as a doubled code, whatever blanks the text had between the two
+     * (a TAB or a run of spaces went unflagged, which fuzz_reply_render would abort on). */
+    r = render(250, NULL, "queued\n250\t2.0.0 as 12AB", 0, 0, 0);
+    assert_int_equal(r->warnings, SMTPSTATUS_WARN_CODE_LIKE_TEXT);
+    r = render(250, NULL, "queued\n250   2.0.0 as 12AB", 0, 0, 0);
+    assert_int_equal(r->warnings, SMTPSTATUS_WARN_CODE_LIKE_TEXT);
     /* With an enhanced code every line carries the real one first: no warning. */
     r = render(550, &c511, "4.2.2 mailbox full", 0, 0, 0);
     assert_int_equal(r->warnings, 0);
