@@ -254,7 +254,8 @@ map_header(struct row_ctx *c, const struct csv_row *h)
     return rc;
 }
 
-/* The image's order (see vendors.h); the line breaks the last ties, so sorting is stable. */
+/* The image's order (see vendors.h), rows of one code by provider then reason name, as
+ * data/README.md keeps the file; the line breaks the last ties, so sorting is stable. */
 static int
 compare(const void *pa, const void *pb)
 {
@@ -269,7 +270,8 @@ compare(const void *pa, const void *pb)
     if (r == 0)
         r = strcmp(a->provider, b->provider);
     if (r == 0)
-        r = a->reason - b->reason;
+        r = strcmp(smtpstatus_reason_name((smtpstatus_reason)a->reason),
+                   smtpstatus_reason_name((smtpstatus_reason)b->reason));
     if (r == 0)
         r = a->line < b->line ? -1 : a->line > b->line;
     return r;

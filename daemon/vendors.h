@@ -42,7 +42,7 @@ struct vendors {
 /*
  * Parses a vendors file, buf[0..len), named `file` in diagnostics, into *v (which must be
  * empty), sorted as the image wants them: enhanced codes by (subject, detail, class), then the
- * tokens by code text; rows of one code by provider, then reason. Two rows with the same
+ * tokens by code text; rows of one code by provider, then reason name. Two rows with the same
  * provider, code, class and reason are an error. Returns 0, or -1 with every error in `d` and
  * *v left empty. Does no I/O.
  */
