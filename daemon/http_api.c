@@ -432,7 +432,7 @@ get_code(struct ctx *c, const char *raw, size_t raw_len)
         return;
     }
     size_t start = c->body->len;
-    answer(c->api, answer_json_entry(c->img, &e), c->pretty, c->body, c->resp);
+    answer(c->api, answer_json_lookup(c->img, &e), c->pretty, c->body, c->resp);
     if (slot != NULL && c->resp->status == 200) {
         char *copy = malloc(c->body->len - start);
         if (copy != NULL) {

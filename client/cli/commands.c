@@ -36,8 +36,8 @@ image_vendors(const smtpstatus_image *img, smtpstatus_code code, const char *tok
 }
 
 /* lookup CODE... from the image: one answer per code, in order. A provider's token ("TSS04")
- * is answered with its vendor rows. An unregistered code is "not found" unless a provider
- * documents it. */
+ * is answered with its vendor rows; an unregistered code stays "not found" for IANA, whatever
+ * providers document it to mean. */
 static int
 lookup_image(const struct options *opt, const smtpstatus_image *img)
 {
@@ -67,7 +67,7 @@ lookup_image(const struct options *opt, const smtpstatus_image *img)
         nv = image_vendors(img, code, NULL, &v);
         output_entry(img, &e, v, nv);
         free(v);
-        if (!e.registered && nv == 0)
+        if (!e.registered)
             status = EXIT_NOT_FOUND;
     }
     return status;
@@ -115,7 +115,7 @@ lookup_daemon(const struct options *opt, struct source *src)
                 size_t nv = result_vendors(r, i, &v);
                 output_entry(NULL, &e, v, nv);
                 free(v);
-                if (!e.registered && nv == 0)
+                if (!e.registered)
                     status = EXIT_NOT_FOUND;
                 continue;
             }

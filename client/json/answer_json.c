@@ -111,11 +111,10 @@ image_vendors(const smtpstatus_image *img, smtpstatus_code code, const char *tok
 }
 
 json_t *
-answer_json_entry(const smtpstatus_image *img, const smtpstatus_entry *e)
+answer_json_lookup(const smtpstatus_image *img, const smtpstatus_entry *e)
 {
-    json_t *o = answer_json_entry_vendors(img, e, NULL, 0);
-    if (img != NULL)
-        jset(o, "vendors", image_vendors(img, e->code, NULL));
+    json_t *o = answer_json_entry(img, e);
+    jset(o, "vendors", image_vendors(img, e->code, NULL));
     return o;
 }
 
@@ -151,6 +150,14 @@ answer_json_token(const smtpstatus_image *img, const char *token, const smtpstat
 json_t *
 answer_json_entry_vendors(const smtpstatus_image *img, const smtpstatus_entry *e,
                           const smtpstatus_vendor *v, size_t n)
+{
+    json_t *o = answer_json_entry(img, e);
+    jset(o, "vendors", answer_json_vendors(v, n));
+    return o;
+}
+
+json_t *
+answer_json_entry(const smtpstatus_image *img, const smtpstatus_entry *e)
 {
     char code[SMTPSTATUS_CODE_STRLEN];
     json_t *o = json_object();
@@ -197,7 +204,6 @@ answer_json_entry_vendors(const smtpstatus_image *img, const smtpstatus_entry *e
             jset(fields, f.name, jstr(f.value));
     }
     jset(o, "fields", fields);
-    jset(o, "vendors", answer_json_vendors(v, n));
     return o;
 }
 

@@ -40,10 +40,13 @@ void answer_json_set(json_t *obj, const char *key, json_t *value);
  * ("fields"), or NULL for an entry that carries none. */
 json_t *answer_json_entry(const smtpstatus_image *img, const smtpstatus_entry *e);
 
-/* The same Entry with "vendors" set from v[0..n) (e.g. the daemon's answer) instead of from an
- * image: "vendors": [{"provider", "code", "meaning", "reason", "source"}]. answer_json_entry()
- * fills them from `img` (its own rows, or the embedded image's when it has none), or leaves the
- * list empty when img is NULL. */
+/* The answer to a lookup: the Entry and "vendors": [{"provider", "code", "meaning", "reason",
+ * "source"}], what providers document the code to mean, from `img` (its own rows, or the
+ * embedded image's when it has none; img must not be NULL). Search, list and classify entries
+ * (answer_json_entry()) leave vendors out. */
+json_t *answer_json_lookup(const smtpstatus_image *img, const smtpstatus_entry *e);
+
+/* The same, with "vendors" from v[0..n) (e.g. the daemon's answer) instead of from an image. */
 json_t *answer_json_entry_vendors(const smtpstatus_image *img, const smtpstatus_entry *e,
                                   const smtpstatus_vendor *v, size_t n);
 

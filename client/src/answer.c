@@ -120,14 +120,16 @@ add_vendors(struct arena *a, const smtpstatus_image *img, Smtpstatus__V1__Entry 
     set_vendors(a, m, v, n);
 }
 
-/* The Entry for a lookup's answer, with the vendors' rows for its code. */
+/* The Entry for an answer, with the vendors' rows for its code when `vendors` (lookup and
+ * classify; a search or list answer leaves them out, as its JSON does). */
 static Smtpstatus__V1__Entry *
-make_entry(struct arena *a, const smtpstatus_image *img, const smtpstatus_entry *e)
+make_entry(struct arena *a, const smtpstatus_image *img, const smtpstatus_entry *e, int vendors)
 {
     Smtpstatus__V1__Entry *m = ANSWER_NEW(a, Smtpstatus__V1__Entry, SMTPSTATUS__V1__ENTRY__INIT);
     if (m == NULL)
         return NULL;
-    add_vendors(a, img, m, e->code, NULL);
+    if (vendors)
+        add_vendors(a, img, m, e->code, NULL);
     m->code = code_name(a, e->code);
     m->registered = e->registered != 0;
     static char *const class_patterns[] = {[2] = "2.XXX.XXX", [4] = "4.XXX.XXX",
@@ -183,7 +185,7 @@ handle_lookup(const smtpstatus_image *img, const Smtpstatus__V1__LookupRequest *
             rc = smtpstatus_image_lookup(img, c, &e);
         size_t nv = 0;
         if (rc == 0) {
-            entries[i] = make_entry(a, img, &e);
+            entries[i] = make_entry(a, img, &e, 1);
         } else if (smtpstatus_image_vendor_token(img, s, strlen(s), NULL, 0, &nv) == 0 &&
                    nv > 0) {
             /* A provider's own token ("TSS04"): not IANA's, but documented by a provider. */
@@ -302,7 +304,7 @@ handle_select(const smtpstatus_image *img, const struct search_text *text, const
         smtpstatus_image_code_at(img, i, &e);
         if (has_subject && e.code.subject != subject)
             continue;
-        entries[m->n_entries++] = make_entry(a, img, &e);
+        entries[m->n_entries++] = make_entry(a, img, &e, 0);
     }
     m->entries = entries;
     resp->result_case = is_search ? SMTPSTATUS__V1__RESPONSE__RESULT_SEARCH
@@ -387,7 +389,7 @@ handle_classify(const smtpstatus_image *img, const Smtpstatus__V1__ClassifyReque
         m->enhanced = code_name(a, c.enhanced);
         m->subject = answer_str(c.entry.subject.title);
         m->registered = c.entry.registered != 0;
-        m->entry = make_entry(a, img, &c.entry);
+        m->entry = make_entry(a, img, &c.entry, 1);
     }
     m->kind = answer_str(smtpstatus_kind_name(c.kind));
     m->retry = c.retry != 0;

@@ -56,7 +56,7 @@ provs='",".join(sorted({v["provider"] for v in d["vendors"]}))'
 fields='all(set(v)=={"provider","code","meaning","reason","source"} and v["meaning"] and v["source"].startswith("http") for v in d["vendors"])'
 
 # ---- --offline ------------------------------------------------------------------------------
-lookup "offline 5.7.708: not IANA's, Microsoft's" 0 \
+lookup "offline 5.7.708: not IANA's (exit 1), Microsoft's" 1 \
   "d['registered'] is False and len(d['vendors'])==$n708 and $provs=='$p708' and 'Microsoft 365' in '$p708' and all(v['code']=='5.7.708' for v in d['vendors']) and $fields" \
   --offline --json lookup 5.7.708
 lookup "offline 5.1.10: IANA's null MX, with Microsoft's use beside it" 0 \
@@ -67,7 +67,7 @@ lookup "offline 4.7.28: Gmail's rate limit" 0 \
   --offline --json lookup 4.7.28
 lookup "offline 4.7.708: Microsoft documents class 5 only" 1 \
   "d['registered'] is False and d['vendors']==[]" --offline --json lookup 4.7.708
-lookup "offline X.7.708: a class-free lookup gets every class's rows" 0 \
+lookup "offline X.7.708: a class-free lookup gets every class's rows" 1 \
   "len(d['vendors'])==$n708" --offline --json lookup X.7.708
 lookup "offline TSS04: a provider's token" 0 \
   "d['code']=='TSS04' and d['registered'] is False and d['class'] is None and len(d['vendors'])==$ntss and $provs=='$ptss' and $fields" \
