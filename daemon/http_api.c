@@ -407,6 +407,14 @@ get_code(struct ctx *c, const char *raw, size_t raw_len)
     int rc = smtpstatus_code_parse(word, (size_t)n, SMTPSTATUS_PARSE_ALLOW_X, &code, &errpos);
     if (rc == 0)
         rc = smtpstatus_image_lookup(c->img, code, &e);
+    size_t tokens = 0;
+    if (rc != 0 &&
+        smtpstatus_image_vendor_token(c->img, word, (size_t)n, NULL, 0, &tokens) == 0 &&
+        tokens > 0) {
+        /* A provider's own token ("TSS04"): answered with its vendors' rows. */
+        answer(c->api, answer_json_token(c->img, word, NULL, 0), c->pretty, c->body, c->resp);
+        return;
+    }
     if (rc != 0) {
         /* Not %s: the word may hold bytes that are not UTF-8; answer_json_str() mends them. */
         char msg[160];
@@ -425,7 +433,7 @@ get_code(struct ctx *c, const char *raw, size_t raw_len)
         return;
     }
     size_t start = c->body->len;
-    answer(c->api, answer_json_entry(c->img, &e), c->pretty, c->body, c->resp);
+    answer(c->api, answer_json_lookup(c->img, &e), c->pretty, c->body, c->resp);
     if (slot != NULL && c->resp->status == 200) {
         char *copy = malloc(c->body->len - start);
         if (copy != NULL) {

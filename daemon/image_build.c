@@ -109,8 +109,8 @@ pool_str(struct pool *p, const char *s)
 
 struct layout {
     size_t classes, subjects, codes, basics, subject_index, detail_index, basic_index, u16, u32,
-        fields, rules, rules_db, end;
-    size_t rule_count;
+        fields, rules, rules_db, vendors, end;
+    size_t rule_count, vendor_count;
     uint32_t detail_index_count, u16_count, u32_count, field_count, basic_count;
 };
 
@@ -169,11 +169,14 @@ detail_span(const struct registry *r, uint16_t subject)
 }
 
 static int
-plan(const struct registry *r, const struct rules *rules, struct layout *L)
+plan(const struct registry *r, const struct rules *rules, const struct vendors *vendors,
+     struct layout *L)
 {
     memset(L, 0, sizeof *L);
     L->rule_count = rules != NULL ? rules->count : 0;
+    L->vendor_count = vendors != NULL ? vendors->count : 0;
     if (L->rule_count > UINT32_MAX / sizeof(struct smtpstatus_image_rule) ||
+        L->vendor_count > UINT32_MAX / sizeof(struct smtpstatus_image_vendor) ||
         (rules != NULL && rules->db_size > SMTPSTATUS_IMAGE_MAX_SIZE))
         return SMTPSTATUS_EINVAL;
     if (r->class_count > SMTPSTATUS_IMAGE_MAX_RECORDS ||
@@ -227,6 +230,8 @@ plan(const struct registry *r, const struct rules *rules, struct layout *L)
     off = align8(off + L->rule_count * sizeof(struct smtpstatus_image_rule));
     L->rules_db = rules != NULL && rules->db_size > 0 ? off : 0;
     off = align8(off + (rules != NULL ? rules->db_size : 0));
+    L->vendors = L->vendor_count > 0 ? off : 0;
+    off = align8(off + L->vendor_count * sizeof(struct smtpstatus_image_vendor));
     L->end = off;
     return L->end > SMTPSTATUS_IMAGE_MAX_SIZE ? SMTPSTATUS_EINVAL : 0;
 }
@@ -382,6 +387,27 @@ write_rules(struct writer *w, const struct rules *rules)
         memcpy(w->img + w->L->rules_db, rules->db, rules->db_size);
 }
 
+/* The vendors come sorted from vendors_parse(), in the order the reader searches. */
+static void
+write_vendors(struct writer *w, const struct vendors *vendors)
+{
+    if (vendors == NULL)
+        return;
+    struct smtpstatus_image_vendor *rec = (void *)(w->img + w->L->vendors);
+    for (size_t i = 0; i < vendors->count; i++) {
+        const struct vendor *x = &vendors->items[i];
+        struct smtpstatus_image_vendor *y = &rec[i];
+        y->cls = x->cls;
+        y->reason = x->reason;
+        y->subject = x->subject;
+        y->detail = x->detail;
+        y->provider = pool_str(&w->pool, x->provider);
+        y->code = pool_str(&w->pool, x->code);
+        y->meaning = pool_str(&w->pool, x->meaning);
+        y->source = pool_str(&w->pool, x->source);
+    }
+}
+
 int
 image_build(const struct registry *r, const struct image_build_options *opt, void **out,
             size_t *len)
@@ -389,7 +415,7 @@ image_build(const struct registry *r, const struct image_build_options *opt, voi
     struct layout L;
     *out = NULL;
     *len = 0;
-    int rc = plan(r, opt->rules, &L);
+    int rc = plan(r, opt->rules, opt->vendors, &L);
     if (rc != 0)
         return rc;
 
@@ -406,6 +432,7 @@ image_build(const struct registry *r, const struct image_build_options *opt, voi
     h.source = pool_str(&w.pool, r->source);
     write_tables(&w, r);
     write_rules(&w, opt->rules);
+    write_vendors(&w, opt->vendors);
 
     size_t total = align8(L.end + w.pool.len);
     unsigned char *img = NULL;
@@ -455,6 +482,8 @@ image_build(const struct registry *r, const struct image_build_options *opt, voi
     h.rule_count = (uint32_t)L.rule_count;
     h.rules_db_off = (uint32_t)L.rules_db;
     h.rules_db_size = opt->rules != NULL ? (uint32_t)opt->rules->db_size : 0;
+    h.vendors_off = (uint32_t)L.vendors;
+    h.vendor_count = (uint32_t)L.vendor_count;
     h.admin_rule_count = opt->rules != NULL ? (uint32_t)opt->rules->admin_count : 0;
     h.strings_off = (uint32_t)L.end;
     h.strings_size = (uint32_t)(total - L.end);

@@ -11,12 +11,15 @@
 
 #include "registry.h"
 #include "rules.h"
+#include "vendors.h"
 
 struct image_build_options {
     uint64_t generation;        /* written into the header */
     uint64_t built_at;          /* Unix seconds */
     const struct rules *rules;  /* compiled (rules_compile()); NULL: the image has no rules, and
                                    readers fall back on the embedded image's built-in ones */
+    const struct vendors *vendors; /* sorted (vendors_parse()); NULL: the image has no vendor
+                                      codes, and readers use the embedded image's */
 };
 
 /*

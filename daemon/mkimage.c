@@ -4,7 +4,8 @@
  * their compiled image, either as a raw image file or as a C source file that defines the
  * embedded default image. The project's own data must load without a single warning, so any
  * diagnostic fails the build. The rules are compiled for any CPU of the architecture, since
- * the image travels in the library to other machines.
+ * the image travels in the library to other machines. The vendors' codes (data/vendors.csv)
+ * go into the image with them.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,6 +19,7 @@
 #include "registry.h"
 #include "rules.h"
 #include "smtpstatus.h"
+#include "vendors.h"
 
 /* This program makes the embedded image, so it links the library's core without one: the
  * reason engine's fallback on the embedded image's built-in rules (client/src/reason.c)
@@ -32,7 +34,8 @@ static void
 usage(FILE *f)
 {
     fprintf(f, "usage: smtpstatus-mkimage (--c-source FILE | --output FILE) [--source NAME]\n"
-               "                          [--generation N] [--rules BUILTIN.csv] DIR\n");
+               "                          [--generation N] [--rules BUILTIN.csv]\n"
+               "                          [--vendors VENDORS.csv] DIR\n");
 }
 
 static int
@@ -71,25 +74,37 @@ write_output(const char *path, int c_source, const unsigned char *img, size_t le
     return rc;
 }
 
-/* Reads and compiles the built-in rules file. Returns 0, or -1 with errors in d. */
-static int
-load_rules(const char *path, struct rules *rules, struct diag *d)
+/* Reads a CSV file whole into a malloc'd buffer. Returns it with its size in *n, or NULL with
+ * an error in d. */
+static char *
+read_csv(const char *path, size_t *n, struct diag *d)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         diag_add(d, DIAG_ERROR, path, 0, 0, "%s", strerror(errno));
-        return -1;
+        return NULL;
     }
     char *buf = malloc(CSV_MAX_INPUT + 1);
-    size_t n = buf != NULL ? fread(buf, 1, CSV_MAX_INPUT + 1, f) : 0;
-    int bad = buf == NULL || ferror(f) || n > CSV_MAX_INPUT;
+    *n = buf != NULL ? fread(buf, 1, CSV_MAX_INPUT + 1, f) : 0;
+    int bad = buf == NULL || ferror(f) || *n > CSV_MAX_INPUT;
     fclose(f);
     if (bad) {
         diag_add(d, DIAG_ERROR, path, 0, 0, "cannot read the file, or it is over %u bytes",
                  CSV_MAX_INPUT);
         free(buf);
-        return -1;
+        return NULL;
     }
+    return buf;
+}
+
+/* Reads and compiles the built-in rules file. Returns 0, or -1 with errors in d. */
+static int
+load_rules(const char *path, struct rules *rules, struct diag *d)
+{
+    size_t n;
+    char *buf = read_csv(path, &n, d);
+    if (buf == NULL)
+        return -1;
     int rc = rules_parse(rules, buf, n, path, 0, d);
     free(buf);
     if (rc == 0)
@@ -97,10 +112,24 @@ load_rules(const char *path, struct rules *rules, struct diag *d)
     return rc;
 }
 
+/* Reads the vendors' codes. Returns 0, or -1 with errors in d. */
+static int
+load_vendors(const char *path, struct vendors *vendors, struct diag *d)
+{
+    size_t n;
+    char *buf = read_csv(path, &n, d);
+    if (buf == NULL)
+        return -1;
+    int rc = vendors_parse(vendors, buf, n, path, d);
+    free(buf);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
-    const char *out = NULL, *source = NULL, *dir = NULL, *rules_file = NULL;
+    const char *out = NULL, *source = NULL, *dir = NULL, *rules_file = NULL,
+               *vendors_file = NULL;
     int c_source = 0;
     uint64_t generation = 1;
     for (int i = 1; i < argc; i++) {
@@ -112,6 +141,8 @@ main(int argc, char **argv)
             source = argv[++i];
         } else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) {
             rules_file = argv[++i];
+        } else if (strcmp(argv[i], "--vendors") == 0 && i + 1 < argc) {
+            vendors_file = argv[++i];
         } else if (strcmp(argv[i], "--generation") == 0 && i + 1 < argc) {
             generation = strtoull(argv[++i], NULL, 10);
         } else if (argv[i][0] != '-' && dir == NULL) {
@@ -130,8 +161,11 @@ main(int argc, char **argv)
     diag_init(&d);
     struct registry *r = NULL;
     struct rules rules = {0};
+    struct vendors vendors = {0};
     int rc = registry_load_dir(dir, &r, &d);
     if (rc == 0 && rules_file != NULL && load_rules(rules_file, &rules, &d) != 0)
+        rc = -1;
+    if (rc == 0 && vendors_file != NULL && load_vendors(vendors_file, &vendors, &d) != 0)
         rc = -1;
     diag_print(&d, stderr);
     if (rc != 0 || d.warnings > 0) {
@@ -140,6 +174,7 @@ main(int argc, char **argv)
         diag_free(&d);
         registry_free(r);
         rules_free(&rules);
+        vendors_free(&vendors);
         return 1;
     }
     diag_free(&d);
@@ -147,6 +182,8 @@ main(int argc, char **argv)
         char *s = strdup(source);
         if (s == NULL) {
             registry_free(r);
+            rules_free(&rules);
+            vendors_free(&vendors);
             return 1;
         }
         free(r->source);
@@ -159,12 +196,14 @@ main(int argc, char **argv)
         .generation = generation,
         .built_at = epoch ? strtoull(epoch, NULL, 10) : (uint64_t)time(NULL),
         .rules = rules_file != NULL ? &rules : NULL,
+        .vendors = vendors_file != NULL ? &vendors : NULL,
     };
     void *img = NULL;
     size_t len = 0;
     rc = image_build(r, &opt, &img, &len);
     registry_free(r);
     rules_free(&rules);
+    vendors_free(&vendors);
     if (rc != 0) {
         fprintf(stderr, "smtpstatus-mkimage: %s: cannot build the image: %s\n", dir,
                 smtpstatus_strerror(rc));

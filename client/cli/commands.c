@@ -15,29 +15,76 @@
 
 #define LOOKUP_BATCH 1024u /* codes per lookup request: the daemon's limit */
 
-/* lookup CODE... from the image: one answer per code, in order. */
+/* The vendor rows of `code` in the image, or of `token` when it is not NULL: a malloc'd array
+ * in *v (NULL when there are none) and its length. */
+static size_t
+image_vendors(const smtpstatus_image *img, smtpstatus_code code, const char *token,
+              smtpstatus_vendor **v)
+{
+    size_t n = 0, cap;
+    *v = NULL;
+    int rc = token != NULL ? smtpstatus_image_vendor_token(img, token, strlen(token), NULL, 0, &n)
+                           : smtpstatus_image_vendors(img, code, NULL, 0, &n);
+    if (rc != 0 || n == 0 || (*v = malloc(n * sizeof **v)) == NULL)
+        return 0;
+    cap = n;
+    if (token != NULL)
+        smtpstatus_image_vendor_token(img, token, strlen(token), *v, cap, &n);
+    else
+        smtpstatus_image_vendors(img, code, *v, cap, &n);
+    return n < cap ? n : cap;
+}
+
+/* lookup CODE... from the image: one answer per code, in order. A provider's token ("TSS04")
+ * is answered with its vendor rows; an unregistered code stays "not found" for IANA, whatever
+ * providers document it to mean. */
 static int
 lookup_image(const struct options *opt, const smtpstatus_image *img)
 {
     int status = EXIT_ANSWERED;
     for (size_t i = 0; i < opt->nargs; i++) {
-        smtpstatus_code code;
+        smtpstatus_code code = {0, 0, 0};
         smtpstatus_entry e;
-        if (parse_code(opt->args[i], &code) != 0) {
+        smtpstatus_vendor *v = NULL;
+        const char *w = opt->args[i];
+        size_t nv;
+        if (smtpstatus_code_parse(w, strlen(w), SMTPSTATUS_PARSE_ALLOW_X, &code, NULL) != 0 &&
+            (nv = image_vendors(img, code, w, &v)) > 0) {
+            output_token(w, v, nv);
+            free(v);
+            continue;
+        }
+        if (parse_code(w, &code) != 0) {
             status = EXIT_NOT_FOUND;
             continue;
         }
         int rc = smtpstatus_image_lookup(img, code, &e);
         if (rc != 0) {
-            output_error("code", opt->args[i], "%s: %s", opt->args[i], smtpstatus_strerror(rc));
+            output_error("code", w, "%s: %s", w, smtpstatus_strerror(rc));
             status = EXIT_NOT_FOUND;
             continue;
         }
-        output_entry(img, &e);
+        nv = image_vendors(img, code, NULL, &v);
+        output_entry(img, &e, v, nv);
+        free(v);
         if (!e.registered)
             status = EXIT_NOT_FOUND;
     }
     return status;
+}
+
+/* The vendor rows of entry i of the daemon's answer r: a malloc'd array in *v (NULL when there
+ * are none) and its length. */
+static size_t
+result_vendors(const smtpstatus_result *r, size_t i, smtpstatus_vendor **v)
+{
+    size_t n = smtpstatus_result_vendor_count(r, i), got = 0;
+    *v = NULL;
+    if (n == 0 || (*v = malloc(n * sizeof **v)) == NULL)
+        return 0;
+    for (size_t k = 0; k < n; k++)
+        got += smtpstatus_result_vendor(r, i, k, &(*v)[got]) == 0;
+    return got;
 }
 
 /* lookup CODE... from the daemon: the codes in one request (LOOKUP_BATCH at a time), then one
@@ -63,10 +110,20 @@ lookup_daemon(const struct options *opt, struct source *src)
             smtpstatus_entry e;
             smtpstatus_code code;
             const char *why = NULL;
+            smtpstatus_vendor *v = NULL;
             if (smtpstatus_result_entry(r, i, &e, &why) == 0) {
-                output_entry(NULL, &e);
+                size_t nv = result_vendors(r, i, &v);
+                output_entry(NULL, &e, v, nv);
+                free(v);
                 if (!e.registered)
                     status = EXIT_NOT_FOUND;
+                continue;
+            }
+            size_t nv = result_vendors(r, i, &v);
+            if (nv > 0) {
+                /* A provider's token: the daemon answers with its vendors only. */
+                output_token(smtpstatus_result_entry_code(r, i), v, nv);
+                free(v);
                 continue;
             }
             status = EXIT_NOT_FOUND;

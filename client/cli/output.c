@@ -169,14 +169,55 @@ output_code_error(const char *word, int err, size_t errpos)
 
 /* ---- lookup, search ------------------------------------------------------------------------- */
 
+static void output_entry_body(const smtpstatus_image *img, const smtpstatus_entry *e);
+
+/* The "Vendors:" block: one wrapped paragraph per provider's row, and where it is documented. */
+static void
+print_vendors(const smtpstatus_vendor *v, size_t n)
+{
+    if (n == 0)
+        return;
+    printf("%*sVendors:\n", INDENT, "");
+    for (size_t i = 0; i < n; i++) {
+        char *line = NULL;
+        const char *reason = smtpstatus_reason_name(v[i].reason);
+        if (asprintf(&line, "%s %s (%s): %s", v[i].provider, v[i].code,
+                     reason != NULL ? reason : "other", v[i].meaning) < 0)
+            continue;
+        print_wrapped(INDENT + 2, line);
+        free(line);
+        printf("%*sSource: %s\n", INDENT + 4, "", v[i].source);
+    }
+}
+
 void
-output_entry(const smtpstatus_image *img, const smtpstatus_entry *e)
+output_entry(const smtpstatus_image *img, const smtpstatus_entry *e, const smtpstatus_vendor *v,
+             size_t nv)
 {
     if (json_mode) {
-        emit(answer_json_entry(img, e));
+        emit(answer_json_entry_vendors(img, e, v, nv));
         return;
     }
     print_headline(e);
+    output_entry_body(img, e);
+    print_vendors(v, nv);
+}
+
+void
+output_token(const char *token, const smtpstatus_vendor *v, size_t n)
+{
+    if (json_mode) {
+        emit(answer_json_token(NULL, token, v, n));
+        return;
+    }
+    printf("%s  (a provider's own code, not an enhanced status code)\n", n > 0 ? v[0].code : token);
+    print_vendors(v, n);
+}
+
+/* What the registry says of e, under its headline. */
+static void
+output_entry_body(const smtpstatus_image *img, const smtpstatus_entry *e)
+{
     if (e->registered) {
         print_wrapped(INDENT, e->description);
         if (e->basic_codes_raw[0] != '\0')

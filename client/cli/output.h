@@ -41,9 +41,14 @@ void output_error(const char *key, const char *input, const char *fmt, ...)
 void output_code_error(const char *word, int err, size_t errpos);
 
 /* One lookup answer: a registered code, or a valid but unregistered one with the meaning of
- * its class and subject. `img` is the image `e` came from (for the extra CSV columns), or NULL
- * for an entry from the daemon, which carries none (field_count 0). */
-void output_entry(const smtpstatus_image *img, const smtpstatus_entry *e);
+ * its class and subject, then what providers document it to mean, v[0..nv) (a "Vendors:"
+ * block; "vendors" in JSON). `img` is the image `e` came from (for the extra CSV columns), or
+ * NULL for an entry from the daemon, which carries none (field_count 0). */
+void output_entry(const smtpstatus_image *img, const smtpstatus_entry *e, const smtpstatus_vendor *v,
+                  size_t nv);
+
+/* The answer to a lookup of a provider's own token ("TSS04"): its vendor rows v[0..n). */
+void output_token(const char *token, const smtpstatus_vendor *v, size_t n);
 
 /* One enhanced code associated with a basic code, and the title of its entry. */
 struct output_assoc {

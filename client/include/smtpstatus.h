@@ -422,6 +422,51 @@ const char *smtpstatus_reason_name(smtpstatus_reason reason);
 /* The reason named `name` (exactly as smtpstatus_reason_name() spells it), or 0 when none is. */
 smtpstatus_reason smtpstatus_reason_from_name(const char *name, size_t len);
 
+/* ---- Vendor codes ----------------------------------------------------------------------------- */
+
+/*
+ * What a large mail provider documents one of its codes to mean: an enhanced code it uses its
+ * own way or that IANA does not register (Microsoft's 5.7.708 and 5.1.10, Gmail's 4.7.28), or a
+ * token of its own (Yahoo's "TSS04"). Vendor rows never change the registry's answer: a lookup
+ * of 5.1.10 stays IANA's null MX, with Microsoft's use beside it. The rows come from the
+ * project's data/vendors.csv. Every pointer is into the image the row came from (for the
+ * smtpstatus_image_* calls below, possibly the embedded image, which lives for the whole
+ * program), or into the result (smtpstatus_result_vendor()).
+ */
+typedef struct smtpstatus_vendor {
+    const char *provider;     /* "Microsoft 365", "Gmail", "Yahoo", ... */
+    const char *code;         /* as the provider writes it: "5.7.708", "TSS04" */
+    const char *meaning;      /* what it means and what to do, in the project's own words */
+    smtpstatus_reason reason; /* the reason it stands for */
+    const char *source;       /* the provider's documentation the fact comes from */
+} smtpstatus_vendor;
+
+/*
+ * The vendor rows for `code`: those the providers document for its class, and those used in any
+ * class; a class-free code (X.7.708, cls 0) gets the rows of every class. Writes the first
+ * min(cap, *count) rows to out[] in the image's order (by class, then provider) and sets *count
+ * to the number of rows there are, so a caller may ask with cap 0 first. An image that carries
+ * no vendor rows (vendor_count 0, as the daemon's published images may be) is answered from the
+ * embedded image's. Returns 0, or SMTPSTATUS_EINVAL for a code out of range, a NULL `count`, or
+ * a NULL `out` with cap > 0. O(log n) in the rows, allocates nothing.
+ */
+int smtpstatus_image_vendors(const smtpstatus_image *img, smtpstatus_code code,
+                             smtpstatus_vendor *out, size_t cap, size_t *count);
+
+/*
+ * The vendor rows for a provider's own token, token[0..len) ("TSS04", "RTR:BB"), compared
+ * ignoring ASCII letter case; as smtpstatus_image_vendors() otherwise. A word that is not a
+ * token (an enhanced code, too long, empty) simply has no rows. Returns 0, or SMTPSTATUS_EINVAL
+ * for a NULL `count`, a NULL token with len > 0, or a NULL `out` with cap > 0.
+ */
+int smtpstatus_image_vendor_token(const smtpstatus_image *img, const char *token, size_t len,
+                                  smtpstatus_vendor *out, size_t cap, size_t *count);
+
+/* Number of vendor rows the image answers with (the embedded image's when it has none), and
+ * row i of them in table order: enhanced codes by (subject, detail, class), then tokens. */
+uint32_t smtpstatus_image_vendor_count(const smtpstatus_image *img);
+int smtpstatus_image_vendor_at(const smtpstatus_image *img, uint32_t i, smtpstatus_vendor *out);
+
 /* The largest reply smtpstatus_classify() reads; longer input is cut and marked. */
 #define SMTPSTATUS_CLASSIFY_MAX 65536u
 
@@ -621,6 +666,23 @@ size_t smtpstatus_result_entry_count(const smtpstatus_result *r);
  */
 int smtpstatus_result_entry(const smtpstatus_result *r, size_t i, smtpstatus_entry *out,
                             const char **why);
+
+/*
+ * The vendor rows the daemon sent with entry i of a lookup, search or list answer (i 0: the
+ * entry of a classify answer): their number, and row k of them (pointers into r). A lookup of a
+ * provider's token ("TSS04") answers with an entry whose code is the token, registered false,
+ * and the token's rows; smtpstatus_result_entry() refuses it (SMTPSTATUS_EINVAL, *why saying it
+ * is a provider's code), and smtpstatus_result_entry_code() gives its text. An unknown reason
+ * name from a newer daemon reads as SMTPSTATUS_REASON_OTHER. smtpstatus_result_vendor() returns
+ * 0, or SMTPSTATUS_EINVAL past the end.
+ */
+size_t smtpstatus_result_vendor_count(const smtpstatus_result *r, size_t i);
+int smtpstatus_result_vendor(const smtpstatus_result *r, size_t i, size_t k,
+                             smtpstatus_vendor *out);
+
+/* The code of entry i as the daemon wrote it ("5.1.1", "X.1.1", "TSS04"); NULL past the end.
+ * Valid until smtpstatus_result_free(r). */
+const char *smtpstatus_result_entry_code(const smtpstatus_result *r, size_t i);
 
 /* A basic reply code and its associations. */
 int smtpstatus_lookup_basic_remote(smtpstatus *h, uint16_t basic, smtpstatus_result **out);

@@ -74,6 +74,89 @@ part_json(const char *code, const smtpstatus_part *p)
 }
 
 json_t *
+answer_json_vendors(const smtpstatus_vendor *v, size_t n)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        json_t *o = json_object();
+        jset(o, "provider", jstr(v[i].provider));
+        jset(o, "code", jstr(v[i].code));
+        jset(o, "meaning", jstr(v[i].meaning));
+        jset(o, "reason", jstr(smtpstatus_reason_name(v[i].reason)));
+        jset(o, "source", jstr(v[i].source));
+        json_array_append_new(list, o);
+    }
+    return list;
+}
+
+/* The image's vendor rows for `code`, or of `token` when it is not NULL, as a JSON array. */
+static json_t *
+image_vendors(const smtpstatus_image *img, smtpstatus_code code, const char *token)
+{
+    size_t n = 0;
+    smtpstatus_vendor *v = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t cap = n;
+        if (pass == 1 && (n == 0 || (v = malloc(n * sizeof *v)) == NULL))
+            break;
+        if ((token != NULL ? smtpstatus_image_vendor_token(img, token, strlen(token), v, cap, &n)
+                           : smtpstatus_image_vendors(img, code, v, cap, &n)) != 0)
+            n = 0;
+        if (pass == 1 && n > cap)
+            n = cap;
+    }
+    json_t *list = answer_json_vendors(v, v != NULL ? n : 0);
+    free(v);
+    return list;
+}
+
+json_t *
+answer_json_lookup(const smtpstatus_image *img, const smtpstatus_entry *e)
+{
+    json_t *o = answer_json_entry(img, e);
+    jset(o, "vendors", image_vendors(img, e->code, NULL));
+    return o;
+}
+
+json_t *
+answer_json_token(const smtpstatus_image *img, const char *token, const smtpstatus_vendor *v,
+                  size_t n)
+{
+    json_t *o = json_object();
+    jset(o, "code", jstr(img != NULL || n == 0 ? token : v[0].code));
+    jset(o, "registered", json_false());
+    static const char *const nulls[] = {"class", "subject", "title", "description", "reference",
+                                        "submitter", "change_controller"};
+    for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+        jset(o, nulls[i], json_null());
+    jset(o, "basic_codes", json_array());
+    jset(o, "basic_classes", json_array());
+    jset(o, "basic_any", json_false());
+    jset(o, "basic_codes_raw", json_null());
+    jset(o, "fields", json_object());
+    if (img != NULL) {
+        json_t *list = image_vendors(img, (smtpstatus_code){0, 0, 0}, token);
+        /* The token as the providers write it ("TSS04" for "tss04"). */
+        json_t *first = json_array_get(list, 0);
+        if (first != NULL)
+            jset(o, "code", json_incref(json_object_get(first, "code")));
+        jset(o, "vendors", list);
+    } else {
+        jset(o, "vendors", answer_json_vendors(v, n));
+    }
+    return o;
+}
+
+json_t *
+answer_json_entry_vendors(const smtpstatus_image *img, const smtpstatus_entry *e,
+                          const smtpstatus_vendor *v, size_t n)
+{
+    json_t *o = answer_json_entry(img, e);
+    jset(o, "vendors", answer_json_vendors(v, n));
+    return o;
+}
+
+json_t *
 answer_json_entry(const smtpstatus_image *img, const smtpstatus_entry *e)
 {
     char code[SMTPSTATUS_CODE_STRLEN];

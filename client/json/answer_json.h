@@ -40,6 +40,26 @@ void answer_json_set(json_t *obj, const char *key, json_t *value);
  * ("fields"), or NULL for an entry that carries none. */
 json_t *answer_json_entry(const smtpstatus_image *img, const smtpstatus_entry *e);
 
+/* The answer to a lookup: the Entry and "vendors": [{"provider", "code", "meaning", "reason",
+ * "source"}], what providers document the code to mean, from `img` (its own rows, or the
+ * embedded image's when it has none; img must not be NULL). Search, list and classify entries
+ * (answer_json_entry()) leave vendors out. */
+json_t *answer_json_lookup(const smtpstatus_image *img, const smtpstatus_entry *e);
+
+/* The same, with "vendors" from v[0..n) (e.g. the daemon's answer) instead of from an image. */
+json_t *answer_json_entry_vendors(const smtpstatus_image *img, const smtpstatus_entry *e,
+                                  const smtpstatus_vendor *v, size_t n);
+
+/* The vendor rows v[0..n) as a JSON array of {"provider", "code", "meaning", "reason",
+ * "source"}. */
+json_t *answer_json_vendors(const smtpstatus_vendor *v, size_t n);
+
+/* The Entry for a lookup of a provider's own token ("TSS04"): code (as the providers write it),
+ * registered false, the IANA fields null or empty, and "vendors": the token's rows from `img`
+ * when img is not NULL, else v[0..n). */
+json_t *answer_json_token(const smtpstatus_image *img, const char *token,
+                          const smtpstatus_vendor *v, size_t n);
+
 /* {"query", "count", "entries"}: the answer to a search or a listing, entries[0..n). */
 json_t *answer_json_search(const smtpstatus_image *img, const char *query,
                            const smtpstatus_entry *entries, size_t n);

@@ -77,13 +77,59 @@ subject_pattern(struct arena *a, uint16_t subject)
     return p;
 }
 
-/* The Entry for a lookup's answer. */
+/* Sets m's vendors to v[0..n), the image's rows (their strings stay in the image). */
+static void
+set_vendors(struct arena *a, Smtpstatus__V1__Entry *m, const smtpstatus_vendor *v, size_t n)
+{
+    Smtpstatus__V1__Vendor **list = ANSWER_NEW_ARRAY(a, n, Smtpstatus__V1__Vendor *);
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        Smtpstatus__V1__Vendor *x =
+            ANSWER_NEW(a, Smtpstatus__V1__Vendor, SMTPSTATUS__V1__VENDOR__INIT);
+        if (x == NULL)
+            return;
+        x->provider = answer_str(v[i].provider);
+        x->code = answer_str(v[i].code);
+        x->meaning = answer_str(v[i].meaning);
+        x->reason = answer_str(smtpstatus_reason_name(v[i].reason));
+        x->source = answer_str(v[i].source);
+        list[m->n_vendors++] = x;
+    }
+    m->vendors = list;
+}
+
+/* The vendor rows of `code` (counted first, then copied), or of a token when `token` is not
+ * NULL, into m. */
+static void
+add_vendors(struct arena *a, const smtpstatus_image *img, Smtpstatus__V1__Entry *m,
+            smtpstatus_code code, const char *token)
+{
+    size_t n = 0;
+    int rc = token != NULL ? smtpstatus_image_vendor_token(img, token, strlen(token), NULL, 0, &n)
+                           : smtpstatus_image_vendors(img, code, NULL, 0, &n);
+    if (rc != 0 || n == 0)
+        return;
+    smtpstatus_vendor *v = ANSWER_NEW_ARRAY(a, n, smtpstatus_vendor);
+    if (v == NULL)
+        return;
+    if (token != NULL)
+        smtpstatus_image_vendor_token(img, token, strlen(token), v, n, &n);
+    else
+        smtpstatus_image_vendors(img, code, v, n, &n);
+    set_vendors(a, m, v, n);
+}
+
+/* The Entry for an answer, with the vendors' rows for its code when `vendors` (lookup and
+ * classify; a search or list answer leaves them out, as its JSON does). */
 static Smtpstatus__V1__Entry *
-make_entry(struct arena *a, const smtpstatus_entry *e)
+make_entry(struct arena *a, const smtpstatus_image *img, const smtpstatus_entry *e, int vendors)
 {
     Smtpstatus__V1__Entry *m = ANSWER_NEW(a, Smtpstatus__V1__Entry, SMTPSTATUS__V1__ENTRY__INIT);
     if (m == NULL)
         return NULL;
+    if (vendors)
+        add_vendors(a, img, m, e->code, NULL);
     m->code = code_name(a, e->code);
     m->registered = e->registered != 0;
     static char *const class_patterns[] = {[2] = "2.XXX.XXX", [4] = "4.XXX.XXX",
@@ -131,14 +177,24 @@ handle_lookup(const smtpstatus_image *img, const Smtpstatus__V1__LookupRequest *
         return;
     for (size_t i = 0; i < req->n_codes; i++) {
         const char *s = req->codes[i];
-        smtpstatus_code c;
+        smtpstatus_code c = {0, 0, 0};
         smtpstatus_entry e;
         size_t errpos = 0;
         int rc = smtpstatus_code_parse(s, strlen(s), SMTPSTATUS_PARSE_ALLOW_X, &c, &errpos);
         if (rc == 0)
             rc = smtpstatus_image_lookup(img, c, &e);
+        size_t nv = 0;
         if (rc == 0) {
-            entries[i] = make_entry(a, &e);
+            entries[i] = make_entry(a, img, &e, 1);
+        } else if (smtpstatus_image_vendor_token(img, s, strlen(s), NULL, 0, &nv) == 0 &&
+                   nv > 0) {
+            /* A provider's own token ("TSS04"): not IANA's, but documented by a provider. */
+            entries[i] = ANSWER_NEW(a, Smtpstatus__V1__Entry, SMTPSTATUS__V1__ENTRY__INIT);
+            if (entries[i] != NULL) {
+                add_vendors(a, img, entries[i], c, s);
+                entries[i]->code =
+                    entries[i]->n_vendors > 0 ? entries[i]->vendors[0]->code : "";
+            }
         } else {
             /* One bad code in a batch does not spoil the others. */
             entries[i] = ANSWER_NEW(a, Smtpstatus__V1__Entry, SMTPSTATUS__V1__ENTRY__INIT);
@@ -248,7 +304,7 @@ handle_select(const smtpstatus_image *img, const struct search_text *text, const
         smtpstatus_image_code_at(img, i, &e);
         if (has_subject && e.code.subject != subject)
             continue;
-        entries[m->n_entries++] = make_entry(a, &e);
+        entries[m->n_entries++] = make_entry(a, img, &e, 0);
     }
     m->entries = entries;
     resp->result_case = is_search ? SMTPSTATUS__V1__RESPONSE__RESULT_SEARCH
@@ -357,7 +413,7 @@ handle_classify(const smtpstatus_image *img, const Smtpstatus__V1__ClassifyReque
         m->enhanced = code_name(a, c.enhanced);
         m->subject = answer_str(c.entry.subject.title);
         m->registered = c.entry.registered != 0;
-        m->entry = make_entry(a, &c.entry);
+        m->entry = make_entry(a, img, &c.entry, 1);
     }
     m->kind = answer_str(smtpstatus_kind_name(c.kind));
     m->retry = c.retry != 0;

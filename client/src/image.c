@@ -109,8 +109,31 @@ vendor_ok(const struct bounds *b, const struct smtpstatus_image_vendor *v)
     if (v->subject != SMTPSTATUS_IMAGE_ANY &&
         (v->subject > SMTPSTATUS_IMAGE_MAX_SUBJECT || v->detail > SMTPSTATUS_IMAGE_MAX_DETAIL))
         return 0;
-    return str_ok(b, v->provider) && str_ok(b, v->code) && str_ok(b, v->meaning) &&
-           str_ok(b, v->source);
+    if (!str_ok(b, v->provider) || !str_ok(b, v->code) || !str_ok(b, v->meaning) ||
+        !str_ok(b, v->source) || v->provider.len == 0 || v->code.len == 0)
+        return 0;
+    if (v->subject == SMTPSTATUS_IMAGE_ANY)
+        return v->cls == 0; /* a provider's token has no class */
+    /* An enhanced code's text is the code the record is filed under, in its class. */
+    smtpstatus_code c;
+    if (smtpstatus_code_parse(b->strings + v->code.off, v->code.len, 0, &c, NULL) != 0)
+        return 0;
+    return c.subject == v->subject && c.detail == v->detail && (v->cls == 0 || v->cls == c.cls);
+}
+
+/* Whether vendor record b may follow record a: by (subject, detail, class), the tokens (subject
+ * and detail SMTPSTATUS_IMAGE_ANY) last by code text, as the binary searches expect. */
+static int
+vendor_order_ok(const struct bounds *bd, const struct smtpstatus_image_vendor *a,
+                const struct smtpstatus_image_vendor *b)
+{
+    uint64_t ka = (uint64_t)a->subject << 24 | (uint64_t)a->detail << 8 | a->cls;
+    uint64_t kb = (uint64_t)b->subject << 24 | (uint64_t)b->detail << 8 | b->cls;
+    if (ka != kb)
+        return ka < kb;
+    if (a->subject != SMTPSTATUS_IMAGE_ANY)
+        return 1;
+    return strcmp(bd->strings + a->code.off, bd->strings + b->code.off) <= 0;
 }
 
 /* The reason rules, their pattern database and the vendors' codes (image version 2). */
@@ -134,7 +157,8 @@ validate_reasons(struct smtpstatus_image *img, const struct bounds *b)
             return SMTPSTATUS_EIMG_CORRUPT;
     }
     for (uint32_t i = 0; i < h->vendor_count; i++)
-        if (!vendor_ok(b, &img->vendors[i]))
+        if (!vendor_ok(b, &img->vendors[i]) ||
+            (i > 0 && !vendor_order_ok(b, &img->vendors[i - 1], &img->vendors[i])))
             return SMTPSTATUS_EIMG_CORRUPT;
     return 0;
 }

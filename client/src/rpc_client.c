@@ -722,7 +722,53 @@ smtpstatus_result_entry(const smtpstatus_result *r, size_t i, smtpstatus_entry *
             *why = entries[i]->error;
         return SMTPSTATUS_EINVAL;
     }
-    return fill_entry(r, i, entries[i], out) == 0 ? 0 : SMTPSTATUS_EINVAL;
+    if (fill_entry(r, i, entries[i], out) == 0)
+        return 0;
+    /* A lookup of a provider's token: its vendors answer, the registry has no entry. */
+    if (why != NULL && entries[i]->n_vendors > 0)
+        *why = "a provider's own code, not an enhanced status code: see its vendors";
+    memset(out, 0, sizeof *out);
+    return SMTPSTATUS_EINVAL;
+}
+
+/* Wire entry i of the answer, or NULL past the end (a classify answer's entry is i 0). */
+static const Smtpstatus__V1__Entry *
+wire_entry(const smtpstatus_result *r, size_t i)
+{
+    size_t n;
+    Smtpstatus__V1__Entry *const *entries = wire_entries(r, &n);
+    return i < n ? entries[i] : NULL;
+}
+
+size_t
+smtpstatus_result_vendor_count(const smtpstatus_result *r, size_t i)
+{
+    const Smtpstatus__V1__Entry *e = wire_entry(r, i);
+    return e != NULL ? e->n_vendors : 0;
+}
+
+int
+smtpstatus_result_vendor(const smtpstatus_result *r, size_t i, size_t k, smtpstatus_vendor *out)
+{
+    const Smtpstatus__V1__Entry *e = wire_entry(r, i);
+    if (e == NULL || k >= e->n_vendors || out == NULL)
+        return SMTPSTATUS_EINVAL;
+    const Smtpstatus__V1__Vendor *v = e->vendors[k];
+    out->provider = v->provider;
+    out->code = v->code;
+    out->meaning = v->meaning;
+    out->source = v->source;
+    out->reason = smtpstatus_reason_from_name(v->reason, strlen(v->reason));
+    if (out->reason == 0)
+        out->reason = SMTPSTATUS_REASON_OTHER; /* a reason this build does not know */
+    return 0;
+}
+
+const char *
+smtpstatus_result_entry_code(const smtpstatus_result *r, size_t i)
+{
+    const Smtpstatus__V1__Entry *e = wire_entry(r, i);
+    return e != NULL ? e->code : NULL;
 }
 
 int

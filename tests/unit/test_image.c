@@ -17,6 +17,7 @@
 #include "basic_codes.h"
 #include "image_build.h"
 #include "registry.h"
+#include "vendors.h"
 #include "smtpstatus.h"
 #include "smtpstatus_image.h"
 
@@ -1592,6 +1593,13 @@ shift_strings(unsigned char *p, int64_t delta)
         SHIFT(ru[i].note);
         SHIFT(ru[i].source);
     }
+    struct smtpstatus_image_vendor *ve = (void *)(p + h->vendors_off);
+    for (uint32_t i = 0; i < h->vendor_count; i++) {
+        SHIFT(ve[i].provider);
+        SHIFT(ve[i].code);
+        SHIFT(ve[i].meaning);
+        SHIFT(ve[i].source);
+    }
     struct smtpstatus_image_basic *ba = basics_of(p);
     for (uint32_t i = 0; i < h->basic_count; i++) {
         SHIFT(ba[i].text);
@@ -1647,8 +1655,19 @@ test_embedded_matches_build(void **state)
     assert_int_equal(d.errors + d.warnings, 0);
     diag_free(&d);
     free(csv);
-    struct image_build_options opt = {
-        .generation = es.generation, .built_at = es.built_at, .rules = &rules};
+    /* And the vendors' codes. */
+    snprintf(path, sizeof path, "%s/vendors.csv", testutil_project_data());
+    csv = testutil_read_file(path, &csv_len);
+    struct vendors vendors = {0};
+    diag_init(&d);
+    assert_int_equal(vendors_parse(&vendors, csv, csv_len, path, &d), 0);
+    assert_int_equal(d.errors + d.warnings, 0);
+    diag_free(&d);
+    free(csv);
+    struct image_build_options opt = {.generation = es.generation,
+                                      .built_at = es.built_at,
+                                      .rules = &rules,
+                                      .vendors = &vendors};
     void *buf = NULL;
     size_t len;
     assert_int_equal(image_build(r, &opt, &buf, &len), 0);
@@ -1665,6 +1684,7 @@ test_embedded_matches_build(void **state)
     assert_int_equal(image_build(r, &opt, (void **)&named, &len), 0);
     registry_free(r);
     rules_free(&rules);
+    vendors_free(&vendors);
     const struct smtpstatus_image_header *a = (const void *)em_data, *b = hdr(named);
     assert_int_equal(a->source_digest, b->source_digest);
     assert_int_equal(a->class_count, b->class_count);
