@@ -8,9 +8,8 @@
 
 #include "image_internal.h"
 
-/* The embedded image lives in the library proper; the build-time image compiler links only the
- * core, where there is none to fall back on. */
-extern const smtpstatus_image *smtpstatus_image_embedded(void) __attribute__((weak));
+/* The fallback is the embedded image (smtpstatus.h). The reference is strong, as in reason.c:
+ * a weak one would not pull the embedded image out of the static library. */
 
 #define STR(img, s) ((img)->strings + (s).off)
 #define TOKEN_MAX 32u /* the longest token the writer accepts (daemon/vendors.h) */
@@ -19,7 +18,7 @@ extern const smtpstatus_image *smtpstatus_image_embedded(void) __attribute__((we
 static const smtpstatus_image *
 table_of(const smtpstatus_image *img)
 {
-    if (img->hdr->vendor_count == 0 && smtpstatus_image_embedded != NULL) {
+    if (img->hdr->vendor_count == 0) {
         const smtpstatus_image *em = smtpstatus_image_embedded();
         if (em != NULL)
             return em;
