@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Encoding errors do not confuse the structure of the file, so scanning goes on after them to
  * show every bad byte at once; this caps the list for a file that is not UTF-8 at all. */
@@ -448,4 +449,59 @@ csv_table_free(struct csv_table *t)
         return;
     free(t->storage_);
     memset(t, 0, sizeof *t);
+}
+
+void
+csv_trim(const char **s, size_t *n)
+{
+    while (*n > 0 && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n > 0 && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+        (*n)--;
+}
+
+int
+csv_map_columns(const struct csv_row *h, const char *const *names, const int *required,
+                size_t count, int *index, const char *file, struct diag *d)
+{
+    int rc = 0;
+    for (size_t k = 0; k < count; k++)
+        index[k] = -1;
+    for (size_t i = 0; i < h->count; i++) {
+        const char *s = h->fields[i].text;
+        size_t n = h->fields[i].len;
+        csv_trim(&s, &n);
+        int found = 0;
+        for (size_t k = 0; k < count; k++) {
+            if (strlen(names[k]) != n || strncasecmp(s, names[k], n) != 0)
+                continue;
+            found = 1;
+            if (index[k] >= 0) {
+                diag_add(d, DIAG_ERROR, file, h->fields[i].line, h->fields[i].col,
+                         "column \"%s\" appears twice in the header", names[k]);
+                rc = -1;
+            }
+            index[k] = (int)i;
+        }
+        if (!found)
+            diag_add(d, DIAG_WARNING, file, h->fields[i].line, h->fields[i].col,
+                     "unknown column \"%.*s\" is ignored", (int)(n > 60 ? 60 : n), s);
+    }
+    for (size_t k = 0; k < count; k++)
+        if (index[k] < 0 && required != NULL && required[k]) {
+            diag_add(d, DIAG_ERROR, file, h->line, 1, "missing column \"%s\" in the header",
+                     names[k]);
+            rc = -1;
+        }
+    return rc;
+}
+
+const struct csv_field *
+csv_cell(const struct csv_row *row, const int *index, size_t k)
+{
+    static const struct csv_field empty = {"", 0, 0, 0, 0};
+    int i = index[k];
+    return i >= 0 && (size_t)i < row->count ? &row->fields[i] : &empty;
 }

@@ -54,4 +54,21 @@ int csv_parse(const char *buf, size_t len, const char *file, struct csv_table *o
 /* Frees what csv_parse() put in `t` and leaves it empty. Safe on an empty table. */
 void csv_table_free(struct csv_table *t);
 
+/* Narrows s[0..*n) to its text without the blanks (spaces and TABs) around it. */
+void csv_trim(const char **s, size_t *n);
+
+/*
+ * Finds the `count` columns named in names[] in the header row `h`, by name, in any order and
+ * letter case, blanks around a name ignored: index[k] is the field number of names[k], or -1.
+ * A column named twice is an error; a header field that names no column is a warning; a column
+ * whose required[k] is set (required may be NULL: none is) and that is missing is an error.
+ * Every diagnostic names `file` and the place. Returns 0, or -1 after reporting an error.
+ */
+int csv_map_columns(const struct csv_row *h, const char *const *names, const int *required,
+                    size_t count, int *index, const char *file, struct diag *d);
+
+/* Field k of `row` as csv_map_columns() mapped it, or an empty field (line 0) when the column
+ * is absent or the row is short. The pointer is into the row or static. */
+const struct csv_field *csv_cell(const struct csv_row *row, const int *index, size_t k);
+
 #endif

@@ -37,9 +37,7 @@ struct row_ctx {
 static const struct csv_field *
 field(const struct row_ctx *c, enum column k)
 {
-    static const struct csv_field empty = {"", 0, 0, 0, 0};
-    int i = c->col[k];
-    return i >= 0 && (size_t)i < c->row->count ? &c->row->fields[i] : &empty;
+    return csv_cell(c->row, c->col, k);
 }
 
 /* The field's text without blanks around it. */
@@ -48,12 +46,7 @@ trimmed(const struct csv_field *f, const char **s, size_t *n)
 {
     *s = f->text;
     *n = f->len;
-    while (*n > 0 && (**s == ' ' || **s == '\t')) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n > 0 && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
-        (*n)--;
+    csv_trim(s, n);
 }
 
 static void
@@ -296,39 +289,12 @@ parse_row(const struct row_ctx *c, int admin, struct rule *r)
     return 0;
 }
 
-/* Maps the header row to columns. Returns 0, or -1 after reporting. */
+/* Maps the header row to columns: only Reason is required. Returns 0, or -1 after reporting. */
 static int
 map_header(struct row_ctx *c, const struct csv_row *h)
 {
-    for (int k = 0; k < COL_COUNT; k++)
-        c->col[k] = -1;
-    for (size_t i = 0; i < h->count; i++) {
-        const char *s;
-        size_t n;
-        trimmed(&h->fields[i], &s, &n);
-        int found = 0;
-        for (int k = 0; k < COL_COUNT; k++) {
-            if (strlen(column_names[k]) != n || strncasecmp(s, column_names[k], n) != 0)
-                continue;
-            found = 1;
-            if (c->col[k] >= 0) {
-                diag_add(c->d, DIAG_ERROR, c->file, h->fields[i].line, h->fields[i].col,
-                         "column \"%s\" appears twice in the header", column_names[k]);
-                return -1;
-            }
-            c->col[k] = (int)i;
-        }
-        if (!found)
-            diag_add(c->d, DIAG_WARNING, c->file, h->fields[i].line, h->fields[i].col,
-                     "unknown column \"%.*s\" is ignored (known: Name, Reason, Basic, Enhanced, "
-                     "Pattern, Retry, Status, Note, Source)",
-                     (int)(n > 60 ? 60 : n), s);
-    }
-    if (c->col[COL_REASON] < 0) {
-        diag_add(c->d, DIAG_ERROR, c->file, h->line, 1, "missing column \"Reason\" in the header");
-        return -1;
-    }
-    return 0;
+    static const int required[COL_COUNT] = {[COL_REASON] = 1};
+    return csv_map_columns(h, column_names, required, COL_COUNT, c->col, c->file, c->d);
 }
 
 /* Orders rules by name, then by line (which differs between any two rows of a file). */

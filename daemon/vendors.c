@@ -30,9 +30,7 @@ struct row_ctx {
 static const struct csv_field *
 field(const struct row_ctx *c, enum column k)
 {
-    static const struct csv_field empty = {"", 0, 0, 0, 0};
-    int i = c->col[k];
-    return i >= 0 && (size_t)i < c->row->count ? &c->row->fields[i] : &empty;
+    return csv_cell(c->row, c->col, k);
 }
 
 /* The field's text without blanks around it. */
@@ -41,12 +39,7 @@ trimmed(const struct csv_field *f, const char **s, size_t *n)
 {
     *s = f->text;
     *n = f->len;
-    while (*n > 0 && (**s == ' ' || **s == '\t')) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n > 0 && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
-        (*n)--;
+    csv_trim(s, n);
 }
 
 /* Reports a bad value at the field's first character (a missing field: the row's start). */
@@ -216,42 +209,12 @@ parse_row(const struct row_ctx *c, struct vendor *v)
     return 0;
 }
 
-/* Maps the header row to columns. Returns 0, or -1 after reporting. */
+/* Maps the header row to columns, all of them required. Returns 0, or -1 after reporting. */
 static int
 map_header(struct row_ctx *c, const struct csv_row *h)
 {
-    for (int k = 0; k < COL_COUNT; k++)
-        c->col[k] = -1;
-    int rc = 0;
-    for (size_t i = 0; i < h->count; i++) {
-        const char *s;
-        size_t n;
-        trimmed(&h->fields[i], &s, &n);
-        int found = 0;
-        for (int k = 0; k < COL_COUNT; k++) {
-            if (strlen(column_names[k]) != n || strncasecmp(s, column_names[k], n) != 0)
-                continue;
-            found = 1;
-            if (c->col[k] >= 0) {
-                diag_add(c->d, DIAG_ERROR, c->file, h->fields[i].line, h->fields[i].col,
-                         "column \"%s\" appears twice in the header", column_names[k]);
-                rc = -1;
-            }
-            c->col[k] = (int)i;
-        }
-        if (!found)
-            diag_add(c->d, DIAG_WARNING, c->file, h->fields[i].line, h->fields[i].col,
-                     "unknown column \"%.*s\" is ignored (known: Provider, Code, Class, Reason, "
-                     "Meaning, Source)",
-                     (int)(n > 60 ? 60 : n), s);
-    }
-    for (int k = 0; k < COL_COUNT; k++)
-        if (c->col[k] < 0) {
-            diag_add(c->d, DIAG_ERROR, c->file, h->line, 1,
-                     "missing column \"%s\" in the header", column_names[k]);
-            rc = -1;
-        }
-    return rc;
+    static const int required[COL_COUNT] = {1, 1, 1, 1, 1, 1};
+    return csv_map_columns(h, column_names, required, COL_COUNT, c->col, c->file, c->d);
 }
 
 /* The image's order (see vendors.h), rows of one code by provider then reason name, as
