@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that building and testing smtpstatusd need, and only those that
+# Installs the Debian packages that building and running smtpstatusd need, and only those that
 # are missing, so that it is quick and quiet on a machine that has them. Runs as root (or
-# through sudo) on Debian 12. `--fuzz` adds clang for the libFuzzer targets; `--bench` adds
-# Sisimai (libsisimai-perl) for the side-by-side reasons benchmark.
+# through sudo) on Debian 12. `--test` adds what the tests drive (the README's test command
+# passes it); `--fuzz` adds clang for the libFuzzer targets; `--bench` adds Sisimai
+# (libsisimai-perl) for the side-by-side reasons benchmark.
 set -euo pipefail
 
 packages=(
@@ -11,15 +12,18 @@ packages=(
   libvectorscan-dev                         # the reason rules: one-pass pattern matching
   libcurl4-openssl-dev                      # downloads for `smtpstatus update`
   node-llhttp                               # llhttp's C sources, for the HTTP port
-  libcmocka-dev                             # unit tests
+  libcmocka-dev                             # unit tests, which the default build compiles
+)
+test_packages=(
   python3 python3-protobuf protobuf-compiler curl strace   # integration tests
   dpkg-dev lintian mandoc systemd           # packaging tests: the .deb, man pages, units
 )
 for arg in "$@"; do
   case $arg in
+  --test) packages+=("${test_packages[@]}") ;;
   --fuzz) packages+=(clang libclang-rt-14-dev) ;;
   --bench) packages+=(libsisimai-perl) ;;   # tests/bench/run-sisimai-bench.sh: Sisimai beside us
-  *) echo "install-deps: unknown option $arg (known: --fuzz, --bench)" >&2; exit 2 ;;
+  *) echo "install-deps: unknown option $arg (known: --test, --fuzz, --bench)" >&2; exit 2 ;;
   esac
 done
 

@@ -8,7 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
 
-bash packaging/install-deps.sh
+if [ "${1:-}" = test ]; then
+  bash packaging/install-deps.sh --test
+else
+  bash packaging/install-deps.sh
+fi
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${CMAKE_ARGS:-} >/dev/null
 cmake --build "$build" -j"$(nproc)"
 

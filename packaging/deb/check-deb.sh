@@ -62,7 +62,7 @@ if command -v lintian >/dev/null; then
   sed 's/^/  lintian: /' "$tmp/lintian.log" | grep -v 'running with root privileges'
   if grep -q '^E:' "$tmp/lintian.log"; then bad "lintian reports errors"; else ok "lintian: no errors"; fi
 else
-  bad "lintian is not installed (bash packaging/install-deps.sh installs it)"
+  bad "lintian is not installed (bash packaging/install-deps.sh --test installs it)"
 fi
 
 contents=$(dpkg-deb -c "$deb" | awk '{print $6}')

@@ -9,7 +9,7 @@ set -uo pipefail
 L=$BUILD_DIR/tests/shared_lookups
 
 if ! command -v strace >/dev/null; then
-  echo "SKIP: strace is not installed (packaging/install-deps.sh installs it)"
+  echo "SKIP: strace is not installed (packaging/install-deps.sh --test installs it)"
   exit 0
 fi
 tmp=$(mktemp -d)
