@@ -212,6 +212,17 @@ class Record:
         return _plain(self._d)
 
 
+def _nested(d):
+    """d with its nested JSON objects (and those in lists) as Records, for attribute access."""
+    def wrap(v):
+        if isinstance(v, dict):
+            return Record({k: wrap(x) for k, x in v.items()})
+        if isinstance(v, list):
+            return [wrap(x) for x in v]
+        return v
+    return {k: wrap(v) for k, v in d.items()}
+
+
 def _plain(v):
     if isinstance(v, Record):
         return _plain(v._d)
@@ -915,24 +926,26 @@ class Client:
         and which path answers (answered_by: "shared", "socket" or "offline"). The fields are
         those of `smtpstatus --json info`."""
         if self.offline:
-            return Info(self._image_info(self._img, None, False, None))
+            return Info(_nested(self._image_info(self._img, None, False, None)))
         h = self._handle()
         where = L.smtpstatus_client_status()
-        L.smtpstatus_client_status_get(h, byref(where))
 
         def image(img):
+            # After the pin, so that it says which image answers (as the command does).
+            L.smtpstatus_client_status_get(h, byref(where))
             # A copy is taken only when no daemon answered on image.sock: probe its socket too,
             # so that a stopped daemon is not taken for a running one.
             down = where.origin == L.ORIGIN_COPY and not self._probe()
             if down:
-                return Info(self._image_info(img, where, True, None))
+                return Info(_nested(self._image_info(img, where, True, None)))
             with _Result() as r:
                 if L.smtpstatus_registry_info_get(h, byref(r.ptr)) != 0:
                     L.smtpstatus_result_free(r.ptr)
                     r.ptr = c_void_p()
-                return Info(self._image_info(img, where, False, r.ptr or None))
+                return Info(_nested(self._image_info(img, where, False, r.ptr or None)))
 
         def daemon(h):
+            L.smtpstatus_client_status_get(h, byref(where))
             with _Result() as r:
                 rc = L.smtpstatus_registry_info_get(h, byref(r.ptr))
                 info = L.smtpstatus_registry_info()
@@ -946,7 +959,7 @@ class Client:
                 if rules is not None:
                     d["rules"] = rules[0]
                 _where(d, where)
-                return Info(d)
+                return Info(_nested(d))
 
         return self._answer(image, daemon)
 
@@ -1003,7 +1016,7 @@ class Client:
             if rules is not None:
                 registry["rules"] = rules[0]
                 d["rules_diff"] = _rule_diff(rules[1])
-            return Reloaded(d)
+            return Reloaded(_nested(d))
 
     def stats(self):
         """The daemon's counters: {"requests": {...}, "errors": {...}, "connections_open": N,
@@ -1022,7 +1035,7 @@ class Client:
                 where = d if g == "daemon" else d.setdefault(g, {})
                 where[_str(name.value)] = value.value
                 i += 1
-            return Record(d)
+            return Record(_nested(d))
 
 
 # ---- the default client ---------------------------------------------------------------------
