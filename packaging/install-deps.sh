@@ -16,6 +16,7 @@ packages=(
 )
 test_packages=(
   python3 python3-protobuf protobuf-compiler curl strace   # integration tests
+  python3-pytest                            # the Python package's tests (tests/python)
   dpkg-dev lintian mandoc systemd           # packaging tests: the .deb, man pages, units
 )
 for arg in "$@"; do
