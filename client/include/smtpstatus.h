@@ -512,7 +512,18 @@ typedef struct smtpstatus_classification {
  * smtpstatus_classify_origin() for the outer one), a multi-line reply Postfix joined into one
  * line, a doubled basic code ("554 554 5.7.0"), an enhanced code later in the text of a 4yz or
  * 5yz reply when it has the basic code's class and a subject of 0 to 7 ("450 cuda_nsu 4.7.1",
- * "553 ... - 5.7.1 [BL23]"), and an enhanced code alone ("5.7.8 Username ..."). Vendors'
+ * "553 ... - 5.7.1 [BL23]"), and an enhanced code alone ("5.7.8 Username ..."). Client
+ * libraries' and logs' words count too: a basic code in brackets or parentheses after "Error" or
+ * "SMTP" ("SMTP Error (550): ..."), "...Exception: 451 ...", "Error: 550 ...", the reply a
+ * client got ("Expected response code(s) [250] but got response [530 5.7.0 ...]", 'got code
+ * "503", with message "503 ..."'; the code it expected is never the reply), a basic code after
+ * a log's time of day ("09:01:36 PM CET  452 ..."), and an enhanced code alone after Postfix's
+ * "dsn=", a DSN's "Status:", a command named in quotes ("'RCPT': 4.2.0 ...") or a log's
+ * "host[A]: ". In a session transcript the server's lines ("S:", "<<<", "SMTP<<", swaks' "<-"
+ * and "<**") are read without their marker, the client's (">>>", "C:", "->", "SMTP>>") never,
+ * the last failure decides, and a line without a marker after a server line is the MTA's own
+ * summary, not the reply. A reply quoted in the text of an expiry (X.4.7) is context. A time, a
+ * date, a port or a number in words is never a code. Vendors'
  * pseudo-codes ("[#4.16.1]", "4.16.55.1", "(554.30)") are not codes. A 4yz or 5yz basic code
  * with a second digit over 5 ("571") is reported with SMTPSTATUS_PROBLEM_BASIC_OUT_OF_GRAMMAR.
  * When the lines of a reply carry different basic codes, the final line's decides

@@ -16,6 +16,7 @@
  */
 #include "smtpstatus.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "reason.h"
@@ -50,6 +51,11 @@ struct scan {
     smtpstatus_code first;
     int bare_set; /* an enhanced code of the basic code's class later in the text */
     smtpstatus_code bare;
+    int weak;       /* the reply so far is a code in a client's or a log's words ("got code
+                     * \"503\"", "dsn=4.4.1"): a reply quoted after it replaces it, not nested */
+    int transcript; /* a server line of a session transcript ("<<< 550 ...") has been read */
+    size_t remote_at; /* where "smtp error from remote" is in the current line; SIZE_MAX: not
+                       * looked for yet */
 };
 
 /* Our own test rather than isdigit(), whose answer depends on the locale. */
@@ -268,13 +274,50 @@ basic_at(const char *line, size_t n, size_t i, uint16_t *basic, int *out_of_gram
     return 1;
 }
 
-/* Bit 0: what may stand just before a reply quoted in a line (a blank, a quote, "<", "(", the
- * ';' and ':' that end "smtp;" and "said:", or the '#' of Exchange's "#550 5.1.1 ... ##"); bit 1:
- * what a basic code starts with. */
+/* Bit 0: what may stand just before a reply quoted in a line (a blank, a quote, "<", "(", "[",
+ * the ';' and ':' that end "smtp;" and "said:", or the '#' of Exchange's "#550 5.1.1 ... ##");
+ * bit 1: what a basic code starts with. */
 static const unsigned char reply_start[256] = {
-    ['\t'] = 1, [' '] = 1, ['\''] = 1, ['"'] = 1, ['<'] = 1, [';'] = 1, [':'] = 1,
-    ['('] = 1,  ['#'] = 1, ['2'] = 2,  ['3'] = 2, ['4'] = 2, ['5'] = 2,
+    ['\t'] = 1, [' '] = 1, ['\''] = 1, ['"'] = 1, ['<'] = 1, [';'] = 1, [':'] = 1, ['('] = 1,
+    ['['] = 1,  ['#'] = 1, ['2'] = 2,  ['3'] = 2,  ['4'] = 2, ['5'] = 2,
 };
+
+/* The character that closes the opening one c ('[', '(', a quote), or 0. */
+static char
+closer(char c)
+{
+    return c == '[' ? ']' : c == '(' ? ')' : c == '"' || c == '\'' ? c : 0;
+}
+
+static int
+is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * Whether s[0..n) ends with a time of day, "09:01:36", maybe followed by up to two words of
+ * letters ("PM", "CET"): a log's timestamp, after which a logged reply begins. Looks at no more
+ * than the last 30 bytes.
+ */
+static int
+ends_with_time(const char *s, size_t n)
+{
+    for (int w = 0; w < 3; w++) {
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+            n--;
+        if (n >= 8 && is_digit(s[n - 1]) && is_digit(s[n - 2]) && s[n - 3] == ':' &&
+            is_digit(s[n - 4]) && is_digit(s[n - 5]) && s[n - 6] == ':' && is_digit(s[n - 7]))
+            return 1;
+        size_t k = 0;
+        while (k < 5 && k < n && is_alpha(s[n - 1 - k]))
+            k++;
+        if (k == 0 || k == n || (s[n - 1 - k] != ' ' && s[n - 1 - k] != '\t'))
+            return 0;
+        n -= k;
+    }
+    return 0;
+}
 
 /* Whether the word that ends at s[n - 1] (back to a blank or the start) holds an '@': a mailbox,
  * as in OpenSMTPD's "x@example.com: 550 ...". */
@@ -294,16 +337,23 @@ word_has_at(const char *s, size_t n)
  * Sendmail "Deferred:" and "<<<", Exchange "returned" (with a quote or not), Exim "reason:",
  * "host H [A]:", OpenSMTPD's "stat=\"" (its delivery log), "BANNER rejected:" and the like (its
  * session errors) and "x@example.com:" (its bounce), a '#' that starts the line (Exchange's
- * "#550 5.1.1 ... ##") and, on a line that says "SMTP error from remote" before it, any ':'.
- * That phrase is looked for only then, so a line costs one pass however many numbers it holds.
+ * "#550 5.1.1 ... ##"), client libraries' "...Exception:", "Error:", "command failed:", "got
+ * response [" and 'with message "', a command named in quotes ("'RCPT':"), Postfix's log
+ * field "dsn=", a DSN's "Status:", a log's timestamp ("09:01:36 PM CET") and, on a line that
+ * says "SMTP error from remote" before it, any ':'. That phrase is looked for once a line (in
+ * sc->remote_at), so a line costs one pass however many numbers it holds.
  */
 static int
-introduced(const char *line, size_t i)
+introduced(struct scan *sc, const char *line, size_t n, size_t i)
 {
     static const char *const words[] = {
-        "said:",    "me:", "smtp;", "deferred:",   "<<<",   "reason:",   "]:",
-        "returned", ">:",  "data:", "connection:", "stat=", "rejected:", "diagnostic-code:"};
+        "said:",     "me:",     "smtp;",  "deferred:", "<<<",   "reason:",   "]:",
+        "returned",  ">:",      "data:",  "connection:", "stat=", "rejected:", "diagnostic-code:",
+        "exception:", "error:", "failed:", "dsn=",     "status:", "':",      "\":"};
+    /* Words that introduce a reply only with an opening bracket or quote before it. */
+    static const char *const opened[] = {"response", "message"};
     size_t j = i;
+    int open = 0;
 
     if (j > 0 && line[j - 1] == '#') {
         /* Exchange's "#550": only at the line's start, so "ticket #450" in words is no reply. */
@@ -313,8 +363,9 @@ introduced(const char *line, size_t i)
     }
     while (j > 0 && (line[j - 1] == ' ' || line[j - 1] == '\t'))
         j--;
-    if (j > 0 && (line[j - 1] == '\'' || line[j - 1] == '"')) {
+    if (j > 0 && (line[j - 1] == '\'' || line[j - 1] == '"' || line[j - 1] == '[')) {
         j--;
+        open = 1;
         while (j > 0 && (line[j - 1] == ' ' || line[j - 1] == '\t'))
             j--;
     }
@@ -326,8 +377,46 @@ introduced(const char *line, size_t i)
         if (ends_with_ci(line, j, words[k]))
             return 1;
     }
-    return line[j - 1] == ':' &&
-           (word_has_at(line, j - 1) || find_ci(line, j, "smtp error from remote") < j);
+    for (size_t k = 0; open && k < sizeof opened / sizeof opened[0]; k++) {
+        if (ends_with_ci(line, j, opened[k]))
+            return 1;
+    }
+    if (j < i && !open && ends_with_time(line, j))
+        return 1;
+    if (line[j - 1] != ':')
+        return 0;
+    if (word_has_at(line, j - 1))
+        return 1;
+    if (sc->remote_at == SIZE_MAX)
+        sc->remote_at = find_ci(line, n, "smtp error from remote");
+    return sc->remote_at < n && sc->remote_at + 22 <= j;
+}
+
+/*
+ * Whether line[i..i+3) is a basic code in a client's words, closed by the bracket or quote that
+ * opens it: "Error SMTP: [550] ...", "SMTP Error (550): ...", 'got code "503"'. The words before
+ * the opening one must end with "error" or "smtp" (a ':' after them allowed) or "got code":
+ * "Expected response code [250]" is the code the client wanted, not the server's. Sets *basic
+ * and *out_of_grammar as basic_at() does.
+ */
+static int
+delimited_basic(const char *line, size_t n, size_t i, uint16_t *basic, int *out_of_grammar)
+{
+    static const char *const words[] = {"error", "smtp", "got code"};
+    char c = closer(line[i - 1]);
+    size_t j = i - 1;
+
+    if (c == 0 || n - i < 4 || line[i + 3] != c || !basic_at(line, i + 3, i, basic, out_of_grammar))
+        return 0;
+    while (j > 0 && (line[j - 1] == ' ' || line[j - 1] == '\t'))
+        j--;
+    if (j > 0 && line[j - 1] == ':')
+        j--;
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
+        if (ends_with_ci(line, j, words[k]))
+            return 1;
+    }
+    return 0;
 }
 
 /*
@@ -481,6 +570,26 @@ put_piece(struct scan *sc, const char *s, size_t n, int prefixed, int after_pref
  * read before it becomes the outer reply (kept in the origin as context) and its text is
  * dropped, and the reply's own problems start afresh.
  */
+/* Forgets the reply read so far, its text and its problems, for one that replaces it. */
+static void
+reset_reply(struct scan *sc)
+{
+    smtpstatus_classification *out = sc->out;
+
+    out->basic = 0;
+    out->has_enhanced = 0;
+    out->problems &= ~(unsigned)REPLY_PROBLEMS;
+    out->text_len = 0;
+    sc->stored = 0;
+    sc->full = 0;
+    sc->text_lines = 0;
+    sc->line_in_text = 0;
+    sc->prefixed_with = sc->prefixed_bare = 0;
+    sc->last_continues = 0;
+    sc->first_set = sc->bare_set = 0;
+    sc->weak = 0;
+}
+
 static void
 begin_quoted(struct scan *sc, const char *line, size_t i)
 {
@@ -488,7 +597,7 @@ begin_quoted(struct scan *sc, const char *line, size_t i)
     smtpstatus_reply_origin *o = sc->origin;
     size_t w = 0, e = i;
 
-    if (sc->have_reply && o->reply != NULL) {
+    if (sc->have_reply && o->reply != NULL && !sc->weak) {
         o->found |= SMTPSTATUS_FOUND_NESTED;
         o->outer_basic = out->basic;
         o->outer_has_enhanced = out->has_enhanced || sc->bare_set;
@@ -511,18 +620,33 @@ begin_quoted(struct scan *sc, const char *line, size_t i)
     if (e > w)
         o->found |= SMTPSTATUS_FOUND_WRAPPED;
     o->reply = line + i;
+    reset_reply(sc);
+}
 
-    out->basic = 0;
-    out->has_enhanced = 0;
-    out->problems &= ~(unsigned)REPLY_PROBLEMS;
-    out->text_len = 0;
-    sc->stored = 0;
-    sc->full = 0;
-    sc->text_lines = 0;
-    sc->line_in_text = 0;
-    sc->prefixed_with = sc->prefixed_bare = 0;
-    sc->last_continues = 0;
-    sc->first_set = sc->bare_set = 0;
+/*
+ * The length of a session transcript's marker that starts line[0..n) (after blanks, and with a
+ * blank or the line's end after it), or 0: "<<<", "S:", "SMTP<<" (Exim's debug output) and
+ * swaks' "<-", "<~", "<**", "<~*" mark the server's lines (*server is set), ">>>", "C:",
+ * "SMTP>>", "->" and "~>" the client's.
+ */
+static size_t
+transcript_marker(const char *line, size_t n, int *server)
+{
+    static const char *const marks[] = {"<<<", "<~*", "<**", "<-", "<~", "S:", "SMTP<<",
+                                        ">>>", "->",  "~>",  "C:", "SMTP>>"};
+    size_t w = 0;
+
+    while (w < n && (line[w] == ' ' || line[w] == '\t'))
+        w++;
+    for (size_t k = 0; k < sizeof marks / sizeof marks[0]; k++) {
+        size_t l = strlen(marks[k]);
+        if (n - w >= l && memcmp(line + w, marks[k], l) == 0 &&
+            (n - w == l || line[w + l] == ' ' || line[w + l] == '\t')) {
+            *server = k < 7;
+            return w + l;
+        }
+    }
+    return 0;
 }
 
 /*
@@ -577,6 +701,39 @@ scan_line(struct scan *sc, const char *line, size_t n)
     if (n > SMTPSTATUS_WIDTH_MAX)
         out->problems |= SMTPSTATUS_PROBLEM_LINE_TOO_LONG;
     sc->line_in_text = 0;
+    sc->remote_at = SIZE_MAX;
+
+    /* A session transcript: the server's lines are read without their marker, the client's
+     * lines are not the server's words, and once a server line was read, the lines without a
+     * marker are the MTA's own summary (Sendmail's "554 5.0.0 Service unavailable" after the
+     * "<<< 554 ..." it quotes): context. Each complete reply replaces the one before, but a
+     * success does not replace a failure ("<** 550 ..." then "<- 221 Bye"). */
+    int server = 0;
+    size_t mark = transcript_marker(line, n, &server);
+    if (mark > 0 || sc->transcript) {
+        if (mark == 0 || !server) {
+            out->line_count++;
+            return;
+        }
+        line += mark;
+        n -= mark;
+        while (n > 0 && (line[0] == ' ' || line[0] == '\t')) {
+            line++;
+            n--;
+        }
+        if (!(sc->have_reply && sc->last_continues)) {
+            uint16_t b;
+            int o;
+            if (sc->have_reply && out->basic >= 400 && !(basic_at(line, n, 0, &b, &o) && b >= 400)) {
+                out->line_count++;
+                return;
+            }
+            reset_reply(sc);
+            sc->have_reply = 0;
+            memset(sc->origin, 0, sizeof *sc->origin);
+        }
+        sc->transcript = 1;
+    }
 
     if (basic_at(line, n, 0, &basic, &oog)) {
         unsigned with = sc->prefixed_with;
@@ -595,14 +752,50 @@ scan_line(struct scan *sc, const char *line, size_t n)
     }
 
     for (size_t i = seg > 0 ? seg : 1; i + 3 <= n; i++) {
+        /* An enhanced code alone after words that introduce a reply, before any reply: a
+         * client's wrapper ("bad response on command 'RCPT': 4.2.0 ..."), a log's
+         * ("host[192.0.2.1]: 4.7.1 ...", Postfix's "dsn=4.4.1,") or a DSN's "Status: 4.4.1". */
+        if (!sc->have_reply && line[i + 1] == '.' && is_digit(line[i]) &&
+            (line[i - 1] == ' ' || line[i - 1] == '\t' || line[i - 1] == '=')) {
+            scratch = 0;
+            if (take_code(line + i, n - i, &used, &code, &scratch) &&
+                code.subject <= TEXT_SUBJECT_MAX &&
+                (i + used == n || line[i + used] == ' ' || line[i + used] == '\t' ||
+                 line[i + used] == ',' || line[i + used] == ';') &&
+                introduced(sc, line, n, i)) {
+                put_piece(sc, line + seg, i - seg, prefixed, after_code, found);
+                begin_quoted(sc, line, i);
+                note_reply(sc, line + i);
+                note_enhanced(sc, code);
+                sc->origin->found |= SMTPSTATUS_FOUND_ENHANCED_ALONE;
+                sc->weak = 1;
+                seg = i + used;
+                if (seg < n && (line[seg] == ',' || line[seg] == ';'))
+                    seg++;
+                while (seg < n && (line[seg] == ' ' || line[seg] == '\t'))
+                    seg++;
+                prefixed = found = 1;
+                after_code = 0;
+                i = seg - 1;
+                continue;
+            }
+            i += used > 0 ? used - 1 : 0;
+            continue;
+        }
         /* One well-predicted branch a byte: most lines quote nothing. */
         if (((reply_start[(unsigned char)line[i - 1]] &
               (reply_start[(unsigned char)line[i]] >> 1)) &
-             1) == 0 ||
-            !basic_at(line, n, i, &basic, &oog))
+             1) == 0)
             continue;
+        int delim = 0;
+        if (!basic_at(line, n, i, &basic, &oog)) {
+            if (!delimited_basic(line, n, i, &basic, &oog))
+                continue;
+            delim = 1;
+        }
         int hash = line[i - 1] == '#';
-        int continues = !hash && sc->have_reply && sc->last_continues && basic == out->basic;
+        int continues =
+            !delim && !hash && sc->have_reply && sc->last_continues && basic == out->basic;
         if (continues) {
             /* Postfix joins a reply's lines whole: each carries the enhanced code of the line
              * before in its place, or none when that line had none there (a "#2.0.0" in its
@@ -619,7 +812,13 @@ scan_line(struct scan *sc, const char *line, size_t n)
          * is no reply of the server that refused. */
         if (!continues && sc->have_reply && ((out->basic != 0 && out->basic < 400) || basic < 400))
             continue;
-        if (!continues && !introduced(line, i)) {
+        /* A message expired in the queue (X.4.7) is the MTA's own verdict: a reply in its text
+         * is the last attempt's error, or the MTA's own note of one (Amazon SES's "554 4.4.7
+         * Message expired ... <421 4.4.0 Unable to lookup DNS ...>"), and is context. */
+        if (!continues && sc->have_reply && out->has_enhanced && out->enhanced.subject == 4 &&
+            out->enhanced.detail == 7)
+            continue;
+        if (!continues && !delim && !introduced(sc, line, n, i)) {
             int doubled;
             if (hash)
                 continue;
@@ -630,12 +829,31 @@ scan_line(struct scan *sc, const char *line, size_t n)
         }
         /* The words before a reply that starts the line's reply text are no part of it. */
         put_piece(sc, line + seg, i - seg, prefixed, after_code, found);
-        if (!continues)
+        if (!continues) {
             begin_quoted(sc, line, i);
-        unsigned with = sc->prefixed_with;
-        seg = read_prefix(sc, line, n, i, basic, oog);
-        prefixed = sc->prefixed_with != with;
-        found = after_code = 1;
+            /* A reply in brackets or quotes that end the line: the closing one is not its
+             * text ("got response [530 5.7.0 ...]", 'with message "503 ..."'). */
+            char c = closer(line[i - 1]);
+            if (!delim && quote == 0 && c != 0 && line[n - 1] == c)
+                quote = 1;
+        }
+        if (delim) {
+            /* Only the basic code: its text follows the closing bracket or quote. */
+            read_prefix(sc, line, i + 3, i, basic, oog);
+            sc->weak = 1;
+            seg = i + 4;
+            if (seg < n && (line[seg] == ':' || line[seg] == ','))
+                seg++;
+            while (seg < n && (line[seg] == ' ' || line[seg] == '\t'))
+                seg++;
+            prefixed = after_code = 0;
+        } else {
+            unsigned with = sc->prefixed_with;
+            seg = read_prefix(sc, line, n, i, basic, oog);
+            prefixed = sc->prefixed_with != with;
+            after_code = 1;
+        }
+        found = 1;
         i = seg > i ? seg - 1 : i;
     }
 

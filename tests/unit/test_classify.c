@@ -504,6 +504,61 @@ test_origin(void **state)
     assert_int_equal(smtpstatus_classify_origin(NULL, LIT("250 OK"), &out, NULL, 0, NULL), 0);
 }
 
+/* Client libraries', logs' and transcripts' shapes (issue 12): a code in the client's or the
+ * log's words is replaced by the reply that follows it, not nested in it; a transcript's
+ * reply is its server line without the marker, and the MTA's summary after it is context. */
+static void
+test_origin_client_and_logs(void **state)
+{
+    (void)state;
+    static const char swift[] =
+        "Expected response code 354 but got code \"503\", with message \"503 RCPT first (#5.5.1)\"";
+    static const char postfix_log[] = "dsn=5.1.1, status=bounced (host mx.example.com[192.0.2.1] "
+                                      "said: 550 5.1.1 no such user (in reply to RCPT TO command))";
+    static const char transcript[] = "... while talking to mx.example.com.:\n>>> DATA\n"
+                                     "<<< 550 5.6.9 bad header\n554 5.0.0 Service unavailable\n";
+    smtpstatus_classification out;
+    smtpstatus_reply_origin o;
+    char text[256];
+
+    assert_int_equal(
+        smtpstatus_classify_origin(NULL, swift, sizeof swift - 1, &out, text, sizeof text, &o), 0);
+    assert_int_equal(out.basic, 503);
+    assert_true(out.has_enhanced);
+    assert_int_equal(out.enhanced.subject, 5);
+    assert_int_equal(o.found & SMTPSTATUS_FOUND_NESTED, 0);
+    assert_span(o.reply, o.reply_len, "503 RCPT first (#5.5.1)");
+    assert_string_equal(text, "RCPT first (#5.5.1)");
+
+    assert_int_equal(smtpstatus_classify_origin(NULL, postfix_log, sizeof postfix_log - 1, &out,
+                                                NULL, 0, &o),
+                     0);
+    assert_int_equal(out.basic, 550);
+    assert_int_equal(o.found, SMTPSTATUS_FOUND_WRAPPED);
+    assert_int_equal(o.outer_basic, 0);
+    assert_false(o.outer_has_enhanced);
+
+    assert_int_equal(
+        smtpstatus_classify_origin(NULL, LIT("relay=none, dsn=4.4.1, status=deferred"), &out, NULL,
+                                   0, &o),
+        0);
+    assert_int_equal(out.basic, 0);
+    assert_int_equal(out.enhanced.cls, 4);
+    assert_int_equal(o.found, SMTPSTATUS_FOUND_WRAPPED | SMTPSTATUS_FOUND_ENHANCED_ALONE);
+    assert_span(o.wrapper, o.wrapper_len, "relay=none, dsn=");
+
+    assert_int_equal(smtpstatus_classify_origin(NULL, transcript, sizeof transcript - 1, &out, text,
+                                                sizeof text, &o),
+                     0);
+    assert_int_equal(out.basic, 550);
+    assert_int_equal(out.enhanced.detail, 9);
+    assert_int_equal(out.problems, 0);
+    assert_int_equal(o.found, 0);
+    assert_span(o.wrapper, o.wrapper_len, NULL);
+    assert_span(o.reply, o.reply_len, "550 5.6.9 bad header");
+    assert_string_equal(text, "bad header");
+}
+
 /* Every buffer size from 0 up: text_len is always the full length, the buffer always ends in
  * a NUL within its size, holds a prefix of the text, and nothing past its size is written. */
 static void
@@ -805,6 +860,7 @@ main(void)
         cmocka_unit_test(test_corpus_wrapped),
         cmocka_unit_test(test_registry_entry),
         cmocka_unit_test(test_origin),
+        cmocka_unit_test(test_origin_client_and_logs),
         cmocka_unit_test(test_text_buffer_sizes),
         cmocka_unit_test(test_invalid_arguments),
         cmocka_unit_test(test_no_reply),
