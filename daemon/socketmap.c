@@ -143,6 +143,8 @@ socketmap_reason(const smtpstatus_image *img, const char *key, size_t len, struc
                      "reason=%s retry=%s recipient_invalid=%s retry_after=%lu rule=",
                      name != NULL ? name : "other", c.retry ? "yes" : "no",
                      c.recipient_invalid ? "yes" : "no", (unsigned long)c.retry_after);
+    if (n < 0 || (size_t)n >= sizeof fields)
+        return socketmap_put(out, "TEMP", "internal error", 14);
     const char *rule = c.rule != NULL ? c.rule : "";
     size_t rl = strlen(rule);
     return buf_printf(out, "%zu:OK %s", 3 + (size_t)n + rl, fields) != 0 ||

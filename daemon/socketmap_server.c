@@ -8,8 +8,8 @@
  * else through uv_write(), charged to the daemon's output budget. A connection pauses its
  * reading while more than WRITE_QUEUE_LIMIT bytes of its answers are unread, or while the
  * budget is spent and it holds some (conn_limits.h). A bad netstring, or one over the limit,
- * gets a PERM answer, then a shutdown after the write, then a close; so does the first request
- * of a connection over the cap, with TEMP.
+ * gets a PERM answer, then a shutdown after the write, then a close; a connection over the cap
+ * gets TEMP at once, and the same close.
  */
 #include "socketmap_server.h"
 
@@ -40,7 +40,6 @@ struct socketmap_conn {
     int closing;      /* no more reading or answering */
     int draining;     /* closing once the queued answers are written */
     int throttled;    /* paused until the client reads its answers */
-    int over_cap;     /* came over the connection cap: its first request gets TEMP */
     int eof;          /* the client half-closed: answer what came, then close */
     int reading;
     uint64_t last_active; /* loop time of the last whole request (or of the connection) */
@@ -218,14 +217,6 @@ process(struct socketmap_conn *c)
             return;
         }
         off += used;
-        if (c->over_cap) {
-            char why_cap[96];
-            snprintf(why_cap, sizeof why_cap,
-                     "the connection cap of %u is reached; try again later",
-                     srv->opt.max_connections);
-            fail_connection(c, "TEMP", why_cap);
-            return;
-        }
         const smtpstatus_image *img = srv->svc->current ? srv->svc->current->img : NULL;
         size_t before = srv->out.len;
         if (socketmap_answer(img, payload, plen, &srv->out) != 0) {
@@ -374,7 +365,15 @@ on_connection(uv_stream_t *listener, int status)
             c->peer.known = 0;
         conn_limits_accepted(srv->opt.limits, fd, "socketmap");
     }
-    c->over_cap = srv->open > srv->opt.max_connections;
+    if (srv->open > srv->opt.max_connections) {
+        /* Answered at once: a socketmap client reads this as the answer to the request it is
+         * sending, and the descriptor is free again as soon as the write ends. */
+        char why[96];
+        snprintf(why, sizeof why, "the connection cap of %u is reached; try again later",
+                 srv->opt.max_connections);
+        fail_connection(c, "TEMP", why);
+        return;
+    }
     c->last_active = uv_now(srv->loop);
     uv_timer_start(&c->idle, on_idle, srv->opt.idle_timeout_ms, 0);
     uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);

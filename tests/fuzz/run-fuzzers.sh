@@ -93,7 +93,7 @@ build_seeds() {
         local i=0 reply req prev=""
         while IFS=$'\t' read -r _ reply _; do
             case $reply in '#'* | '') continue ;; esac
-            req=$(printf 'status 5.0.0 host mx.example[192.0.2.1] said: %b' "$reply")
+            req=$(printf 'status 5.0.0 host mx.example[192.0.2.1] said: %b' "$reply" 2>/dev/null)
             req=$(LC_ALL=C; printf '%d:%s,' "${#req}" "$req")
             printf '%s%s' "$prev" "$req" >"$dir/status-$i"
             prev=$req
