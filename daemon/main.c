@@ -47,6 +47,7 @@
 #include "rules_load.h"
 #include "served.h"
 #include "service.h"
+#include "socketmap_server.h"
 #include "smtpstatus.h"
 #include "publish.h"
 #include "state.h"
@@ -76,6 +77,7 @@ struct options {
     int http_admin;            /* POST /v1/reload is enabled */
     unsigned http_header_timeout; /* seconds */
     size_t max_output_buffer;     /* bytes of unread answers, all connections together */
+    int socketmap;                /* serve RUNDIR/socketmap.sock (--socketmap on, the default) */
     enum log_target log_target;
 };
 
@@ -95,6 +97,7 @@ struct daemon {
     struct service svc;
     struct rpc_server rpc;
     struct http_server http;
+    struct socketmap_server socketmap;
     struct http_server_options http_opt;
     struct metrics metrics;
     struct conn_limits limits;
@@ -105,6 +108,7 @@ struct daemon {
     char lock_path[PATH_MAX];
     char http_socket_path[PATH_MAX];
     char image_socket_path[PATH_MAX];
+    char socketmap_path[PATH_MAX];
 };
 
 static void
@@ -150,6 +154,9 @@ usage(FILE *f)
             "  --http-header-timeout SECS\n"
             "                         close an HTTP client whose request takes longer than this\n"
             "                         to arrive (default %d)\n"
+            "  --socketmap on|off     serve the socketmap protocol on RUNDIR/" SOCKETMAP_SOCKET_NAME "\n"
+            "                         for Postfix's smtp_delivery_status_filter (maps \"status\"\n"
+            "                         and \"reason\"; default on)\n"
             "  --max-output-buffer BYTES\n"
             "                         hold at most this much of the answers clients have not read,\n"
             "                         all connections together; K, M, G suffixes (default 64M);\n"
@@ -198,7 +205,7 @@ parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_REGISTRY = 256, O_RULES, O_RUNDIR, O_STATEDIR, O_ADMIN, O_IDLE, O_MAXCONN, O_LOG, O_FG,
            O_CHECK, O_HTTP, O_HTTP_UNIX, O_HTTP_REMOTE, O_HTTP_ADMIN, O_HTTP_HTIMEOUT, O_MAXOUT,
-           O_LOG_TARGET };
+           O_LOG_TARGET, O_SOCKETMAP };
     static const struct option longopts[] = {
         {"registry", required_argument, NULL, O_REGISTRY},
         {"rules", required_argument, NULL, O_RULES},
@@ -217,6 +224,7 @@ parse_options(int argc, char **argv, struct options *o)
         {"http-admin", no_argument, NULL, O_HTTP_ADMIN},
         {"http-header-timeout", required_argument, NULL, O_HTTP_HTIMEOUT},
         {"max-output-buffer", required_argument, NULL, O_MAXOUT},
+        {"socketmap", required_argument, NULL, O_SOCKETMAP},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
@@ -226,6 +234,7 @@ parse_options(int argc, char **argv, struct options *o)
     o->http = DEFAULT_HTTP;
     o->http_header_timeout = DEFAULT_HTTP_HEADER_TIMEOUT;
     o->max_output_buffer = CONN_LIMITS_DEFAULT_OUTPUT;
+    o->socketmap = 1;
     int c;
     enum log_level level;
     while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
@@ -289,6 +298,11 @@ parse_options(int argc, char **argv, struct options *o)
             if (conn_limits_parse_size(optarg, &o->max_output_buffer) != 0)
                 fatal("--max-output-buffer: \"%s\" is not a size of at least 64K (bytes, or "
                       "with K, M or G)", optarg);
+            break;
+        case O_SOCKETMAP:
+            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+                fatal("--socketmap: use on or off, not \"%s\"", optarg);
+            o->socketmap = strcmp(optarg, "on") == 0;
             break;
         case 'h':
             usage(stdout);
@@ -875,6 +889,33 @@ start_http(struct daemon *d)
         log_info("http: listening on %s", d->http_opt.unix_path);
 }
 
+/* RUNDIR/socketmap.sock for Postfix and other socketmap clients; a failure is logged and the
+ * daemon serves the rest. */
+static void
+start_socketmap(struct daemon *d)
+{
+    if (!d->opt.socketmap)
+        return;
+    int n = snprintf(d->socketmap_path, sizeof d->socketmap_path, "%s/" SOCKETMAP_SOCKET_NAME,
+                     d->opt.rundir);
+    if (n < 0 || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        log_warnx("socketmap: the path %s is too long for a Unix socket; not serving it",
+                  d->socketmap_path);
+        return;
+    }
+    struct socketmap_server_options so = {
+        .path = d->socketmap_path,
+        .idle_timeout_ms = d->opt.idle_timeout * 1000u,
+        .max_connections = d->opt.max_connections,
+        .limits = &d->limits,
+    };
+    int rc = socketmap_server_start(&d->socketmap, d->loop, &d->svc, &so);
+    if (rc != 0)
+        log_warnx("socketmap: cannot listen on %s: %s", d->socketmap_path, uv_strerror(rc));
+    else
+        log_info("socketmap: listening on %s", d->socketmap_path);
+}
+
 /* ---- the loop ----------------------------------------------------------------------------- */
 
 static void
@@ -883,6 +924,7 @@ on_stop_signal(uv_signal_t *h, int signum)
     struct daemon *d = h->data;
     log_info("received %s; shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     rpc_server_stop(&d->rpc);
+    socketmap_server_stop(&d->socketmap);
     http_server_stop(&d->http);
     image_server_stop(&d->images);
     conn_limits_close(&d->limits);
@@ -1021,6 +1063,7 @@ main(int argc, char **argv)
     rc = rpc_server_start(&d.rpc, d.loop, &d.svc, &ro, rpc_reload, &d);
     if (rc != 0)
         fatal("cannot listen on %s: %s", d.socket_path, uv_strerror(rc));
+    start_socketmap(&d);
     start_signals(&d);
 
     if (listen_fd >= 0)

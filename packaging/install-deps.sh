@@ -18,6 +18,7 @@ test_packages=(
   python3 python3-protobuf protobuf-compiler curl strace   # integration tests
   python3-pytest                            # the Python package's tests (tests/python)
   dpkg-dev lintian mandoc systemd           # packaging tests: the .deb, man pages, units
+  postfix                                   # the socketmap status filter, with a real Postfix
 )
 for arg in "$@"; do
   case $arg in
@@ -42,5 +43,18 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo=sudo
 fi
 echo "install-deps: installing ${missing[*]}" >&2
+# Postfix is for tests/integration/test_postfix_filter.sh, which runs a private instance with its
+# own configuration: install it with "No configuration" (no main.cf, so no system instance is
+# configured or started), and keep its maintainer scripts from starting anything meanwhile.
+policy_rc=""
+if [[ " ${missing[*]} " == *" postfix "* ]]; then
+  echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    policy_rc=/usr/sbin/policy-rc.d
+    trap '$sudo rm -f "$policy_rc"' EXIT
+  fi
+fi
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -10,7 +10,8 @@
 # here from data/: for fuzz_csv, the three data/ tables joined by form feeds (fuzz_csv.c's
 # input format); for fuzz_image, the image smtpstatus-mkimage compiles from data/ and a small
 # one compiled from the corpus/csv/minimal seed; for fuzz_rules, data/reasons.csv; fuzz_http
-# runs on its committed requests in corpus/http/ alone. New corpus entries are thrown away with the copy. Logs and any crash inputs are kept in FUZZ_ARTIFACTS.
+# runs on its committed requests in corpus/http/ alone; fuzz_socketmap gets every reply of
+# tests/data/replies.tsv as a netstring request of the status map, as Postfix words it. New corpus entries are thrown away with the copy. Logs and any crash inputs are kept in FUZZ_ARTIFACTS.
 #
 # Environment:
 #   FUZZ_SECONDS    time per target (default 30)
@@ -84,6 +85,18 @@ build_seeds() {
         while IFS=$'\t' read -r _ reply _; do
             case $reply in '#'* | '') continue ;; esac
             printf '%b' "$reply" >"$dir/reply-$i"
+            i=$((i + 1))
+        done < <(grep -v '^#' "$src/tests/data/replies.tsv")
+        ;;
+    socketmap)
+        # "status 5.0.0 host H[A] said: REPLY", lengths in bytes, two requests a seed.
+        local i=0 reply req prev=""
+        while IFS=$'\t' read -r _ reply _; do
+            case $reply in '#'* | '') continue ;; esac
+            req=$(printf 'status 5.0.0 host mx.example[192.0.2.1] said: %b' "$reply" 2>/dev/null)
+            req=$(LC_ALL=C; printf '%d:%s,' "${#req}" "$req")
+            printf '%s%s' "$prev" "$req" >"$dir/status-$i"
+            prev=$req
             i=$((i + 1))
         done < <(grep -v '^#' "$src/tests/data/replies.tsv")
         ;;
