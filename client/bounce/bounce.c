@@ -798,18 +798,21 @@ part_content(GMimeObject *obj)
     return b;
 }
 
-/* Multipart and message/rfc822 parts in the message, counted from its bytes before GMime sees
- * it: GMime's parser recurses once per level, so this bounds its stack (an over-count, as a
- * mention in a text also counts, errs on the safe side). */
+/* Multipart and message/rfc822 (or global, news) parts in the message, counted from its bytes
+ * before GMime sees it: GMime's parser recurses once per level, so this bounds its stack (an
+ * over-count, as a mention in a text also counts, errs on the safe side). */
 static size_t
 containers(const char *msg, size_t len)
 {
     size_t n = 0;
     for (const char *p = msg; (p = memchr(p, '/', (size_t)(msg + len - p))) != NULL; p++) {
         size_t before = (size_t)(p - msg);
+        size_t after = (size_t)(msg + len - p) - 1;
         if ((before >= 9 && strncasecmp(p - 9, "multipart", 9) == 0) ||
             (before >= 7 && strncasecmp(p - 7, "message", 7) == 0 &&
-             (size_t)(msg + len - p) > 7 && strncasecmp(p + 1, "rfc822", 6) == 0))
+             ((after >= 6 && strncasecmp(p + 1, "rfc822", 6) == 0) ||
+              (after >= 6 && strncasecmp(p + 1, "global", 6) == 0) ||
+              (after >= 4 && strncasecmp(p + 1, "news", 4) == 0))))
             n++;
     }
     return n;
