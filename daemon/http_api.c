@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "answer_json.h"
+#include "bounce.h"
 #include "search.h"
 #include "smtpstatus.h"
 
@@ -741,6 +742,29 @@ classify(struct ctx *c, const char *body, size_t len)
     free(text);
 }
 
+/* POST /v1/bounce with the raw message as the body (at most HTTP_BODY_LIMIT bytes, as every
+ * body; the transport answers 413 above it). Parsed on the loop, as the socket's Bounce is (see
+ * service.c). Not a bounce this parser can read: 422 with the reason. */
+static void
+bounce(struct ctx *c, const char *body, size_t len)
+{
+    struct bounce_result res;
+    int rc = bounce_parse(body, body != NULL ? len : 0, c->img, &res);
+    if (rc == SMTPSTATUS_ENOMEM) {
+        fail(c, 500, "out of memory");
+        return;
+    }
+    if (rc != 0) {
+        fail(c, 422, "%s", smtpstatus_strerror(rc));
+        return;
+    }
+    answer(c->api,
+           answer_json_bounce(res.format, res.reporting_mta, res.truncated, res.recipients,
+                              res.count),
+           c->pretty, c->body, c->resp);
+    bounce_result_free(&res);
+}
+
 /* The rules of `s` as the library's types: *info, and the changes of its last reload in a
  * malloc'd array (the caller's; NULL with info->change_count 0 on ENOMEM). The strings are s's. */
 static smtpstatus_rule_change *
@@ -1077,6 +1101,10 @@ http_api_handle(struct http_api *api, const struct http_request *req, struct buf
         op = HTTP_OP_CLASSIFY;
         methods = POST_METHOD;
         allow = "POST";
+    } else if (path_is(path, plen, "/v1/bounce")) {
+        op = HTTP_OP_BOUNCE;
+        methods = POST_METHOD;
+        allow = "POST";
     } else if (path_is(path, plen, "/v1/registry")) {
         op = HTTP_OP_REGISTRY_INFO;
     } else if (path_is(path, plen, "/v1/reload")) {
@@ -1124,6 +1152,9 @@ http_api_handle(struct http_api *api, const struct http_request *req, struct buf
         break;
     case HTTP_OP_CLASSIFY:
         classify(&c, req->body, req->body_len);
+        break;
+    case HTTP_OP_BOUNCE:
+        bounce(&c, req->body, req->body_len);
         break;
     case HTTP_OP_REGISTRY_INFO:
         answer(api, registry_json(api->svc), c.pretty, body, resp);

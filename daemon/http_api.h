@@ -6,7 +6,7 @@
  * directly; http_server.c does the transport.
  *
  * Endpoints: GET /v1/codes/{code}, GET /v1/codes?basic=&q=&subject=, GET /v1/basic/{nnn},
- * GET|POST /v1/render, POST /v1/classify, GET /v1/registry, POST /v1/reload (only with
+ * GET|POST /v1/render, POST /v1/classify, POST /v1/bounce, GET /v1/registry, POST /v1/reload (only with
  * --http-admin, only for a peer the kernel identifies as an administrator, and never for
  * what a browser can send), GET /healthz, GET /metrics. HEAD is
  * answered wherever GET is. ?pretty=1 indents the JSON. Errors are

@@ -19,7 +19,7 @@ static const char *const bucket_le[METRICS_BUCKETS] = {"1e-05",   "2.5e-05", "5e
 
 static const char *const http_op_names[HTTP_OP_COUNT] = {
     "lookup",        "list",   "basic",   "render",  "classify",
-    "registry_info", "reload", "healthz", "metrics", "unknown"};
+    "registry_info", "reload", "healthz", "metrics", "bounce", "unknown"};
 
 static const int status_values[METRICS_STATUS_COUNT] = {
 #define METRICS_STATUS_VALUE(n) n,

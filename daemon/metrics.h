@@ -25,6 +25,7 @@ enum http_op {
     HTTP_OP_RELOAD,
     HTTP_OP_HEALTHZ,
     HTTP_OP_METRICS,
+    HTTP_OP_BOUNCE, /* POST /v1/bounce */
     HTTP_OP_UNKNOWN, /* no such path, or a request that could not be parsed */
     HTTP_OP_COUNT
 };

@@ -29,6 +29,7 @@ enum service_op {
     OP_REGISTRY_INFO,
     OP_RELOAD,
     OP_STATS,
+    OP_BOUNCE,
     OP_UNKNOWN,
     OP_COUNT
 };

@@ -12,6 +12,7 @@ packages=(
   libvectorscan-dev                         # the reason rules: one-pass pattern matching
   libcurl4-openssl-dev                      # downloads for `smtpstatus update`
   node-llhttp                               # llhttp's C sources, for the HTTP port
+  libgmime-3.0-dev                          # MIME for bounce messages (daemon, smtpstatus-bounce)
   libcmocka-dev                             # unit tests, which the default build compiles
 )
 test_packages=(

@@ -29,6 +29,10 @@ int cmd_render(const struct options *opt, struct source *src);
 /* classify [REPLY | -]: what a reply means; no REPLY or "-" reads it from stdin. */
 int cmd_classify(const struct options *opt, struct source *src);
 
+/* bounce [FILE | -]: a bounce message read whole, one result per recipient; asks the daemon,
+ * or with --offline becomes the smtpstatus-bounce helper (bounce_cmd.c). */
+int cmd_bounce(const struct options *opt, struct source *src);
+
 /* info: the summary of the image answers come from, or what the daemon serves. */
 int cmd_info(const struct options *opt, struct source *src);
 

@@ -37,6 +37,7 @@ static const struct command {
     {"search", cmd_search, 1, SIZE_MAX, 0, 0},
     {"render", cmd_render, 1, SIZE_MAX, 0, 1},
     {"classify", cmd_classify, 0, SIZE_MAX, 0, 0},
+    {"bounce", cmd_bounce, 0, 1, 0, 0},
     {"info", cmd_info, 0, 0, 0, 0},
     {"reload", cmd_reload, 0, 1, 1, 0},
     {"stats", cmd_stats, 0, 0, 1, 0},
@@ -64,6 +65,10 @@ usage(FILE *f)
             "  classify [REPLY | -]    what a server's reply means and whether to retry; no\n"
             "                          REPLY or \"-\" reads it from standard input (use that\n"
             "                          for multi-line replies)\n"
+            "  bounce [FILE | -]       a bounce message (DSN, qmail, Exim, Gmail, Microsoft)\n"
+            "                          read whole: one result per recipient, its reply\n"
+            "                          classified; the daemon parses it, or with --offline\n"
+            "                          the smtpstatus-bounce helper\n"
             "  info                    the registry answers come from\n"
             "  reload [DIR]            make the daemon reload its registry (daemon only)\n"
             "  stats                   the daemon's counters (daemon only)\n"

@@ -62,7 +62,10 @@ extern "C" {
     X(EBUSY, -4065, "the daemon is busy with another reload")                                     \
     X(EDAEMON, -4066, "the daemon answered with an error")                                        \
     X(ERUNDIR_FOREIGN, -4070, "run directory not trusted: another user owns it or may write it")  \
-    X(EPEER_FOREIGN, -4071, "socket not trusted: another user's process serves it, not the daemon")
+    X(EPEER_FOREIGN, -4071, "socket not trusted: another user's process serves it, not the daemon") \
+    X(ETOOBIG, -4080, "the message is over the bounce size limit")                               \
+    X(ENOTBOUNCE, -4081, "no delivery report or known bounce in the message")                    \
+    X(EMALFORMED, -4082, "the message cannot be read as MIME (or nests too deeply)")
 
 typedef enum {
 #define SMTPSTATUS_ERR_ENUM(name, value, text) SMTPSTATUS_##name = value,
@@ -734,6 +737,63 @@ int smtpstatus_classify_remote(smtpstatus *h, const char *reply, size_t len,
  * line count is not carried over the socket and stays 0. */
 int smtpstatus_result_classification(const smtpstatus_result *r, smtpstatus_classification *out,
                                      const char **text);
+
+/* ---- Bounce messages ---------------------------------------------------------------------- */
+
+/*
+ * One recipient of a bounce message (a delivery status notification, RFC 3464, or one of the
+ * common plain-text bounces: qmail, Exim, Gmail, Microsoft). The strings are the message's,
+ * unfolded and made valid UTF-8; "" when the message does not say. The classification is of
+ * the diagnostic code (the remote server's reply) with the registry and rules of whoever
+ * parsed it, or of the status alone when there is no reply.
+ */
+typedef struct smtpstatus_bounce_recipient {
+    const char *final_recipient;    /* "user@example.org": the address, its type ("rfc822;")
+                                       dropped and a utf-8 type's \x{HH} escapes decoded */
+    const char *original_recipient; /* the same, of Original-Recipient */
+    const char *action;             /* "failed", "delayed", "delivered", "relayed", "expanded" */
+    int failed;                     /* 1 when the message bounced for this recipient (action
+                                       "failed"); a delayed recipient is reported with 0 */
+    const char *status;             /* "5.1.1"; for a bounce without one, the classified
+                                       reply's enhanced code or CLASS.0.0 */
+    const char *remote_mta;         /* "mx.example.org" or "192.0.2.25", type dropped */
+    const char *diagnostic_code;    /* the reply as the report gives it, type dropped
+                                       ("550 5.1.1 <user@example.org>: ... unknown") */
+    const char *last_attempt_date;  /* as written */
+    const char *will_retry_until;   /* as written */
+    smtpstatus_reason reason;       /* the classification of the diagnostic code */
+    int retry;
+    int recipient_invalid;
+    uint32_t retry_after;
+    const char *rule;               /* "" when no rule decided */
+} smtpstatus_bounce_recipient;
+
+/* The largest message a daemon takes over its socket: the frame limit less room for the
+ * request around it. smtpstatus_bounce_remote() sends the first this many bytes of a longer
+ * one and says so (the report parts come before the returned message, which is what makes a
+ * bounce long). */
+#define SMTPSTATUS_BOUNCE_REMOTE_MAX 65000u
+
+/*
+ * Parses a bounce message msg[0..len) through the daemon (which holds the MIME parser, so
+ * that this library does not load GLib). A message over SMTPSTATUS_BOUNCE_REMOTE_MAX is cut
+ * to that many bytes first (smtpstatus_result_bounce() then sets *truncated). Returns 0, or
+ * SMTPSTATUS_EINVAL with the daemon's message (smtpstatus_result_message()) when the message is
+ * not a bounce it can read, or a transport error; *out as for the other calls.
+ */
+int smtpstatus_bounce_remote(smtpstatus *h, const char *msg, size_t len, smtpstatus_result **out);
+
+/* A bounce answer: its format ("dsn", "qmail", "exim", "gmail", "microsoft"), the reporting
+ * MTA ("" when none), the number of recipients, and whether the message or its recipients were
+ * cut to a limit. Strings are r's. Returns 0 or SMTPSTATUS_EINVAL for another kind of
+ * answer. */
+int smtpstatus_result_bounce(const smtpstatus_result *r, const char **format,
+                             const char **reporting_mta, size_t *count, int *truncated);
+
+/* Recipient i of a bounce answer, its strings r's. Returns 0, or SMTPSTATUS_EINVAL past the
+ * last or for another kind of answer. */
+int smtpstatus_result_bounce_recipient(const smtpstatus_result *r, size_t i,
+                                       smtpstatus_bounce_recipient *out);
 
 /* What the daemon serves. */
 typedef struct smtpstatus_registry_info {

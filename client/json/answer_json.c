@@ -452,3 +452,42 @@ answer_json_reloaded(const smtpstatus_registry_info *info)
     jset(o, "diff", answer_json_diff(info));
     return o;
 }
+
+/* ---- bounce messages ------------------------------------------------------------------------ */
+
+json_t *
+answer_json_bounce_recipient(const smtpstatus_bounce_recipient *r)
+{
+    json_t *o = json_object();
+    jset(o, "final_recipient", answer_json_str_or_null(r->final_recipient));
+    jset(o, "original_recipient", answer_json_str_or_null(r->original_recipient));
+    jset(o, "action", answer_json_str_or_null(r->action));
+    jset(o, "failed", json_boolean(r->failed));
+    jset(o, "status", answer_json_str_or_null(r->status));
+    jset(o, "remote_mta", answer_json_str_or_null(r->remote_mta));
+    jset(o, "diagnostic_code", answer_json_str_or_null(r->diagnostic_code));
+    jset(o, "last_attempt_date", answer_json_str_or_null(r->last_attempt_date));
+    jset(o, "will_retry_until", answer_json_str_or_null(r->will_retry_until));
+    const char *reason = smtpstatus_reason_name(r->reason);
+    jset(o, "reason", jstr(reason != NULL ? reason : "other"));
+    jset(o, "retry", json_boolean(r->retry));
+    jset(o, "recipient_invalid", json_boolean(r->recipient_invalid));
+    jset(o, "retry_after", json_integer(r->retry_after));
+    jset(o, "rule", answer_json_str_or_null(r->rule));
+    return o;
+}
+
+json_t *
+answer_json_bounce(const char *format, const char *reporting_mta, int truncated,
+                   const smtpstatus_bounce_recipient *r, size_t n)
+{
+    json_t *o = json_object();
+    jset(o, "format", answer_json_str_or_null(format));
+    jset(o, "reporting_mta", answer_json_str_or_null(reporting_mta));
+    jset(o, "truncated", json_boolean(truncated));
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, answer_json_bounce_recipient(&r[i]));
+    jset(o, "recipients", a);
+    return o;
+}

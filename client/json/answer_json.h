@@ -109,4 +109,13 @@ json_t *answer_json_rules(const smtpstatus_rules_info *info,
                           const smtpstatus_rule_change *changes);
 json_t *answer_json_rule_diff(const smtpstatus_rule_change *changes, size_t n);
 
+/* One recipient of a bounce message: final_recipient, original_recipient, action, failed,
+ * status, remote_mta, diagnostic_code, last_attempt_date, will_retry_until, and the
+ * classification's reason, retry, recipient_invalid, retry_after and rule ("" is null). */
+json_t *answer_json_bounce_recipient(const smtpstatus_bounce_recipient *r);
+
+/* A parsed bounce: {"format", "reporting_mta", "truncated", "recipients": [r[0..n)]}. */
+json_t *answer_json_bounce(const char *format, const char *reporting_mta, int truncated,
+                           const smtpstatus_bounce_recipient *r, size_t n);
+
 #endif

@@ -648,6 +648,22 @@ smtpstatus_classify_remote(smtpstatus *h, const char *reply, size_t len, smtpsta
     return run(h, &req, SMTPSTATUS__V1__RESPONSE__RESULT_CLASSIFY, out);
 }
 
+int
+smtpstatus_bounce_remote(smtpstatus *h, const char *msg, size_t len, smtpstatus_result **out)
+{
+    Smtpstatus__V1__BounceRequest br = SMTPSTATUS__V1__BOUNCE_REQUEST__INIT;
+    Request req = SMTPSTATUS__V1__REQUEST__INIT;
+    if (msg == NULL && len > 0)
+        return SMTPSTATUS_EINVAL;
+    /* A longer message would be over the daemon's frame limit: its report parts come first. */
+    br.truncated = len > SMTPSTATUS_BOUNCE_REMOTE_MAX;
+    br.message.data = (uint8_t *)msg;
+    br.message.len = br.truncated ? SMTPSTATUS_BOUNCE_REMOTE_MAX : len;
+    req.op_case = SMTPSTATUS__V1__REQUEST__OP_BOUNCE;
+    req.bounce = &br;
+    return run(h, &req, SMTPSTATUS__V1__RESPONSE__RESULT_BOUNCE, out);
+}
+
 /* ---- accessors ------------------------------------------------------------------------------ */
 
 size_t
@@ -1022,5 +1038,54 @@ smtpstatus_result_classification(const smtpstatus_result *r, smtpstatus_classifi
                                                              &out->status, NULL) == 0;
     if (out->has_enhanced && c->entry != NULL && fill_entry(r, 0, c->entry, &out->entry) != 0)
         return SMTPSTATUS_EPROTO;
+    return 0;
+}
+
+/* ---- bounce answers -------------------------------------------------------------------------- */
+
+int
+smtpstatus_result_bounce(const smtpstatus_result *r, const char **format,
+                         const char **reporting_mta, size_t *count, int *truncated)
+{
+    if (r == NULL || r->resp->result_case != SMTPSTATUS__V1__RESPONSE__RESULT_BOUNCE)
+        return SMTPSTATUS_EINVAL;
+    const Smtpstatus__V1__BounceResponse *b = r->resp->bounce;
+    if (format != NULL)
+        *format = b->format;
+    if (reporting_mta != NULL)
+        *reporting_mta = b->reporting_mta;
+    if (count != NULL)
+        *count = b->n_recipients;
+    if (truncated != NULL)
+        *truncated = b->truncated;
+    return 0;
+}
+
+int
+smtpstatus_result_bounce_recipient(const smtpstatus_result *r, size_t i,
+                                   smtpstatus_bounce_recipient *out)
+{
+    if (r == NULL || out == NULL || r->resp->result_case != SMTPSTATUS__V1__RESPONSE__RESULT_BOUNCE ||
+        i >= r->resp->bounce->n_recipients)
+        return SMTPSTATUS_EINVAL;
+    const Smtpstatus__V1__BounceRecipient *x = r->resp->bounce->recipients[i];
+    memset(out, 0, sizeof *out);
+    out->final_recipient = x->final_recipient;
+    out->original_recipient = x->original_recipient;
+    out->action = x->action;
+    out->failed = x->failed;
+    out->status = x->status;
+    out->remote_mta = x->remote_mta;
+    out->diagnostic_code = x->diagnostic_code;
+    out->last_attempt_date = x->last_attempt_date;
+    out->will_retry_until = x->will_retry_until;
+    /* As for a classification: a reason this library does not know is "other". */
+    out->reason = (int)x->reason > 0 && (int)x->reason <= (int)SMTPSTATUS_REASON_MAX
+                      ? (smtpstatus_reason)x->reason
+                      : SMTPSTATUS_REASON_OTHER;
+    out->retry = x->retry;
+    out->recipient_invalid = x->recipient_invalid;
+    out->retry_after = x->retry_after;
+    out->rule = x->rule;
     return 0;
 }

@@ -11,7 +11,9 @@
 # input format); for fuzz_image, the image smtpstatus-mkimage compiles from data/ and a small
 # one compiled from the corpus/csv/minimal seed; for fuzz_rules, data/reasons.csv; fuzz_http
 # runs on its committed requests in corpus/http/ alone; fuzz_socketmap gets every reply of
-# tests/data/replies.tsv as a netstring request of the status map, as Postfix words it. New corpus entries are thrown away with the copy. Logs and any crash inputs are kept in FUZZ_ARTIFACTS.
+# tests/data/replies.tsv as a netstring request of the status map, as Postfix words it;
+# fuzz_bounce runs on the sample bounces of tests/data/bounces/. New corpus entries are thrown
+# away with the copy. Logs and any crash inputs are kept in FUZZ_ARTIFACTS.
 #
 # Environment:
 #   FUZZ_SECONDS    time per target (default 30)
@@ -77,6 +79,9 @@ build_seeds() {
     rules)
         # The built-in rules file, read by fuzz_rules as an administrator's file.
         cp "$src/data/reasons.csv" "$dir/reasons.csv"
+        ;;
+    bounce)
+        cp "$src"/tests/data/bounces/*.eml "$dir/"
         ;;
     reply_classify | reply_render)
         # Every reply of the classification corpus, unescaped; render reads its first six

@@ -461,7 +461,8 @@ def scenario_every_operation(root):
         s = r.stats
         got = {x.name: x.value for x in s.requests}
         want = {"hello": 1, "lookup": 1, "basic": 3, "search": 1, "list": 1, "render": 2,
-                "classify": 2, "registry_info": 1, "reload": 0, "stats": 1, "unknown": 0}
+                "classify": 2, "registry_info": 1, "reload": 0, "stats": 1, "bounce": 0,
+                "unknown": 0}
         check("stats: every request counted by operation", got == want, got)
         errs = {x.name: x.value for x in s.errors}
         check("stats: errors counted (one invalid_argument, one not_found)",
