@@ -86,9 +86,28 @@ def test_stats(daemon):
         assert s.to_dict().keys() == run_cli(daemon.rundir, "stats")[0].keys()
 
 
-def test_bounce_is_not_there_yet(daemon):
-    with pytest.raises(NotImplementedError):
-        smtpstatus.Client(rundir=daemon.rundir).bounce("From: MAILER-DAEMON\n\n")
+BOUNCES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
+                       "bounces")
+
+
+@pytest.mark.parametrize("name", ["postfix_dsn.eml", "exim_plain.eml", "qmail.eml",
+                                  "gmail.eml", "microsoft.eml"])
+def test_bounce_is_the_commands(daemon, name):
+    with open(os.path.join(BOUNCES, name), "rb") as f:
+        raw = f.read()
+    with smtpstatus.Client(rundir=daemon.rundir) as c:
+        got = c.bounce(raw)
+    assert got.recipients, name
+    assert got.to_dict() == run_cli(daemon.rundir, "bounce", "-", stdin=raw)[0]
+
+
+def test_bounce_refuses_what_is_no_bounce(daemon):
+    with smtpstatus.Client(rundir=daemon.rundir) as c:
+        with pytest.raises(smtpstatus.Error):
+            c.bounce("From: someone@example.org\nSubject: hello\n\nJust a letter.\n")
+    with smtpstatus.Client(offline=True) as c:
+        with pytest.raises(smtpstatus.Unavailable):
+            c.bounce("From: MAILER-DAEMON\n\n")
 
 
 @pytest.fixture

@@ -912,11 +912,49 @@ class Client:
     # ---- bounce ----------------------------------------------------------------------------
 
     def bounce(self, message):
-        """Parses a bounce message (a DSN or a common non-standard bounce) into one result per
-        failed recipient. Not available yet: libsmtpstatus has no bounce call in this version
-        (the daemon's bounce operation is being added); raises NotImplementedError."""
-        raise NotImplementedError("smtpstatus.bounce(): libsmtpstatus %s has no bounce "
-                                  "parsing yet" % __version__)
+        """Parses a bounce message (str or bytes: a delivery status notification, RFC 3464, or
+        a qmail, Exim, Gmail or Microsoft bounce) through the daemon, which holds the MIME
+        parser: a Record with format, reporting_mta, truncated and recipients, one Record per
+        recipient with the fields of `smtpstatus --json bounce` (final_recipient, action,
+        failed, status, remote_mta, diagnostic_code, reason, retry, recipient_invalid,
+        retry_after, rule, ...). A message that is no bounce raises InvalidArgument; an offline
+        Client raises Unavailable (the `smtpstatus --offline bounce` program parses without a
+        daemon)."""
+        raw = _bytes(message)
+        h = self._handle()
+        with _Result() as r:
+            rc = L.smtpstatus_bounce_remote(h, raw, len(raw), byref(r.ptr))
+            if rc != 0:
+                raise r.fail(rc)
+            fmt, mta = c_char_p(), c_char_p()
+            count, truncated = c_size_t(), c_int()
+            if L.smtpstatus_result_bounce(r.ptr, byref(fmt), byref(mta), byref(count),
+                                          byref(truncated)) != 0:
+                raise _error(L.EPROTO)
+            recipients = []
+            for i in range(count.value):
+                b = L.smtpstatus_bounce_recipient()
+                if L.smtpstatus_result_bounce_recipient(r.ptr, i, byref(b)) != 0:
+                    raise _error(L.EPROTO)
+                recipients.append(Record({
+                    "final_recipient": _str_or_none(b.final_recipient),
+                    "original_recipient": _str_or_none(b.original_recipient),
+                    "action": _str_or_none(b.action),
+                    "failed": bool(b.failed),
+                    "status": _str_or_none(b.status),
+                    "remote_mta": _str_or_none(b.remote_mta),
+                    "diagnostic_code": _str_or_none(b.diagnostic_code),
+                    "last_attempt_date": _str_or_none(b.last_attempt_date),
+                    "will_retry_until": _str_or_none(b.will_retry_until),
+                    "reason": _reason(b.reason) or "other",
+                    "retry": bool(b.retry),
+                    "recipient_invalid": bool(b.recipient_invalid),
+                    "retry_after": b.retry_after,
+                    "rule": _str_or_none(b.rule),
+                }))
+            return Record({"format": _str_or_none(fmt.value), "reporting_mta":
+                           _str_or_none(mta.value), "truncated": bool(truncated.value),
+                           "recipients": recipients})
 
     # ---- the daemon's registry -------------------------------------------------------------
 
@@ -1083,7 +1121,7 @@ def classify(reply):
 
 
 def bounce(message):
-    """Client.bounce() on the default client (not available yet: NotImplementedError)."""
+    """Client.bounce() on the default client."""
     return default_client().bounce(message)
 
 

@@ -118,6 +118,15 @@ class smtpstatus_rules_info(Structure):
                 ("change_count", c_size_t)]
 
 
+class smtpstatus_bounce_recipient(Structure):
+    _fields_ = [("final_recipient", c_char_p), ("original_recipient", c_char_p),
+                ("action", c_char_p), ("failed", c_int), ("status", c_char_p),
+                ("remote_mta", c_char_p), ("diagnostic_code", c_char_p),
+                ("last_attempt_date", c_char_p), ("will_retry_until", c_char_p),
+                ("reason", c_int), ("retry", c_int), ("recipient_invalid", c_int),
+                ("retry_after", c_uint32), ("rule", c_char_p)]
+
+
 class smtpstatus_rule_change(Structure):
     _fields_ = [("change", c_char_p), ("name", c_char_p), ("was", c_char_p),
                 ("reason", c_char_p), ("basic", c_char_p), ("enhanced", c_char_p),
@@ -229,6 +238,11 @@ _fn("smtpstatus_result_render_warning", c_char_p, _R, c_size_t)
 _fn("smtpstatus_classify_remote", c_int, _H, c_char_p, c_size_t, _P(_R))
 _fn("smtpstatus_result_classification", c_int, _R, _P(smtpstatus_classification),
     _P(c_char_p))
+_fn("smtpstatus_bounce_remote", c_int, _H, c_char_p, c_size_t, _P(_R))
+_fn("smtpstatus_result_bounce", c_int, _R, _P(c_char_p), _P(c_char_p), _P(c_size_t),
+    _P(c_int))
+_fn("smtpstatus_result_bounce_recipient", c_int, _R, c_size_t,
+    _P(smtpstatus_bounce_recipient))
 _fn("smtpstatus_registry_info_get", c_int, _H, _P(_R))
 _fn("smtpstatus_reload", c_int, _H, c_char_p, _P(_R))
 _fn("smtpstatus_result_registry", c_int, _R, _P(smtpstatus_registry_info))
