@@ -4,7 +4,7 @@
 # (roff escapes undone), its Debian paths pointed at this build and at a real smtpstatusd in a
 # temp run directory, and run: the Postfix socketmap line answers a status query, the Python
 # pipe(8) bounce processor writes the dead recipient of a Postfix DSN and no other, the Exim
-# ${run} command classifies a reply split into words as Exim splits it, and every `$ ` command
+# ${run} command classifies Exim's error string split into words as Exim splits it, and every `$ ` command
 # of the curl and jq block prints the lines under it. ctest sets SMTPSTATUSD and BUILD_DIR.
 set -uo pipefail
 : "${SMTPSTATUSD:?} ${BUILD_DIR:?}"
@@ -136,18 +136,21 @@ case $cmd in
   "$S --json classify \$event_data") ok "exim: the \${run} command is \"$(recipe exim | sed -n 's/.*\${run{\([^}]*\)}}.*/\1/p')\"" ;;
   *) bad "exim: no \${run{...}} command found (\"$cmd\")" ;;
 esac
-for reply in "550 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown" \
-             "452 4.2.2 Mailbox full, try again later"; do
+# $event_data of msg:rcpt:defer: Exim's error string, the remote reply at its end.
+pre='SMTP error from remote mail server after RCPT TO:<a@example.org>:'
+for case in "452 4.2.2 Mailbox full, try again later|mailbox-full" \
+            "451 4.7.1 Too many messages, try again in 10 minutes|rate-limit"; do
+  reply=${case%|*} want=${case##*|}
   # Exim splits the expanded command on white space, without a shell.
-  read -ra argv <<<"${cmd//\$event_data/$reply}"
+  read -ra argv <<<"${cmd//\$event_data/$pre $reply}"
   "${argv[@]}" >"$tmp/exim.out" 2>"$tmp/err"
   rc=$?
-  "$S" --offline --json classify "$reply" >"$tmp/want.out"
+  "$S" --offline --json classify "$pre $reply" >"$tmp/want.out"
   if [ $rc -eq 0 ] && [ "$(jq -c 'del(.entry)' "$tmp/exim.out")" = "$(jq -c 'del(.entry)' "$tmp/want.out")" ] &&
-     [ "$(jq -r .text "$tmp/exim.out")" = "${reply#* * }" ]; then
-    ok "exim: \"$reply\" in ${#argv[@]} words is classified as one reply ($(jq -r .reason "$tmp/exim.out"))"
+     [ "$(jq -r .reason "$tmp/exim.out")" = "$want" ] && [ "$(jq -r .text "$tmp/exim.out")" = "${reply#* * }" ]; then
+    ok "exim: \"$reply\" after Exim's prefix, in ${#argv[@]} words, is one reply: $want"
   else
-    bad "exim: \"$reply\": exit $rc"; sed 's/^/  | /' "$tmp/exim.out" "$tmp/err"
+    bad "exim: \"$reply\": exit $rc, want $want"; sed 's/^/  | /' "$tmp/exim.out" "$tmp/err"
   fi
 done
 
