@@ -16,7 +16,7 @@ packages=(
   libcmocka-dev                             # unit tests, which the default build compiles
 )
 test_packages=(
-  python3 python3-protobuf protobuf-compiler curl strace   # integration tests
+  python3 python3-protobuf protobuf-compiler curl jq strace   # integration tests (jq: the curl recipes)
   python3-pytest                            # the Python package's tests (tests/python)
   dpkg-dev lintian mandoc systemd           # packaging tests: the .deb, man pages, units
   postfix                                   # the socketmap status filter, with a real Postfix

@@ -3,7 +3,7 @@
 # the install rules (`cpack -G DEB`, see packaging/deb/build-deb.sh).
 
 # Man pages, compressed as Debian ships them (gzip -n: no name or time stamp in the file).
-set(SMTPSTATUS_MAN_PAGES smtpstatus.1 libsmtpstatus.3 smtpstatusd.8)
+set(SMTPSTATUS_MAN_PAGES smtpstatus.1 libsmtpstatus.3 smtpstatusd.8 smtpstatus-integrations.7)
 set(_man_gz "")
 foreach(page ${SMTPSTATUS_MAN_PAGES})
   string(REGEX REPLACE ".*\\.([0-9])$" "\\1" section ${page})

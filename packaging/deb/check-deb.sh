@@ -69,6 +69,7 @@ contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
 for f in ./usr/sbin/smtpstatusd ./usr/bin/smtpstatus ./usr/include/smtpstatus.h \
          ./usr/share/smtpstatus/proto/smtpstatus.proto ./usr/share/man/man8/smtpstatusd.8.gz \
          ./usr/share/man/man1/smtpstatus.1.gz ./usr/share/man/man3/libsmtpstatus.3.gz \
+         ./usr/share/man/man7/smtpstatus-integrations.7.gz \
          ./usr/lib/systemd/system/smtpstatusd.service ./usr/lib/systemd/system/smtpstatusd.socket \
          ./usr/lib/systemd/system/smtpstatus-update.timer ./usr/lib/sysusers.d/smtpstatusd.conf \
          ./usr/share/bash-completion/completions/smtpstatus; do

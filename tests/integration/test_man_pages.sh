@@ -12,7 +12,7 @@ pass=0 fail=0 skip=0
 ok() { pass=$((pass + 1)); echo "ok: $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
-for page in smtpstatusd.8 smtpstatus.1 libsmtpstatus.3; do
+for page in smtpstatusd.8 smtpstatus.1 libsmtpstatus.3 smtpstatus-integrations.7; do
   [ -f "$man/$page" ] || { bad "$page is missing"; continue; }
   if command -v mandoc >/dev/null; then
     if out=$(mandoc -T lint -W warning "$man/$page" 2>&1); then
