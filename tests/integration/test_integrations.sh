@@ -123,6 +123,13 @@ if [ $rc -eq 0 ] && [ "$(cat "$tmp/suppress.tsv" 2>/dev/null)" = "$(printf 'nobo
 else
   bad "bounce processor: exit $rc"; sed 's/^/  | /' "$tmp/suppress.tsv" "$tmp/err" 2>/dev/null
 fi
+# A letter that is no bounce: nothing to record, and accepted (exit 0), not retried forever.
+printf 'From: someone@example.org\nSubject: hello\n\nJust a letter.\n' |
+  "$tmp/bounce-processor" "$tmp/letter.tsv" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$tmp/letter.tsv" ]; then ok "bounce processor: a letter that is no bounce is accepted, nothing written"; else
+  bad "bounce processor on a plain letter: exit $rc"; sed 's/^/  | /' "$tmp/err"; fi
+
 # No daemon: EX_TEMPFAIL, so that Postfix keeps the bounce and tries again; nothing written.
 SMTPSTATUS_RUNDIR=$tmp/nowhere "$tmp/bounce-processor" "$tmp/none.tsv" \
   <"$root/tests/data/bounces/postfix_dsn.eml" 2>"$tmp/err"
