@@ -186,10 +186,12 @@ import csv, sys
 rows = list(csv.reader(open(sys.argv[1], newline="")))
 for row in rows[1:]:
     row[3] = "Reworded: " + row[3]
-csv.writer(open(sys.argv[1], "w", newline=""), quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+out = csv.writer(open(sys.argv[1], "w", newline=""), quoting=csv.QUOTE_ALL, lineterminator="\n")
+out.writerows(rows)
 PY
 run 0 "$S" --offline update --from "file://$tmp/mirror/reworded/" --registry "$tmp/reworded" \
-  && [ "$(grep -c "^descriptions differ for [0-9]* codes: the built-in registry's descriptions are the project's own words$" "$tmp/out")" = 1 ] \
+  && [ "$(grep -c "^descriptions differ for [0-9]* codes: the built-in registry's descriptions \
+are the project's own words$" "$tmp/out")" = 1 ] \
   && grep -q "^descriptions differ for 81 codes" "$tmp/out" \
   && ! grep -q "description:" "$tmp/out" && ! grep -q "^changed " "$tmp/out" \
   && grep -q "0 added, 0 removed, 0 changed since the embedded registry" "$tmp/out" \

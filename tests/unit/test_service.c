@@ -412,7 +412,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_admin_rules),       cmocka_unit_test(test_reload_gate),
         cmocka_unit_test(test_limits_and_unknown), cmocka_unit_test(test_code_diff),
-        cmocka_unit_test(test_code_diff_fields), cmocka_unit_test(test_code_diff_builtin_descriptions),
+        cmocka_unit_test(test_code_diff_fields),
+        cmocka_unit_test(test_code_diff_builtin_descriptions),
         cmocka_unit_test(test_arena),           cmocka_unit_test(test_search_rule),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
