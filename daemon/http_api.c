@@ -821,11 +821,22 @@ registry_json(const struct service *svc)
         .changed_count = s->last_diff.changed_count,
         .warnings = (const char *const *)s->warnings,
         .warning_count = s->warning_count,
+        .field_change_count = s->last_diff.field_count,
+        .descriptions_differ = (uint32_t)s->last_diff.descriptions_differ,
     };
+    smtpstatus_code_change *fields = NULL;
+    if (info.field_change_count > 0 &&
+        (fields = calloc(info.field_change_count, sizeof *fields)) == NULL)
+        info.field_change_count = 0;
+    for (size_t i = 0; i < info.field_change_count; i++) {
+        const struct code_field_change *c = &s->last_diff.fields[i];
+        fields[i] = (smtpstatus_code_change){c->code, c->field, c->old, c->new};
+    }
     const struct reload_attempt *r = &svc->last_reload;
     smtpstatus_reload_attempt last = {
         r->at, r->source, r->trigger, r->ok, (const char *const *)r->problems, r->problem_count};
-    json_t *o = answer_json_registry(&info);
+    json_t *o = answer_json_registry(&info, fields);
+    free(fields);
     answer_json_set(o, "last_reload", answer_json_last_reload(r->known ? &last : NULL));
     smtpstatus_rules_info rules;
     smtpstatus_rule_change *changes = rule_changes(s, &rules);

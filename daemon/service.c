@@ -87,6 +87,23 @@ make_diff(struct arena *a, const struct code_diff *d)
         m->removed = d->removed;
         m->n_changed = d->changed_count;
         m->changed = d->changed;
+        m->descriptions_differ = (uint32_t)d->descriptions_differ;
+        m->fields = ANSWER_NEW_ARRAY(a, d->field_count, Smtpstatus__V1__CodeFieldChange *);
+        if (m->fields == NULL)
+            return m;
+        for (size_t i = 0; i < d->field_count; i++) {
+            Smtpstatus__V1__CodeFieldChange *f = ANSWER_NEW(
+                a, Smtpstatus__V1__CodeFieldChange, SMTPSTATUS__V1__CODE_FIELD_CHANGE__INIT);
+            if (f == NULL)
+                return m;
+            /* code_diff_compute() made them well-formed UTF-8 and owns them. */
+            f->code = d->fields[i].code;
+            f->field = d->fields[i].field;
+            f->old_value = d->fields[i].old;
+            f->new_value = d->fields[i].new;
+            m->fields[i] = f;
+        }
+        m->n_fields = d->field_count;
     }
     return m;
 }

@@ -657,11 +657,47 @@ print_codes(const char *label, const char *const *codes, size_t n)
 }
 
 void
+output_field_changes(const char *indent, const smtpstatus_code_change *changes, size_t n,
+                     uint32_t descriptions_differ)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *o = changes[i].old_value, *v = changes[i].new_value;
+        printf("%s%s %s: %s -> %s\n", indent, changes[i].code, changes[i].field,
+               o[0] != '\0' ? o : "(empty)", v[0] != '\0' ? v : "(empty)");
+    }
+    if (descriptions_differ > 0)
+        printf("%sdescriptions differ for %u code%s: the built-in registry's descriptions are the "
+               "project's own words\n",
+               indent, descriptions_differ, descriptions_differ == 1 ? "" : "s");
+}
+
+/* The field changes of a registry-info or reload answer, malloc'd (info->field_change_count of
+ * them), or NULL when there are none or memory ran out (then the count is set to 0). */
+static smtpstatus_code_change *
+code_changes(smtpstatus_registry_info *info, const smtpstatus_result *r)
+{
+    smtpstatus_code_change *v = NULL;
+    if (r != NULL && info->field_change_count > 0)
+        v = calloc(info->field_change_count, sizeof *v);
+    for (size_t i = 0; v != NULL && i < info->field_change_count; i++)
+        if (smtpstatus_result_code_change(r, i, &v[i]) != 0) {
+            free(v);
+            v = NULL;
+        }
+    if (v == NULL)
+        info->field_change_count = 0;
+    return v;
+}
+
+void
 output_registry(const smtpstatus_registry_info *info, const smtpstatus_client_status *where,
                 const smtpstatus_result *daemon)
 {
+    smtpstatus_registry_info fi = *info;
+    smtpstatus_code_change *changes = code_changes(&fi, daemon);
     if (json_mode) {
-        json_t *o = answer_json_registry(info);
+        json_t *o = answer_json_registry(&fi, changes);
+        free(changes);
         show_last_reload(o, daemon);
         show_rules(o, NULL, daemon, 0);
         where_json(o, where);
@@ -681,6 +717,8 @@ output_registry(const smtpstatus_registry_info *info, const smtpstatus_client_st
     print_codes("Added:       ", info->added, info->added_count);
     print_codes("Removed:     ", info->removed, info->removed_count);
     print_codes("Changed:     ", info->changed, info->changed_count);
+    output_field_changes("             ", changes, fi.field_change_count, fi.descriptions_differ);
+    free(changes);
     show_rules(NULL, NULL, daemon, 0);
     for (size_t i = 0; i < info->warning_count; i++)
         printf("Warning:     %s\n", info->warnings[i]);
@@ -700,8 +738,10 @@ print_diagnostics(const char *const *lines, size_t n)
 void
 output_reloaded(const smtpstatus_registry_info *info, const smtpstatus_result *r)
 {
+    smtpstatus_registry_info fi = *info;
+    smtpstatus_code_change *changes = code_changes(&fi, r);
     if (json_mode) {
-        json_t *o = answer_json_reloaded(info);
+        json_t *o = answer_json_reloaded(&fi, changes);
         show_rules(json_object_get(o, "registry"), o, r, 1);
         emit(o);
     } else {
@@ -712,8 +752,10 @@ output_reloaded(const smtpstatus_registry_info *info, const smtpstatus_result *r
         print_codes("added: ", info->added, info->added_count);
         print_codes("removed: ", info->removed, info->removed_count);
         print_codes("changed: ", info->changed, info->changed_count);
+        output_field_changes("  ", changes, fi.field_change_count, fi.descriptions_differ);
         show_rules(NULL, NULL, r, 1);
     }
+    free(changes);
     print_diagnostics(info->warnings, info->warning_count);
 }
 

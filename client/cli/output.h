@@ -107,6 +107,12 @@ void output_registry(const smtpstatus_registry_info *info, const smtpstatus_clie
  * stderr, as the compiler-style lines the daemon sent. */
 void output_reloaded(const smtpstatus_registry_info *info, const smtpstatus_result *r);
 
+/* The field changes of a code diff, one a line after `indent` ("5.1.1 basic_codes: 550 -> 550,
+ * 551"; an empty value shows as "(empty)"), then, when descriptions_differ is not 0, the one
+ * line that summarises the description changes from the built-in registry. */
+void output_field_changes(const char *indent, const smtpstatus_code_change *changes, size_t n,
+                          uint32_t descriptions_differ);
+
 /* A reload the daemon refused because the registry is broken (r holds its ERELOAD answer):
  * its message, then every problem ("file:line:col: error: ...") on stderr as it came; with
  * --json also {"error": ..., "problems": [...]} on stdout. */

@@ -223,8 +223,29 @@ print_diff(const struct code_diff *diff, const smtpstatus_image *old, const smtp
         printf("added    %-8s %s\n", diff->added[i], title_of(new, diff->added[i]));
     for (size_t i = 0; i < diff->removed_count; i++)
         printf("removed  %-8s %s\n", diff->removed[i], title_of(old, diff->removed[i]));
-    for (size_t i = 0; i < diff->changed_count; i++)
+    size_t f = 0;
+    for (size_t i = 0; i < diff->changed_count; i++) {
         printf("changed  %-8s %s\n", diff->changed[i], title_of(new, diff->changed[i]));
+        /* The field changes come in the order of `changed`. */
+        for (; f < diff->field_count && strcmp(diff->fields[f].code, diff->changed[i]) == 0;
+             f++) {
+            smtpstatus_code_change c = {diff->fields[f].code, diff->fields[f].field,
+                                        diff->fields[f].old, diff->fields[f].new};
+            output_field_changes("           ", &c, 1, 0);
+        }
+    }
+    output_field_changes("", NULL, 0, (uint32_t)diff->descriptions_differ);
+}
+
+static json_t *
+json_field_changes(const struct code_diff *diff)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < diff->field_count; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "code", diff->fields[i].code,
+                                           "field", diff->fields[i].field, "old",
+                                           diff->fields[i].old, "new", diff->fields[i].new));
+    return a;
 }
 
 static json_t *
@@ -559,6 +580,11 @@ cmd_update(const struct options *opt, struct source *src)
             "removed", json_codes(diff.removed, diff.removed_count), "changed",
             json_codes(diff.changed, diff.changed_count), "warnings", (json_int_t)d.warnings,
             "previous", prev_kept ? json_string(p.prev) : json_null());
+        if (o != NULL) {
+            json_object_set_new(o, "fields", json_field_changes(&diff));
+            json_object_set_new(o, "descriptions_differ",
+                                json_integer((json_int_t)diff.descriptions_differ));
+        }
         if (o != NULL && generation != 0)
             json_object_set_new(o, "generation", json_integer((json_int_t)generation));
         if (o == NULL ||

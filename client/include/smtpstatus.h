@@ -810,9 +810,29 @@ typedef struct smtpstatus_registry_info {
     size_t changed_count;
     const char *const *warnings; /* the loader's warnings, "file:line:col: warning: ..." */
     size_t warning_count;
+    size_t field_change_count;    /* fields of the changed codes that changed: see
+                                     smtpstatus_result_code_change() */
+    uint32_t descriptions_differ; /* from the built-in registry (whose descriptions are the
+                                     project's own words): codes whose description changed,
+                                     counted here instead of listed as field changes */
 } smtpstatus_registry_info;
 
+/* One field of one changed code, with its old and new values ("" when empty or absent). */
+typedef struct smtpstatus_code_change {
+    const char *code;      /* "X.S.D" */
+    const char *field;     /* "title", "description", "basic_codes", "reference", "submitter",
+                              "change_controller", or "field:NAME" for an extra column */
+    const char *old_value;
+    const char *new_value;
+} smtpstatus_code_change;
+
 int smtpstatus_registry_info_get(smtpstatus *h, smtpstatus_result **out);
+
+/* Field change i (< field_change_count) of a registry-info or reload answer: the reload's for a
+ * reload answer, else the last successful reload's. Returns 0, or SMTPSTATUS_EINVAL past the
+ * last or for another kind of answer. Strings are r's. */
+int smtpstatus_result_code_change(const smtpstatus_result *r, size_t i,
+                                  smtpstatus_code_change *out);
 
 /* Reloads `dir` (NULL: the daemon's configured directory). Admin only: EPERM otherwise.
  * ERELOAD when the registry is broken (the problems say where); nothing changes then. */

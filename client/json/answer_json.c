@@ -366,17 +366,28 @@ strings_json(const char *const *v, size_t n)
 }
 
 json_t *
-answer_json_diff(const smtpstatus_registry_info *info)
+answer_json_diff(const smtpstatus_registry_info *info, const smtpstatus_code_change *changes)
 {
     json_t *o = json_object();
     jset(o, "added", strings_json(info->added, info->added_count));
     jset(o, "removed", strings_json(info->removed, info->removed_count));
     jset(o, "changed", strings_json(info->changed, info->changed_count));
+    json_t *a = json_array();
+    for (size_t i = 0; changes != NULL && i < info->field_change_count; i++) {
+        json_t *x = json_object();
+        jset(x, "code", jstr(changes[i].code));
+        jset(x, "field", jstr(changes[i].field));
+        jset(x, "old", jstr(changes[i].old_value));
+        jset(x, "new", jstr(changes[i].new_value));
+        json_array_append_new(a, x);
+    }
+    jset(o, "fields", a);
+    jset(o, "descriptions_differ", json_integer(info->descriptions_differ));
     return o;
 }
 
 json_t *
-answer_json_registry(const smtpstatus_registry_info *info)
+answer_json_registry(const smtpstatus_registry_info *info, const smtpstatus_code_change *changes)
 {
     json_t *o = json_object();
     jset(o, "source", jstr(info->source));
@@ -387,7 +398,7 @@ answer_json_registry(const smtpstatus_registry_info *info)
     jset(o, "subjects", json_integer(info->subject_count));
     jset(o, "codes", json_integer(info->code_count));
     jset(o, "basic_codes", json_integer(info->basic_count));
-    jset(o, "last_diff", answer_json_diff(info));
+    jset(o, "last_diff", answer_json_diff(info, changes));
     jset(o, "warnings", strings_json(info->warnings, info->warning_count));
     return o;
 }
@@ -445,11 +456,11 @@ answer_json_rules(const smtpstatus_rules_info *info, const smtpstatus_rule_chang
 }
 
 json_t *
-answer_json_reloaded(const smtpstatus_registry_info *info)
+answer_json_reloaded(const smtpstatus_registry_info *info, const smtpstatus_code_change *changes)
 {
     json_t *o = json_object();
-    jset(o, "registry", answer_json_registry(info));
-    jset(o, "diff", answer_json_diff(info));
+    jset(o, "registry", answer_json_registry(info, changes));
+    jset(o, "diff", answer_json_diff(info, changes));
     return o;
 }
 

@@ -88,19 +88,24 @@ unsigned answer_json_warning_bit(const char *name);
 json_t *answer_json_classification(const smtpstatus_image *img, const smtpstatus_classification *c,
                                    const char *text);
 
-/* The CodeDiff of the socket API: {"added", "removed", "changed"}. */
-json_t *answer_json_diff(const smtpstatus_registry_info *info);
+/* The CodeDiff of the socket API: {"added", "removed", "changed", "fields",
+ * "descriptions_differ"}, "fields" from changes[0..info->field_change_count) (each {"code",
+ * "field", "old", "new"}; none when changes is NULL). */
+json_t *answer_json_diff(const smtpstatus_registry_info *info,
+                         const smtpstatus_code_change *changes);
 
 /* The RegistryInfo of the socket API: source, generation, loaded_at, digest, the counts,
  * last_diff and warnings. */
-json_t *answer_json_registry(const smtpstatus_registry_info *info);
+json_t *answer_json_registry(const smtpstatus_registry_info *info,
+                             const smtpstatus_code_change *changes);
 
 /* The ReloadAttempt of the socket API: {"at", "source", "trigger", "ok", "problems"}, or null
  * for NULL (no reload tried since the daemon started). */
 json_t *answer_json_last_reload(const smtpstatus_reload_attempt *a);
 
 /* The ReloadResponse: {"registry": ..., "diff": ...}. */
-json_t *answer_json_reloaded(const smtpstatus_registry_info *info);
+json_t *answer_json_reloaded(const smtpstatus_registry_info *info,
+                             const smtpstatus_code_change *changes);
 
 /* The rules of a registry (file, admin, builtin) with the changes[0..info->change_count) of its
  * last reload under "last_diff"; and those changes alone, as a reload answer's "rules_diff":

@@ -829,6 +829,32 @@ registry_of(const smtpstatus_result *r)
     return NULL;
 }
 
+/* The code diff of a registry-info or reload answer (the reload's for a reload answer), or
+ * NULL. */
+static const Smtpstatus__V1__CodeDiff *
+code_diff_of(const smtpstatus_result *r)
+{
+    if (r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_RELOAD && r->resp->reload->diff)
+        return r->resp->reload->diff;
+    const Smtpstatus__V1__RegistryInfo *info = registry_of(r);
+    return info != NULL ? info->last_diff : NULL;
+}
+
+int
+smtpstatus_result_code_change(const smtpstatus_result *r, size_t i, smtpstatus_code_change *out)
+{
+    if (registry_of(r) == NULL)
+        return SMTPSTATUS_EINVAL;
+    const Smtpstatus__V1__CodeDiff *d = code_diff_of(r);
+    if (d == NULL || i >= d->n_fields || d->fields[i] == NULL)
+        return SMTPSTATUS_EINVAL;
+    out->code = d->fields[i]->code;
+    out->field = d->fields[i]->field;
+    out->old_value = d->fields[i]->old_value;
+    out->new_value = d->fields[i]->new_value;
+    return 0;
+}
+
 int
 smtpstatus_result_registry(const smtpstatus_result *r, smtpstatus_registry_info *out)
 {
@@ -844,10 +870,10 @@ smtpstatus_result_registry(const smtpstatus_result *r, smtpstatus_registry_info 
     out->subject_count = info->subjects;
     out->code_count = info->codes;
     out->basic_count = info->basic_codes;
-    const Smtpstatus__V1__CodeDiff *d = info->last_diff;
-    if (r->resp->result_case == SMTPSTATUS__V1__RESPONSE__RESULT_RELOAD && r->resp->reload->diff)
-        d = r->resp->reload->diff;
+    const Smtpstatus__V1__CodeDiff *d = code_diff_of(r);
     if (d != NULL) {
+        out->field_change_count = d->n_fields;
+        out->descriptions_differ = d->descriptions_differ;
         out->added = (const char *const *)d->added;
         out->added_count = d->n_added;
         out->removed = (const char *const *)d->removed;

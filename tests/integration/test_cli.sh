@@ -624,7 +624,8 @@ if [ "$daemon_ready" -eq 1 ]; then
 all(d[k] == json.load(open('$tmp/info.off'))[k]
     for k in ('source', 'digest', 'classes', 'subjects', 'codes', 'basic_codes'))
 and isinstance(d['generation'], int) and d['loaded_at'] > 0
-and d['last_diff'] == {'added': [], 'removed': [], 'changed': []} and d['warnings'] == []
+and d['last_diff'] == {'added': [], 'removed': [], 'changed': [], 'fields': [],
+                      'descriptions_differ': 0} and d['warnings'] == []
 and d['answered_by'] == 'socket' and d['image'] == '$R/registry' and d['image_error'] is None" \
     -- "$S" --rundir "$R" --socket --json info
   "$S" --offline info | grep -E '^(Source|Digest|Contents):' >"$tmp/info.want"
@@ -681,8 +682,12 @@ and d['image_error'].startswith('$R/registry: ')" -- "$S" --rundir "$R" --json i
   DATA=${PROJECT_DATA_DIR:-$(dirname "$0")/../../data}
   if [ -r "$DATA/smtp-enhanced-status-codes-3.csv" ]; then
     DATA=$(cd "$DATA" && pwd -P)
-    mkdir "$tmp/less" "$tmp/broken"
+    mkdir "$tmp/less" "$tmp/broken" "$tmp/edited"
     cp "$DATA"/smtp-enhanced-status-codes-*.csv "$tmp/less/"
+    cp "$DATA"/smtp-enhanced-status-codes-*.csv "$tmp/edited/"
+    # X.2.2 with another title and another list of associated basic codes, nothing else.
+    sed -i 's/^"X\.2\.2","Mailbox full","552",/"X.2.2","Mailbox over quota","552, 452",/' \
+      "$tmp/edited/smtp-enhanced-status-codes-3.csv"
     cp "$DATA"/smtp-enhanced-status-codes-*.csv "$tmp/broken/"
     grep -v '^"X\.7\.30",' "$DATA/smtp-enhanced-status-codes-3.csv" \
       >"$tmp/less/smtp-enhanced-status-codes-3.csv"
@@ -694,8 +699,21 @@ and d['image_error'].startswith('$R/registry: ')" -- "$S" --rundir "$R" --json i
       -- "$S" --rundir "$R" lookup 5.7.30
     expect "daemon: reload adds X.7.30" 0 '^added: X\.7\.30$' '' -- "$S" --rundir "$R" reload "$DATA"
     expect_json "daemon: reload --json" 0 '
-d["diff"] == {"added": [], "removed": ["X.7.30"], "changed": []} and d["registry"]["codes"] == 80
+d["diff"] == {"added": [], "removed": ["X.7.30"], "changed": [], "fields": [],
+              "descriptions_differ": 0} and d["registry"]["codes"] == 80
 and d["registry"]["last_diff"] == d["diff"]' -- "$S" --rundir "$R" --json reload "$tmp/less"
+    expect "daemon: reload lists a changed code's fields" 0 '^changed: X\.2\.2$' '' \
+      -- "$S" --rundir "$R" reload "$tmp/edited"
+    check "daemon: reload shows the old and new title" \
+      grep -qx '  X\.2\.2 title: Mailbox full -> Mailbox over quota' "$tmp/out"
+    check "daemon: reload shows the old and new basic codes" \
+      grep -qx '  X\.2\.2 basic_codes: 552 -> 552, 452' "$tmp/out"
+    check "daemon: reload lists no other field" test "$(grep -c '^  X\.' "$tmp/out")" = 2
+    expect_json "daemon: reload --json lists the changed fields" 0 '
+d["diff"]["changed"] == ["X.2.2"] and d["diff"]["fields"] == [
+ {"code": "X.2.2", "field": "title", "old": "Mailbox over quota", "new": "Mailbox full"},
+ {"code": "X.2.2", "field": "basic_codes", "old": "552, 452", "new": "552"}]
+and d["diff"]["descriptions_differ"] == 0' -- "$S" --rundir "$R" --json reload "$tmp/less"
     expect_json "daemon: reload a relative DIR --json" 0 "
 d['diff']['added'] == ['X.7.30'] and d['registry']['source'] == '$DATA'
 and d['registry']['codes'] == 81" \

@@ -202,7 +202,7 @@ and d["status"] is None and d["retry_after"] == 0)' -X POST --data-binary '250 2
 
 # Registry, health, metrics.
 status_and "GET /v1/registry" 200 \
-  'd["generation"] == 1 and d["source"] == "embedded" and d["codes"] == 81 and len(d["digest"]) == 16 and d["loaded_at"] > 0 and set(d["last_diff"]) == {"added", "removed", "changed"}' \
+  'd["generation"] == 1 and d["source"] == "embedded" and d["codes"] == 81 and len(d["digest"]) == 16 and d["loaded_at"] > 0 and set(d["last_diff"]) == {"added", "removed", "changed", "fields", "descriptions_differ"}' \
   "$B/v1/registry"
 status_and "GET /healthz" 200 'd["status"] == "ok" and d["generation"] == 1' "$B/healthz"
 get "GET /metrics" 200 "$B/metrics"
@@ -367,7 +367,7 @@ if start admin --http 127.0.0.1:0 --http-unix --http-admin --registry "$tmp/reg"
   A=http://127.0.0.1:$port
   J=(-H 'Content-Type: application/json')
   status_and "--http-admin: POST /v1/reload reloads and answers with the registry" 200 \
-    'd["registry"]["generation"] == 2 and d["registry"]["codes"] == 81 and d["diff"] == {"added": [], "removed": [], "changed": []}' \
+    'd["registry"]["generation"] == 2 and d["registry"]["codes"] == 81 and d["diff"] == {"added": [], "removed": [], "changed": [], "fields": [], "descriptions_differ": 0}' \
     "${J[@]}" -X POST "$A/v1/reload"
   status_and "reload {\"directory\": less}: the diff says X.7.30 was removed" 200 \
     'd["diff"]["removed"] == ["X.7.30"] and d["registry"]["generation"] == 3 and d["registry"]["codes"] == 80' \

@@ -176,6 +176,35 @@ unchanged "a symbolic link"
 run 0 "$S" --offline update --from "file://$tmp/mirror/later/" --registry "$tmp/fromfile" \
   && same_set "$tmp/fromfile" "$tmp/mirror/later" && ok "a file:// mirror" || bad "file:// mirror"
 
+# The first update from the built-in registry, to data whose every description differs from
+# the project's words (as IANA's do): one line counts them, none is listed, and no code is
+# named as changed for its description alone.
+mkdir -p "$tmp/mirror/reworded"
+cp "${PROJECT_DATA_DIR:-$here/../../data}"/smtp-enhanced-status-codes-?.csv "$tmp/mirror/reworded/"
+python3 - "$tmp/mirror/reworded/smtp-enhanced-status-codes-3.csv" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+for row in rows[1:]:
+    row[3] = "Reworded: " + row[3]
+out = csv.writer(open(sys.argv[1], "w", newline=""), quoting=csv.QUOTE_ALL, lineterminator="\n")
+out.writerows(rows)
+PY
+run 0 "$S" --offline update --from "file://$tmp/mirror/reworded/" --registry "$tmp/reworded" \
+  && [ "$(grep -c "^descriptions differ for [0-9]* codes: the built-in registry's descriptions \
+are the project's own words$" "$tmp/out")" = 1 ] \
+  && grep -q "^descriptions differ for 81 codes" "$tmp/out" \
+  && ! grep -q "description:" "$tmp/out" && ! grep -q "^changed " "$tmp/out" \
+  && grep -q "0 added, 0 removed, 0 changed since the embedded registry" "$tmp/out" \
+  && ok "from the built-in registry, description changes are one line" \
+  || { bad "built-in descriptions"; sed 's/^/  | /' "$tmp/out" | head -20; }
+run 0 "$S" --offline --json update --from "file://$tmp/mirror/later/" --registry "$tmp/reworded" \
+  && python3 -c 'import json,sys; d = json.load(open(sys.argv[1]))
+assert d["descriptions_differ"] == 0 and d["changed"] and len(d["fields"]) >= len(d["changed"])
+desc = [f for f in d["fields"] if f["field"] == "description"]
+assert len(desc) >= 81 and all(f["old"].startswith("Reworded: ") for f in desc)' "$tmp/out" \
+  && ok "from another registry, description changes are listed, old and new" \
+  || { bad "listed descriptions"; sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20; }
+
 # A FIFO in the installed set (reading it used to wait for a writer forever): the installed set
 # does not load, so the diff is against the embedded registry, and the update goes on at once.
 mkdir -p "$tmp/fifo/dir"

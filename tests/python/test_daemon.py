@@ -133,7 +133,8 @@ def test_reload(own_daemon):
         got = c.reload()
         assert isinstance(got, smtpstatus.Reloaded)
         assert got.registry.generation == before + 1
-        assert got.diff.to_dict() == {"added": [], "removed": [], "changed": []}
+        assert got.diff.to_dict() == {"added": [], "removed": [], "changed": [], "fields": [],
+                                      "descriptions_differ": 0}
         assert got.registry.rules.builtin > 0
         want = run_cli(own_daemon.rundir, "reload")[0]
         assert got.to_dict().keys() == want.keys()

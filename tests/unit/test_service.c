@@ -160,6 +160,31 @@ test_limits_and_unknown(void **state)
     arena_free(&a);
 }
 
+/* When set, build_edited() puts "Reworded: " before every code's description. */
+static int reword_descriptions;
+
+/* Copies one CSV line of quoted fields from `line` (n bytes) to `o`, with "Reworded: " put at
+ * the start of the fourth field (the description); returns the end of what it wrote. */
+static char *
+reword_line(char *o, const char *line, size_t n)
+{
+    int field = 0, quoted = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = line[i];
+        *o++ = c;
+        if (c == '"' && quoted && i + 1 < n && line[i + 1] == '"') {
+            *o++ = line[++i];
+        } else if (c == '"') {
+            quoted = !quoted;
+            if (quoted && field == 3)
+                o += sprintf(o, "Reworded: ");
+        } else if (c == ',' && !quoted) {
+            field++;
+        }
+    }
+    return o;
+}
+
 /* Builds an image from the project's data with `edit` applied to the code table. */
 static smtpstatus_image *
 build_edited(const char *drop1, const char *drop2, const char *from, const char *to,
@@ -176,7 +201,7 @@ build_edited(const char *drop1, const char *drop2, const char *from, const char 
         data[i] = testutil_read_file(path, &len[i]);
     }
     /* The project writes one row per line: drop or edit whole lines of the code table. */
-    char *out = malloc(len[2] + 256), *o = out;
+    char *out = malloc(len[2] * 2 + 256), *o = out;
     for (char *line = data[2]; *line;) {
         char *eol = strchr(line, '\n');
         size_t n = eol ? (size_t)(eol - line + 1) : strlen(line);
@@ -184,6 +209,8 @@ build_edited(const char *drop1, const char *drop2, const char *from, const char 
                    (drop2 && strncmp(line, drop2, strlen(drop2)) == 0);
         if (!drop && from != NULL && strncmp(line, from, strlen(from)) == 0) {
             o += sprintf(o, "%s", to);
+        } else if (!drop && reword_descriptions && line[0] == '"' && line[1] == 'X') {
+            o = reword_line(o, line, n);
         } else if (!drop) {
             memcpy(o, line, n);
             o += n;
@@ -209,6 +236,84 @@ build_edited(const char *drop1, const char *drop2, const char *from, const char 
         free(data[i]);
     free(out);
     return img;
+}
+
+/* A code whose title and associated basic codes changed: exactly those two fields are listed,
+ * with their old and new values. */
+static void
+test_code_diff_fields(void **state)
+{
+    (void)state;
+    void *b_full, *b_edited;
+    smtpstatus_image *full = build_edited(NULL, NULL, NULL, NULL, &b_full);
+    smtpstatus_image *edited = build_edited(
+        NULL, NULL, "\"X.2.2\"",
+        "\"X.2.2\",\"Mailbox over quota\",\"552, 452\",\"The recipient has used up their mailbox "
+        "storage quota. Meant to be treated as temporary, even when it arrives with a 552 reply, "
+        "because the recipient can free up space.\",\"[RFC3463] (Standards Track)\",\"G. "
+        "Vaudreuil\",\"IESG\"\n",
+        &b_edited);
+    struct code_diff d;
+    assert_int_equal(code_diff_compute(full, edited, &d), 0);
+    assert_int_equal(d.added_count + d.removed_count, 0);
+    assert_int_equal(d.changed_count, 1);
+    assert_string_equal(d.changed[0], "X.2.2");
+    assert_int_equal(d.field_count, 2);
+    assert_string_equal(d.fields[0].code, "X.2.2");
+    assert_string_equal(d.fields[0].field, "title");
+    assert_string_equal(d.fields[0].old, "Mailbox full");
+    assert_string_equal(d.fields[0].new, "Mailbox over quota");
+    assert_string_equal(d.fields[1].code, "X.2.2");
+    assert_string_equal(d.fields[1].field, "basic_codes");
+    assert_string_equal(d.fields[1].old, "552");
+    assert_string_equal(d.fields[1].new, "552, 452");
+    assert_int_equal(d.descriptions_differ, 0);
+    code_diff_free(&d);
+    smtpstatus_image_close(full);
+    smtpstatus_image_close(edited);
+    free(b_full);
+    free(b_edited);
+}
+
+/* From the built-in registry to data whose every description differs (as IANA's do from the
+ * project's words): one count, no description listed, no code changed for that alone; the
+ * title change of X.2.2 is still listed. From any other registry descriptions are listed. */
+static void
+test_code_diff_builtin_descriptions(void **state)
+{
+    (void)state;
+    void *b_full, *b_reworded;
+    smtpstatus_image *full = build_edited(NULL, NULL, NULL, NULL, &b_full);
+    reword_descriptions = 1;
+    smtpstatus_image *reworded = build_edited(
+        NULL, NULL, "\"X.2.2\"",
+        "\"X.2.2\",\"Mailbox over quota\",\"552\",\"Reworded\",\"[RFC3463] (Standards "
+        "Track)\",\"G. Vaudreuil\",\"IESG\"\n",
+        &b_reworded);
+    reword_descriptions = 0;
+    uint32_t codes = smtpstatus_image_code_count(reworded);
+    assert_true(codes > 50);
+
+    struct code_diff d;
+    assert_int_equal(code_diff_compute(smtpstatus_image_embedded(), reworded, &d), 0);
+    assert_int_equal(d.descriptions_differ, codes);
+    assert_int_equal(d.added_count + d.removed_count, 0);
+    assert_int_equal(d.changed_count, 1);
+    assert_string_equal(d.changed[0], "X.2.2");
+    assert_int_equal(d.field_count, 1);
+    assert_string_equal(d.fields[0].field, "title");
+    code_diff_free(&d);
+
+    assert_int_equal(code_diff_compute(full, reworded, &d), 0);
+    assert_int_equal(d.descriptions_differ, 0);
+    assert_int_equal(d.changed_count, codes);
+    assert_int_equal(d.field_count, codes + 1);
+    code_diff_free(&d);
+
+    smtpstatus_image_close(full);
+    smtpstatus_image_close(reworded);
+    free(b_full);
+    free(b_reworded);
 }
 
 static void
@@ -238,10 +343,24 @@ test_code_diff(void **state)
     assert_string_equal(d.removed[0], "X.7.30");
     assert_int_equal(d.changed_count, 1);
     assert_string_equal(d.changed[0], "X.2.2");
+    /* Description, associated codes and reference changed; title, submitter and change
+     * controller did not. */
+    assert_int_equal(d.field_count, 3);
+    assert_string_equal(d.fields[0].field, "description");
+    assert_string_equal(d.fields[0].new, "d");
+    assert_string_equal(d.fields[1].code, "X.2.2");
+    assert_string_equal(d.fields[1].field, "basic_codes");
+    assert_string_equal(d.fields[1].old, "552");
+    assert_string_equal(d.fields[1].new, "452, 552");
+    assert_string_equal(d.fields[2].field, "reference");
+    assert_string_equal(d.fields[2].old, "[RFC3463] (Standards Track)");
+    assert_string_equal(d.fields[2].new, "[RFC3463]");
+    assert_int_equal(d.descriptions_differ, 0);
     code_diff_free(&d);
 
     assert_int_equal(code_diff_compute(full, full, &d), 0);
     assert_int_equal(d.added_count + d.removed_count + d.changed_count, 0);
+    assert_int_equal(d.field_count + d.descriptions_differ, 0);
     code_diff_free(&d);
 
     smtpstatus_image_close(full);
@@ -293,6 +412,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_admin_rules),       cmocka_unit_test(test_reload_gate),
         cmocka_unit_test(test_limits_and_unknown), cmocka_unit_test(test_code_diff),
+        cmocka_unit_test(test_code_diff_fields),
+        cmocka_unit_test(test_code_diff_builtin_descriptions),
         cmocka_unit_test(test_arena),           cmocka_unit_test(test_search_rule),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -416,20 +416,29 @@ def _bytes(text):
     raise TypeError("expected str or bytes, not %s" % type(text).__name__)
 
 
-def _registry(info):
+def _registry(info, r):
     """answer_json_registry()."""
     return {"source": _str(info.source), "generation": info.generation,
             "loaded_at": info.loaded_at, "digest": _str(info.digest),
             "classes": info.class_count, "subjects": info.subject_count,
             "codes": info.code_count, "basic_codes": info.basic_count,
-            "last_diff": _diff(info),
+            "last_diff": _diff(info, r),
             "warnings": _strings(info.warnings, info.warning_count)}
 
 
-def _diff(info):
+def _diff(info, r):
+    """answer_json_diff()."""
+    fields = []
+    c = L.smtpstatus_code_change()
+    for i in range(info.field_change_count):
+        if L.smtpstatus_result_code_change(r, i, byref(c)) != 0:
+            break
+        fields.append({"code": _str(c.code), "field": _str(c.field),
+                       "old": _str(c.old_value), "new": _str(c.new_value)})
     return {"added": _strings(info.added, info.added_count),
             "removed": _strings(info.removed, info.removed_count),
-            "changed": _strings(info.changed, info.changed_count)}
+            "changed": _strings(info.changed, info.changed_count),
+            "fields": fields, "descriptions_differ": info.descriptions_differ}
 
 
 def _last_reload(r):
@@ -991,7 +1000,7 @@ class Client:
                     rc = L.EPROTO
                 if rc != 0:
                     raise r.fail(rc)
-                d = _registry(info)
+                d = _registry(info, r.ptr)
                 d["last_reload"] = _last_reload(r.ptr)
                 rules = _rules(r.ptr)
                 if rules is not None:
@@ -1048,8 +1057,8 @@ class Client:
                 rc = L.EPROTO
             if rc != 0:
                 raise r.fail(rc)
-            registry = _registry(info)
-            d = {"registry": registry, "diff": _diff(info)}
+            registry = _registry(info, r.ptr)
+            d = {"registry": registry, "diff": _diff(info, r.ptr)}
             rules = _rules(r.ptr)
             if rules is not None:
                 registry["rules"] = rules[0]

@@ -105,7 +105,13 @@ class smtpstatus_registry_info(Structure):
                 ("added", POINTER(c_char_p)), ("added_count", c_size_t),
                 ("removed", POINTER(c_char_p)), ("removed_count", c_size_t),
                 ("changed", POINTER(c_char_p)), ("changed_count", c_size_t),
-                ("warnings", POINTER(c_char_p)), ("warning_count", c_size_t)]
+                ("warnings", POINTER(c_char_p)), ("warning_count", c_size_t),
+                ("field_change_count", c_size_t), ("descriptions_differ", c_uint32)]
+
+
+class smtpstatus_code_change(Structure):
+    _fields_ = [("code", c_char_p), ("field", c_char_p), ("old_value", c_char_p),
+                ("new_value", c_char_p)]
 
 
 class smtpstatus_reload_attempt(Structure):
@@ -143,7 +149,8 @@ class smtpstatus_client_status(Structure):
 STRUCTS = [smtpstatus_code, smtpstatus_part, smtpstatus_entry, smtpstatus_field,
            smtpstatus_basic, smtpstatus_render_options, smtpstatus_vendor,
            smtpstatus_classification, smtpstatus_image_summary, smtpstatus_options,
-           smtpstatus_basic_answer, smtpstatus_registry_info, smtpstatus_reload_attempt,
+           smtpstatus_basic_answer, smtpstatus_registry_info, smtpstatus_code_change,
+           smtpstatus_reload_attempt,
            smtpstatus_rules_info, smtpstatus_rule_change, smtpstatus_client_status]
 
 # ---- constants (the header's values: part of the ABI) --------------------------------------
@@ -249,6 +256,7 @@ _fn("smtpstatus_result_registry", c_int, _R, _P(smtpstatus_registry_info))
 _fn("smtpstatus_result_last_reload", c_int, _R, _P(smtpstatus_reload_attempt))
 _fn("smtpstatus_result_rules", c_int, _R, _P(smtpstatus_rules_info))
 _fn("smtpstatus_result_rule_change", c_int, _R, c_size_t, _P(smtpstatus_rule_change))
+_fn("smtpstatus_result_code_change", c_int, _R, c_size_t, _P(smtpstatus_code_change))
 _fn("smtpstatus_stats", c_int, _H, _P(_R))
 _fn("smtpstatus_result_counter", c_int, _R, c_size_t, _P(c_char_p), _P(c_char_p),
     _P(c_uint64))
