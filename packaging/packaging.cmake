@@ -68,7 +68,9 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY "=")
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+# python3: the package ships the `smtpstatus` Python module (lintian's
+# python-package-missing-depends-on-python), until python3-smtpstatus is a package of its own.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, python3")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "systemd")
 # `smtpstatus update` fetches from IANA over https: libcurl needs the CA certificates.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "ca-certificates")
