@@ -1,5 +1,7 @@
 """Every C result is freed and every pin released: 10,000 calls in each mode do not make the
 process grow beyond a bound (a check of leaks, not of speed)."""
+import os
+
 import pytest
 
 
@@ -10,6 +12,10 @@ def rss_kib():
     return pages * resource.getpagesize() // 1024
 
 
+# AddressSanitizer's quarantine keeps freed memory on purpose, so resident size grows whatever
+# the package does; under the sanitizers, LeakSanitizer checks the library's own tests instead.
+@pytest.mark.skipif(os.environ.get("SMTPSTATUS_SANITIZE") == "ON",
+                    reason="resident size means nothing under AddressSanitizer's quarantine")
 def test_no_leak(client, mode):
     calls = [lambda: client.lookup("5.1.1"),
              lambda: client.classify("550 5.7.1 Too many messages, try again in 5 minutes"),
