@@ -805,6 +805,8 @@ static size_t
 containers(const char *msg, size_t len)
 {
     size_t n = 0;
+    if (len == 0) /* an empty message may come as NULL, which memchr() must not see */
+        return 0;
     for (const char *p = msg; (p = memchr(p, '/', (size_t)(msg + len - p))) != NULL; p++) {
         size_t before = (size_t)(p - msg);
         size_t after = (size_t)(msg + len - p) - 1;

@@ -153,6 +153,8 @@ test_bad_input(void **state)
     assert_int_equal(parse_sample(sample_path("malformed.eml"), &r), SMTPSTATUS_ENOTBOUNCE);
     assert_int_equal(r.count, 0);
     assert_int_equal(bounce_parse("", 0, NULL, &r), SMTPSTATUS_EMALFORMED);
+    /* An empty message as the socket hands it over: no bytes and no buffer (fuzz_frame). */
+    assert_int_equal(bounce_parse(NULL, 0, NULL, &r), SMTPSTATUS_EMALFORMED);
     assert_int_equal(bounce_parse(NULL, 5, NULL, &r), SMTPSTATUS_EINVAL);
     assert_int_equal(bounce_parse("x", 1, NULL, NULL), SMTPSTATUS_EINVAL);
     const char junk[] = "\0\xff\xfe:\n\n\r\n--\n;;;";
