@@ -10,6 +10,6 @@ export LDFLAGS="$(dpkg-buildflags --get LDFLAGS)"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
   -DSMTPSTATUS_TESTS=OFF -DSMTPSTATUS_BENCH=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
-rm -f "$build"/smtpstatusd_*.deb
+rm -f "$build"/*.deb
 (cd "$build" && cpack -G DEB >cpack.log 2>&1) || { cat "$build/cpack.log"; exit 1; }
-ls "$PWD/$build"/smtpstatusd_*.deb | tail -1
+ls "$PWD/$build"/*.deb | tail -1

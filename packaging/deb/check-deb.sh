@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# CI's check of the Debian package, on the CI machine itself: builds the .deb (build-deb.sh),
-# runs lintian (no errors allowed), installs it with dpkg -i, checks what got installed (the
-# user, the installed smtpstatusd --check and smtpstatus --offline lookup 5.1.1, a daemon
-# answering, the units accepted by systemd-analyze verify, man pages, completion), builds a
-# program outside the tree against the installed library with pkg-config and with
-# find_package(smtpstatus), installs the package again (the upgrade path of the maintainer
-# scripts), then purges it and checks that nothing is left: every file under /etc, /usr,
-# /var/lib and /run is as it was before. Needs root and dpkg; skips, saying so, without them,
-# or when a smtpstatusd package is installed already (it is not ours to remove). With
-# --require (as .ci/run calls it) a skip is a failure: CI must not pass without the check.
+# CI's check of the Debian packages, on the CI machine itself: builds the five .debs
+# (build-deb.sh: smtpstatusd, smtpstatus, libsmtpstatus0, libsmtpstatus-dev, python3-smtpstatus),
+# runs lintian (no errors or warnings not overridden with a reason), checks what each holds and
+# their dependencies, installs the library and the Python module alone, then the command alone,
+# then the rest, checks what got installed (the user, the installed smtpstatusd --check and
+# smtpstatus --offline lookup 5.1.1, a daemon answering, the units accepted by systemd-analyze
+# verify, man pages, completion), builds a program outside the tree against the installed
+# library with pkg-config and with find_package(smtpstatus), installs the packages again and
+# then release 2 of them (the upgrade path of the maintainer scripts), then purges them and
+# checks that nothing is left: every file under /etc, /usr, /var/lib and /run is as it was
+# before. Needs root and dpkg; skips, saying so, without them, or when one of these packages is
+# installed already (it is not ours to remove). With --require (as .ci/run calls it) a skip is a
+# failure: CI must not pass without the check.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -28,9 +31,12 @@ skip() {
 if [ "$(id -u)" -ne 0 ] || ! command -v dpkg >/dev/null || ! command -v cpack >/dev/null; then
   skip "the package check needs root, dpkg and cpack"
 fi
-if dpkg-query -W -f='${Status}' smtpstatusd 2>/dev/null | grep -q 'installed'; then
-  skip "a smtpstatusd package is installed already; not touching it"
-fi
+packages=(smtpstatusd smtpstatus libsmtpstatus0 libsmtpstatus-dev python3-smtpstatus)
+for p in "${packages[@]}"; do
+  if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'installed'; then
+    skip "the package $p is installed already; not touching it"
+  fi
+done
 
 # The purge removes these; a daemon running on /run/smtpstatusd is not ours to disturb, and
 # anything else there is set aside for the check and put back after it.
@@ -43,7 +49,7 @@ mkdir "$tmp/aside"
 installed=0 daemon_pid=''
 cleanup() {
   [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null
-  [ $installed = 1 ] && dpkg --purge smtpstatusd >/dev/null 2>&1
+  [ $installed = 1 ] && dpkg --purge "${packages[@]}" >/dev/null 2>&1
   for d in "${ours[@]}"; do
     [ -e "$tmp/aside/${d//\//_}" ] && rm -rf "$d" && mv "$tmp/aside/${d//\//_}" "$d"
   done
@@ -54,41 +60,88 @@ for d in "${ours[@]}"; do
   if [ -e "$d" ]; then echo "note: setting $d aside until the check ends"; mv "$d" "$tmp/aside/${d//\//_}"; fi
 done
 
-deb=$(bash packaging/deb/build-deb.sh 2>"$tmp/build.log" | tail -1)
-if [ -f "$deb" ]; then ok "built $(basename "$deb")"; else bad "build"; cat "$tmp/build.log"; finish; fi
+bash packaging/deb/build-deb.sh >/dev/null 2>"$tmp/build.log"
+debdir=$root/${BUILD_DIR:-build-deb}
+declare -A deb
+for p in "${packages[@]}"; do
+  deb[$p]=$(ls "$debdir/${p}"_*-1_*.deb 2>/dev/null | tail -1)
+  [ -f "${deb[$p]}" ] || { bad "no package $p was built"; cat "$tmp/build.log"; finish; }
+done
+ok "built ${packages[*]}"
 
 if command -v lintian >/dev/null; then
-  lintian "$deb" >"$tmp/lintian.log" 2>&1
+  lintian "${deb[@]}" >"$tmp/lintian.log" 2>&1
   sed 's/^/  lintian: /' "$tmp/lintian.log" | grep -v 'running with root privileges'
-  if grep -q '^E:' "$tmp/lintian.log"; then bad "lintian reports errors"; else ok "lintian: no errors"; fi
+  # Every tag the packages must carry is overridden with its reason (packaging/deb/*overrides).
+  if grep -q '^[EW]:' "$tmp/lintian.log"; then bad "lintian reports errors or warnings"
+  else ok "lintian: no errors, no warnings"; fi
 else
   bad "lintian is not installed (bash packaging/install-deps.sh --test installs it)"
 fi
 
-contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
-for f in ./usr/sbin/smtpstatusd ./usr/bin/smtpstatus ./usr/include/smtpstatus.h \
-         ./usr/share/smtpstatus/proto/smtpstatus.proto ./usr/share/man/man8/smtpstatusd.8.gz \
-         ./usr/share/man/man1/smtpstatus.1.gz ./usr/share/man/man3/libsmtpstatus.3.gz \
-         ./usr/share/man/man7/smtpstatus-integrations.7.gz \
-         ./usr/lib/systemd/system/smtpstatusd.service ./usr/lib/systemd/system/smtpstatusd.socket \
-         ./usr/lib/systemd/system/smtpstatus-update.timer ./usr/lib/sysusers.d/smtpstatusd.conf \
-         ./usr/share/bash-completion/completions/smtpstatus; do
-  grep -qxF "$f" <<<"$contents" || bad "the package lacks $f"
+# Each file in the package of what it belongs to.
+expect() { # PACKAGE PATTERN...: each pattern matches a path in the package
+  local p=$1 pat contents; shift
+  contents=$(dpkg-deb -c "${deb[$p]}" | awk '{print $6}')
+  for pat in "$@"; do grep -qE "^\./$pat\$" <<<"$contents" || { bad "$p lacks $pat"; return; }; done
+  ok "$p holds $*"
+}
+lib='usr/lib/[a-z0-9_-]+'
+expect smtpstatusd usr/sbin/smtpstatusd usr/share/man/man8/smtpstatusd.8.gz \
+  usr/lib/systemd/system/smtpstatusd.service usr/lib/systemd/system/smtpstatusd.socket \
+  usr/lib/systemd/system/smtpstatus-update.timer usr/lib/sysusers.d/smtpstatusd.conf
+expect smtpstatus usr/bin/smtpstatus usr/libexec/smtpstatus/smtpstatus-bounce \
+  usr/share/man/man1/smtpstatus.1.gz usr/share/man/man7/smtpstatus-integrations.7.gz \
+  usr/share/bash-completion/completions/smtpstatus
+expect libsmtpstatus0 "$lib/libsmtpstatus\.so\.0" "$lib/libsmtpstatus\.so\.0\.[0-9.]+"
+expect libsmtpstatus-dev usr/include/smtpstatus.h "$lib/libsmtpstatus\.so" "$lib/libsmtpstatus\.a" \
+  "$lib/pkgconfig/smtpstatus\.pc" "$lib/cmake/smtpstatus/smtpstatusConfig\.cmake" \
+  usr/share/smtpstatus/proto/smtpstatus.proto usr/share/man/man3/libsmtpstatus.3.gz
+expect python3-smtpstatus usr/lib/python3/dist-packages/smtpstatus/__init__.py
+# No file in two packages (dpkg would refuse the second), every package its copyright.
+dup=$(for p in "${packages[@]}"; do dpkg-deb -c "${deb[$p]}" | awk '$1 !~ /^d/ {print $6}'; done | sort | uniq -d)
+[ -z "$dup" ] && ok "no file is in two packages" || bad "files in two packages: $dup"
+for p in "${packages[@]}"; do
+  grep -q "\./usr/share/doc/$p/copyright$" <<<"$(dpkg-deb -c "${deb[$p]}")" || bad "$p has no copyright file"
 done
-for pat in 'libsmtpstatus\.so\.0$' 'pkgconfig/smtpstatus\.pc$' 'cmake/smtpstatus/smtpstatusConfig\.cmake$'; do
-  grep -q "$pat" <<<"$contents" || bad "the package lacks $pat"
+
+# The dependencies between them: the development files and the Python module need this very
+# build of the library; the library declares its soname for dpkg-shlibdeps.
+version=$(dpkg-deb -f "${deb[libsmtpstatus0]}" Version)
+for p in libsmtpstatus-dev python3-smtpstatus; do
+  grep -qF "libsmtpstatus0 (= $version)" <<<"$(dpkg-deb -f "${deb[$p]}" Depends)" \
+    && ok "$p depends on libsmtpstatus0 (= $version)" || bad "$p: Depends: $(dpkg-deb -f "${deb[$p]}" Depends)"
 done
-ok "the package holds the daemon, CLI, library, headers, pkg-config and CMake files, .proto, man pages, units, completion"
+dpkg-deb -I "${deb[libsmtpstatus0]}" shlibs 2>/dev/null | grep -qx "libsmtpstatus 0 libsmtpstatus0 (= $version)" \
+  && ok "libsmtpstatus0's shlibs names it" || bad "libsmtpstatus0's shlibs"
+[ "$(dpkg-deb -f "${deb[python3-smtpstatus]}" Architecture)" = all ] && ok "python3-smtpstatus is Architecture: all" \
+  || bad "python3-smtpstatus's architecture"
 
 # What is on the system before, to compare after the purge.
 snapshot() { find /etc /usr /var/lib /run -xdev \( -path /var/lib/apt -o -path /var/lib/dpkg \
   -o -path /var/cache \) -prune -o -print 2>/dev/null | sort; }
 snapshot >"$tmp/before"
 
-if dpkg -i "$deb" >"$tmp/install.log" 2>&1; then
-  installed=1; ok "dpkg -i"
+# First the library and the Python module alone, then the command alone (it needs neither the
+# library package nor the daemon): each works without the daemon's package.
+if dpkg -i "${deb[libsmtpstatus0]}" "${deb[python3-smtpstatus]}" >"$tmp/install.log" 2>&1; then
+  installed=1; ok "dpkg -i libsmtpstatus0 python3-smtpstatus"
 else
-  bad "dpkg -i"; cat "$tmp/install.log"; finish
+  bad "dpkg -i libsmtpstatus0 python3-smtpstatus"; cat "$tmp/install.log"; finish
+fi
+out=$(/usr/bin/python3 -c 'import smtpstatus; print(smtpstatus.Client(offline=True).lookup("5.7.26").title)' 2>&1)
+[ "$out" = "Multiple authentication checks failed" ] \
+  && ok "the installed Python module answers offline with only libsmtpstatus0 beside it: $out" \
+  || bad "installed python3-smtpstatus: $out"
+if dpkg -i "${deb[smtpstatus]}" >>"$tmp/install.log" 2>&1; then
+  out=$(/usr/bin/smtpstatus --offline lookup 5.1.1 2>&1 | head -1)
+  [[ $out == "5.1.1  Bad destination mailbox address"* ]] \
+    && ok "the smtpstatus package alone answers: $out" || bad "smtpstatus alone: $out"
+else bad "dpkg -i smtpstatus"; cat "$tmp/install.log"; fi
+if dpkg -i "${deb[smtpstatusd]}" "${deb[libsmtpstatus-dev]}" >>"$tmp/install.log" 2>&1; then
+  ok "dpkg -i smtpstatusd libsmtpstatus-dev"
+else
+  bad "dpkg -i smtpstatusd libsmtpstatus-dev"; cat "$tmp/install.log"; finish
 fi
 getent passwd smtpstatusd >/dev/null && ok "the user smtpstatusd exists" || bad "no user smtpstatusd"
 
@@ -160,19 +213,21 @@ else
   bad "installed smtpstatus update"; sed 's/^/  | /' "$tmp/update.log"
 fi
 
-dpkg -i "$deb" >"$tmp/upgrade.log" 2>&1 && ok "dpkg -i again (reinstall)" || { bad "reinstall"; cat "$tmp/upgrade.log"; }
-# An upgrade to a newer release of the same build: cpack again with release 2.
-(cd "$(dirname "$deb")" && cpack -G DEB -D CPACK_DEBIAN_PACKAGE_RELEASE=2 >"$tmp/cpack2.log" 2>&1)
-deb2=$(ls "$(dirname "$deb")"/smtpstatusd_*-2_*.deb 2>/dev/null | tail -1)
-if [ -f "$deb2" ] && dpkg -i "$deb2" >"$tmp/upgrade.log" 2>&1 \
-   && [ "$(dpkg-query -W -f='${Version}' smtpstatusd)" = "$(dpkg-deb -f "$deb" Version | sed 's/-1$/-2/')" ] \
+dpkg -i "${deb[@]}" >"$tmp/upgrade.log" 2>&1 && ok "dpkg -i again (reinstall)" || { bad "reinstall"; cat "$tmp/upgrade.log"; }
+# An upgrade to a newer release of the same build: cpack again with release 2, all five at once
+# (the exact dependencies on the library must name release 2).
+(cd "$debdir" && cpack -G DEB -D CPACK_DEBIAN_PACKAGE_RELEASE=2 >"$tmp/cpack2.log" 2>&1)
+deb2=("$debdir"/*_*-2_*.deb)
+if [ ${#deb2[@]} -eq ${#packages[@]} ] && dpkg -i "${deb2[@]}" >"$tmp/upgrade.log" 2>&1 \
+   && [ "$(dpkg-query -W -f='${Version}' python3-smtpstatus)" = "${version%-1}-2" ] \
+   && [ "$(dpkg-query -W -f='${Version}' smtpstatusd)" = "${version%-1}-2" ] \
    && [ -L /etc/systemd/system/sockets.target.wants/smtpstatusd.socket ] && [ -d /etc/smtpstatusd/registry ]; then
   ok "dpkg -i of release 2: upgraded, the socket still enabled, the registry kept"
 else
   bad "upgrade to release 2"; cat "$tmp/cpack2.log" "$tmp/upgrade.log" 2>/dev/null | tail -20
 fi
-[ -n "$deb2" ] && rm -f "$deb2"
-if dpkg --purge smtpstatusd >"$tmp/purge.log" 2>&1; then
+rm -f "$debdir"/*_*-2_*.deb
+if dpkg --purge "${packages[@]}" >"$tmp/purge.log" 2>&1; then
   installed=0; ok "dpkg --purge"
 else bad "dpkg --purge"; cat "$tmp/purge.log"; fi
 snapshot >"$tmp/after"
