@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The bash completion of smtpstatus (packaging/bash-completion/smtpstatus): commands first, then
 # the options of the command being completed, and only those (--width for render, --from for
-# update). bash-completion's helpers are stubbed, so this needs only bash.
+# update), a message file for bounce, a directory for reload. bash-completion's helpers are stubbed, so this needs only bash.
 set -uo pipefail
 file=$(cd "$(dirname "$0")/../../packaging/bash-completion" && pwd)/smtpstatus
 pass=0 fail=0
@@ -12,7 +12,7 @@ _init_completion() {
   words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
   cur=${words[cword]} prev=${words[cword - 1]:-}
 }
-_filedir() { COMPREPLY=("<dir>"); }
+_filedir() { if [ "${1:-}" = -d ]; then COMPREPLY=("<dir>"); else COMPREPLY=("<file>"); fi; }
 # shellcheck source=/dev/null
 source "$file" || { bad "cannot source $file"; echo "$pass passed, $fail failed"; exit 1; }
 
@@ -35,6 +35,9 @@ completes "--width" smtpstatus render 550 --wi
 completes "" smtpstatus lookup --wi
 completes "<dir>" smtpstatus update --registry ""
 completes "lookup" smtpstatus --rundir /tmp look
+completes "basic bounce" smtpstatus b
+completes "<file>" smtpstatus bounce ""
+completes "<dir>" smtpstatus reload ""
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
