@@ -350,7 +350,10 @@ answer_json_classification(const smtpstatus_image *img, const smtpstatus_classif
     jset(o, "problems", problems);
     jset(o, "text", jstr(text));
     jset(o, "line_count", json_integer(c->line_count));
-    jset(o, "entry", c->has_enhanced ? answer_json_entry(img, &c->entry) : json_null());
+    /* With an image, the entry is the lookup's answer, providers' meanings included. */
+    jset(o, "entry", !c->has_enhanced ? json_null()
+                     : img != NULL    ? answer_json_lookup(img, &c->entry)
+                                      : answer_json_entry(NULL, &c->entry));
     return o;
 }
 

@@ -84,7 +84,9 @@ const char *answer_json_warning_name(unsigned bit);
 /* The SMTPSTATUS_WARN_* bit named `name`, or 0 for a name this build does not know. */
 unsigned answer_json_warning_bit(const char *name);
 
-/* A classified reply and its text; `img` as for answer_json_entry(). */
+/* A classified reply and its text; `img` as for answer_json_entry(). With an image, "entry" is
+ * answer_json_lookup()'s, with the providers' "vendors"; without one (the socket's answer) it
+ * has no "vendors". */
 json_t *answer_json_classification(const smtpstatus_image *img, const smtpstatus_classification *c,
                                    const char *text);
 

@@ -79,6 +79,10 @@ lookup "offline 5.1.99: no vendors" 1 "d['vendors']==[] and d['registered'] is F
 lookup "offline TSS05: not a code and no provider's token" 1 "'error' in d" \
   --offline --json lookup TSS05
 
+lookup "offline classify of a 5.7.708 reply: its entry carries Microsoft's row" 0 \
+  "d['enhanced']=='5.7.708' and len(d['entry']['vendors'])==$n708 and any(v['provider']=='Microsoft 365' for v in d['entry']['vendors'])" \
+  --offline --json classify "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP."
+
 "$S" --offline lookup 5.7.708 >"$tmp/human" 2>&1
 if grep -q '^    Vendors:$' "$tmp/human" && grep -q '^      Microsoft 365 5.7.708 (policy): ' "$tmp/human" &&
    grep -q '^        Source: https://' "$tmp/human"; then
@@ -146,6 +150,10 @@ for code in 5.7.708 5.1.10 4.7.28 TSS04; do
     diff <(head -c 600 "$tmp/offline") <(head -c 600 "$tmp/body") | sed 's/^/  | /' | head
   fi
 done
+status=$(curl -s -o "$tmp/body" -w '%{http_code}' --max-time 10 --data-binary "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup" "http://127.0.0.1:$port/v1/classify")
+if [ "$status" = 200 ] && $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if len(d["entry"]["vendors"])==int(sys.argv[2]) and d["entry"]["registered"] else 1)' "$tmp/body" "$n110"; then
+  ok "POST /v1/classify of a 5.1.10 reply: the entry carries the $n110 vendor rows"
+else bad "POST /v1/classify 5.1.10: status $status"; head -c 600 "$tmp/body" | sed 's/^/  | /'; fi
 status=$(curl -s -o "$tmp/body" -w '%{http_code}' --max-time 10 "http://127.0.0.1:$port/v1/codes/TSS05")
 if [ "$status" = 400 ]; then ok "GET /v1/codes/TSS05 is 400"; else bad "GET /v1/codes/TSS05: status $status"; fi
 

@@ -244,7 +244,8 @@ class Vendor(Record):
 class Entry(Record):
     """The registry's answer for one code: code, registered, class, subject, title,
     description, reference, submitter, change_controller, basic_codes, basic_classes,
-    basic_any, basic_codes_raw, fields, and (lookup only) vendors."""
+    basic_any, basic_codes_raw, fields, and vendors (in a lookup, and in a
+    classification answered from an image)."""
 
 
 class Association(Record):
@@ -915,7 +916,9 @@ class Client:
             "problems": problems,
             "text": _str(text) if text is not None else "",
             "line_count": c.line_count,
-            "entry": _entry(img, c.entry) if has else None,
+            # With an image, the lookup's entry, providers' meanings included.
+            "entry": (_entry(img, c.entry, _image_vendors(img, code=c.entry.code)
+                             if img is not None else None) if has else None),
         })
 
     # ---- bounce ----------------------------------------------------------------------------
