@@ -535,7 +535,10 @@ cmd_classify(const struct options *opt, struct source *src)
     free(reply);
     int status = EXIT_ANSWERED;
     if (rc == 0 || rc == SMTPSTATUS_ENOREPLY) {
-        output_classification(src->img, &c, text);
+        smtpstatus_vendor *v = NULL;
+        size_t nv = r != NULL ? result_vendors(r, 0, &v) : 0;
+        output_classification(src->img, &c, text, v, nv);
+        free(v);
         if (rc != 0) {
             output_warnx("no reply code found");
             status = EXIT_NOT_FOUND;

@@ -422,13 +422,17 @@ print_decision(const smtpstatus_classification *c)
 
 void
 output_classification(const smtpstatus_image *img, const smtpstatus_classification *c,
-                      const char *text)
+                      const char *text, const smtpstatus_vendor *v, size_t nv)
 {
     char code[SMTPSTATUS_CODE_STRLEN] = "";
     if (c->has_enhanced)
         code_str(c->enhanced, code);
     if (json_mode) {
-        emit(answer_json_classification(img, c, text));
+        json_t *o = answer_json_classification(img, c, text);
+        json_t *entry = json_object_get(o, "entry");
+        if (img == NULL && json_is_object(entry))
+            json_object_set_new(entry, "vendors", answer_json_vendors(v, nv));
+        emit(o);
         return;
     }
     /* "550 5.1.1  permanent failure: do not retry", with whichever codes were found. */

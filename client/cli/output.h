@@ -82,9 +82,10 @@ void output_render(uint16_t basic, const smtpstatus_code *enhanced, int dsn, con
 unsigned output_render_warning_bit(const char *name);
 
 /* A classified reply and its text (the prefixes removed, lines joined by LF); `img` is the
- * image that filled c->entry, or NULL when the daemon did. */
+ * image that filled c->entry, or NULL when the daemon did, and then v[0..nv) are the vendor
+ * rows of the daemon's answer (the image's own are used otherwise). */
 void output_classification(const smtpstatus_image *img, const smtpstatus_classification *c,
-                           const char *text);
+                           const char *text, const smtpstatus_vendor *v, size_t nv);
 
 /* The summary of a registry image: the embedded one (info --offline; `where` is NULL) or the
  * daemon's shared image (`where` says which path answers, the image file, and whether the image

@@ -86,7 +86,7 @@ unsigned answer_json_warning_bit(const char *name);
 
 /* A classified reply and its text; `img` as for answer_json_entry(). With an image, "entry" is
  * answer_json_lookup()'s, with the providers' "vendors"; without one (the socket's answer) it
- * has no "vendors". */
+ * has no "vendors" and the caller adds the answer's. */
 json_t *answer_json_classification(const smtpstatus_image *img, const smtpstatus_classification *c,
                                    const char *text);
 

@@ -883,12 +883,12 @@ class Client:
                 syntax = L.smtpstatus_classification()
                 L.smtpstatus_classify(None, raw, len(raw), byref(syntax), None, 0)
                 c.line_count = syntax.line_count
-                return self._classification(None, c, text.value)
+                return self._classification(None, c, text.value, _result_vendors(r.ptr, 0))
 
         return self._answer(image, daemon)
 
     @staticmethod
-    def _classification(img, c, text):
+    def _classification(img, c, text, vendors=None):
         """answer_json_classification()."""
         problems = []
         bit = 1
@@ -916,9 +916,9 @@ class Client:
             "problems": problems,
             "text": _str(text) if text is not None else "",
             "line_count": c.line_count,
-            # With an image, the lookup's entry, providers' meanings included.
+            # The lookup's entry, providers' meanings included (the daemon's when it answered).
             "entry": (_entry(img, c.entry, _image_vendors(img, code=c.entry.code)
-                             if img is not None else None) if has else None),
+                             if img is not None else vendors) if has else None),
         })
 
     # ---- bounce ----------------------------------------------------------------------------
