@@ -166,6 +166,8 @@ for c in 16 64; do
     cpu_ratio=$(awk -v a="$ours_cpu" -v b="$theirs_cpu" 'BEGIN { printf "%.2f", (a > 0) ? b / a : 0 }')
     printf '{"bench":"http","connections":%s,"smtpstatusd_rps":%s,"nginx_rps":%s,"ratio":%s,"smtpstatusd_cpu_us_per_request":%s,"nginx_cpu_us_per_request":%s,"cpu_ratio":%s,"goal":1.0}\n' \
         "$c" "$ours" "$theirs" "$ratio" "$ours_cpu" "$theirs_cpu" "$cpu_ratio"
+    met=$(awk -v r="$ratio" 'BEGIN { print (r + 0 >= 1.0) ? "met" : "NOT met" }')
+    echo "run-http-bench: goal http $c connections at least nginx's rate: ratio $ratio, $met" >&2
 done
 if grep -q ': error: \|: warning: ' "$tmp/daemon.log"; then
     echo "run-http-bench: the daemon logged warnings or errors:" >&2
