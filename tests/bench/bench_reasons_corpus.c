@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "corpus_escape.h"
 #include "smtpstatus.h"
 
 #ifndef REASONS_CORPUS
@@ -50,43 +51,6 @@ now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int
-hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Undoes the escapes in s[0..n) in place, as sisimai_reasons.pl's unescape(): a backslash that
- * starts none of them stays. Returns the new length. */
-static size_t
-unescape(char *s, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\\' && i + 1 < n) {
-            char c = s[i + 1];
-            if (c == 'r' || c == 'n' || c == 't' || c == '\\') {
-                s[o++] = c == 'r' ? '\r' : c == 'n' ? '\n' : c == 't' ? '\t' : '\\';
-                i++;
-                continue;
-            }
-            if (c == 'x' && i + 3 < n && hex(s[i + 2]) >= 0 && hex(s[i + 3]) >= 0) {
-                s[o++] = (char)(hex(s[i + 2]) * 16 + hex(s[i + 3]));
-                i += 3;
-                continue;
-            }
-        }
-        s[o++] = s[i];
-    }
-    return o;
 }
 
 static char *
@@ -154,7 +118,7 @@ read_corpus(const char *path, size_t *count)
         struct reply_case *c = &cases[n++];
         c->line = lineno;
         c->name = dup_str(field[0]);
-        c->len = unescape(field[1], flen[1]);
+        c->len = corpus_unescape(field[1], flen[1], NULL);
         if ((c->reply = malloc(c->len ? c->len : 1)) == NULL) {
             fprintf(stderr, "bench_reasons_corpus: out of memory\n");
             exit(1);

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "corpus_escape.h"
 #include "diag.h"
 #include "image_build.h"
 #include "registry.h"
@@ -169,34 +170,6 @@ static size_t typical_len[TYPICAL_CAP];
 static size_t typical_count, typical_next;
 static const smtpstatus_image *reasons_img;
 
-/* Undoes the corpus's escapes (\r \n \t \\ \xHH) in place; returns the new length. */
-static size_t
-unescape(char *s)
-{
-    size_t o = 0;
-    for (size_t i = 0; s[i] != '\0'; i++) {
-        if (s[i] != '\\' || s[i + 1] == '\0') {
-            s[o++] = s[i];
-            continue;
-        }
-        char c = s[++i];
-        if (c == 'r' || c == 'n' || c == 't' || c == '\\') {
-            s[o++] = c == 'r' ? '\r' : c == 'n' ? '\n' : c == 't' ? '\t' : '\\';
-        } else if (c == 'x' && strchr("0123456789abcdefABCDEF", s[i + 1]) != NULL &&
-                   s[i + 1] != '\0' && strchr("0123456789abcdefABCDEF", s[i + 2]) != NULL &&
-                   s[i + 2] != '\0') {
-            char hex[3] = {s[i + 1], s[i + 2], '\0'};
-            s[o++] = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else {
-            s[o++] = '\\';
-            s[o++] = c;
-        }
-    }
-    s[o] = '\0';
-    return o;
-}
-
 /* Reads the replies of TYPICAL_MIN to TYPICAL_MAX bytes (unescaped) from the corpus. */
 static int
 load_typical(const char *path)
@@ -215,7 +188,8 @@ load_typical(const char *path)
         if (end == NULL)
             continue;
         *end = '\0';
-        size_t n = unescape(tab + 1);
+        size_t n = corpus_unescape(tab + 1, strlen(tab + 1), NULL);
+        tab[1 + n] = '\0';
         if (n < TYPICAL_MIN || n > TYPICAL_MAX)
             continue;
         if ((typical[typical_count] = malloc(n + 1)) == NULL)

@@ -104,51 +104,6 @@ show(const char *s, size_t len)
     return b;
 }
 
-static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Unescapes a corpus field (\r \n \t \\ \xHH) into a malloc'd buffer; *len gets its length. */
-static char *
-unescape(const char *s, unsigned line, size_t *len)
-{
-    size_t n = strlen(s), k = 0;
-    char *out = malloc(n + 1);
-    assert_non_null(out);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '\\') {
-            out[k++] = s[i];
-            continue;
-        }
-        char e = s[++i];
-        if (e == 'r') {
-            out[k++] = '\r';
-        } else if (e == 'n') {
-            out[k++] = '\n';
-        } else if (e == 't') {
-            out[k++] = '\t';
-        } else if (e == '\\') {
-            out[k++] = '\\';
-        } else if (e == 'x' && i + 2 < n && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-            out[k++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-            i += 2;
-        } else {
-            fail_msg("%s line %u: bad escape in \"%s\"", corpus_path, line, s);
-        }
-    }
-    out[k] = '\0';
-    *len = k;
-    return out;
-}
-
 /* Parses the problems column: "-" or comma-separated smtpstatus_problem_name() names. */
 static unsigned
 parse_problems(const char *s, unsigned line)
@@ -222,7 +177,7 @@ parse_case(char *s, unsigned line, struct corpus_case *c)
     memset(c, 0, sizeof *c);
     c->line = line;
     c->name = col[0];
-    c->reply = unescape(col[1], line, &c->reply_len);
+    c->reply = testutil_corpus_field(corpus_path, line, col[1], &c->reply_len);
     c->basic = (uint16_t)strtoul(col[2], NULL, 10);
     if (strcmp(col[3], "-") != 0) {
         c->has_enhanced = 1;
@@ -232,7 +187,7 @@ parse_case(char *s, unsigned line, struct corpus_case *c)
     c->kind = col[4];
     c->retry = atoi(col[5]);
     c->problems = parse_problems(col[6], line);
-    c->text = unescape(col[7], line, &c->text_len);
+    c->text = testutil_corpus_field(corpus_path, line, col[7], &c->text_len);
 }
 
 /* Classifies one case and prints every field that differs. Returns 1 if all matched; *codes_ok

@@ -35,54 +35,6 @@
 #define REASON_FLOOR 0.95
 
 static int
-hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Unescapes a reply (\r \n \t \\ \xHH) into a malloc'd buffer of exactly its length (so that
- * ASan sees any read past its end); *len gets the length. */
-static char *
-unescape(const char *s, unsigned line, size_t *len)
-{
-    size_t n = strlen(s), k = 0;
-    char *tmp = malloc(n + 1);
-    assert_non_null(tmp);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '\\') {
-            tmp[k++] = s[i];
-            continue;
-        }
-        char e = s[++i];
-        if (e == 'r')
-            tmp[k++] = '\r';
-        else if (e == 'n')
-            tmp[k++] = '\n';
-        else if (e == 't')
-            tmp[k++] = '\t';
-        else if (e == '\\')
-            tmp[k++] = '\\';
-        else if (e == 'x' && i + 2 < n && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-            tmp[k++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-            i += 2;
-        } else
-            fail_msg("%s line %u: bad escape in \"%s\"", CORPUS_PATH, line, s);
-    }
-    char *out = malloc(k > 0 ? k : 1);
-    assert_non_null(out);
-    memcpy(out, tmp, k);
-    free(tmp);
-    *len = k;
-    return out;
-}
-
-static int
 yes_no(const char *s, unsigned line)
 {
     if (strcmp(s, "yes") == 0)
@@ -123,7 +75,7 @@ run_case(char *s, unsigned line, int show, struct tally *t)
     char *col[CORPUS_COLUMNS];
     split_columns(s, line, col);
     size_t len;
-    char *reply = unescape(col[1], line, &len);
+    char *reply = testutil_corpus_field(CORPUS_PATH, line, col[1], &len);
     uint16_t basic = (uint16_t)strtoul(col[2], NULL, 10);
     int has_enhanced = strcmp(col[3], "-") != 0;
     smtpstatus_code enhanced = {0, 0, 0};

@@ -1,6 +1,8 @@
 /* Helpers shared by the unit tests; see testutil.h. */
 #include "testutil.h"
 
+#include "corpus_escape.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -275,4 +277,22 @@ testutil_daemon_stop(struct testutil_daemon *d)
     assert_int_equal(got, d->pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+char *
+testutil_corpus_field(const char *path, unsigned line, const char *s, size_t *len)
+{
+    size_t n = strlen(s), bad;
+    char *tmp = malloc(n + 1);
+    assert_non_null(tmp);
+    memcpy(tmp, s, n);
+    size_t k = corpus_unescape(tmp, n, &bad);
+    if (bad != n)
+        fail_msg("%s line %u: bad escape at offset %zu of \"%s\"", path, line, bad, s);
+    char *out = malloc(k > 0 ? k : 1);
+    assert_non_null(out);
+    memcpy(out, tmp, k);
+    free(tmp);
+    *len = k;
+    return out;
 }

@@ -21,6 +21,11 @@ char *testutil_read_file(const char *path, size_t *len);
 /* Writes buf[0..len) to path, failing the test on error. */
 void testutil_write_file(const char *path, const void *buf, size_t len);
 
+/* One field of a TSV corpus (tests/common/corpus_escape.h) unescaped into a malloc'd buffer of
+ * exactly its length, so that ASan sees a read past its end (the caller frees it); *len gets
+ * the length. A backslash that starts no escape fails the test, naming path:line. */
+char *testutil_corpus_field(const char *path, unsigned line, const char *s, size_t *len);
+
 /* Returns the path of the real IANA data folder `sub` ("2017" or "later") in a static buffer,
  * or skips the current test with a message saying why when ../shared is absent. */
 const char *testutil_shared_iana(const char *sub);
