@@ -87,6 +87,22 @@ text_put(struct scan *sc, char c)
     sc->out->text_len++;
 }
 
+/* Appends s[0..n), ASCII, as text_put() of each byte would: what fits is stored, and the text
+ * is full from the first byte that does not. */
+static void
+text_put_run(struct scan *sc, const char *s, size_t n)
+{
+    sc->out->text_len += n;
+    if (sc->full || sc->text_size == 0)
+        return;
+    size_t room = sc->text_size - 1 - sc->stored;
+    size_t take = n < room ? n : room;
+    memcpy(sc->text + sc->stored, s, take);
+    sc->stored += take;
+    if (take < n)
+        sc->full = 1;
+}
+
 /*
  * Appends s[0..n) to the text, cleaned as the file comment says: a well-formed character other
  * than a control is copied, and each C0 control but TAB, DEL, C1 control or byte of an
@@ -99,6 +115,15 @@ text_put_clean(struct scan *sc, const char *s, size_t n)
     const unsigned char *u = (const unsigned char *)s;
 
     for (size_t i = 0; i < n;) {
+        /* Most text is printable ASCII: a run of it is copied whole, as far as it fits. */
+        size_t run = 0;
+        while (i + run < n && u[i + run] < 0x80 && !is_bad_ascii(u[i + run]))
+            run++;
+        if (run > 0) {
+            text_put_run(sc, s + i, run);
+            i += run;
+            continue;
+        }
         size_t l = u[i] < 0x80 ? 1 : smtpstatus__utf8_char(u + i, n - i);
         int bad = l == 0 || (l == 1 && is_bad_ascii(u[i])) ||
                   (l == 2 && u[i] == 0xC2 && u[i + 1] <= 0x9F);
