@@ -2,14 +2,16 @@
  * The protobuf API's Unix socket server (see rpc_server.h).
  *
  * Each connection has one input buffer. Whole frames are cut from its front, answered and
- * dropped; a partial frame waits for more bytes. Responses go out with uv_write() in the order
- * the requests came. Three things pause a connection's reading: a reload it asked for (the
- * answer must come before the answers to anything it sent after), more than
- * WRITE_QUEUE_LIMIT bytes of answers it has not read, and the daemon-wide budget of unread
- * answers being spent while it holds some of them (conn_limits.h: a connection holding none is
- * answered from the reserve, one answer per write; one holding the most may be closed to make
- * room there). A client that half-closes still gets the answer to every
- * request it sent, then a close. A connection that breaks the framing, or comes over the
+ * dropped; a partial frame waits for more bytes. A registry question asked before in the same
+ * generation is answered from its packed bytes (answer_cache.h), recognised without an unpack;
+ * any other request is unpacked, answered by service.c and packed. The answers to the requests
+ * of one read go out in one write, in the order the requests came. Three things pause a
+ * connection's reading: a reload it asked for (the answer must come before the answers to
+ * anything it sent after), more than WRITE_QUEUE_LIMIT bytes of answers it has not read, and
+ * the daemon-wide budget of unread answers being spent while it holds some of them
+ * (conn_limits.h: a connection holding none is answered from the reserve, one answer per write;
+ * one holding the most may be closed to make room there). A client that half-closes still gets
+ * the answer to every request it sent, then a close. A connection that breaks the framing, or comes over the
  * connection cap, gets an Error, then a shutdown after the write, then a close.
  */
 #include "rpc_server.h"
