@@ -2,14 +2,16 @@
  * The protobuf API's Unix socket server (see rpc_server.h).
  *
  * Each connection has one input buffer. Whole frames are cut from its front, answered and
- * dropped; a partial frame waits for more bytes. Responses go out with uv_write() in the order
- * the requests came. Three things pause a connection's reading: a reload it asked for (the
- * answer must come before the answers to anything it sent after), more than
- * WRITE_QUEUE_LIMIT bytes of answers it has not read, and the daemon-wide budget of unread
- * answers being spent while it holds some of them (conn_limits.h: a connection holding none is
- * answered from the reserve, one answer per write; one holding the most may be closed to make
- * room there). A client that half-closes still gets the answer to every
- * request it sent, then a close. A connection that breaks the framing, or comes over the
+ * dropped; a partial frame waits for more bytes. A registry question asked before in the same
+ * generation is answered from its packed bytes (answer_cache.h), recognised without an unpack;
+ * any other request is unpacked, answered by service.c and packed. The answers to the requests
+ * of one read go out in one write, in the order the requests came. Three things pause a
+ * connection's reading: a reload it asked for (the answer must come before the answers to
+ * anything it sent after), more than WRITE_QUEUE_LIMIT bytes of answers it has not read, and
+ * the daemon-wide budget of unread answers being spent while it holds some of them
+ * (conn_limits.h: a connection holding none is answered from the reserve, one answer per write;
+ * one holding the most may be closed to make room there). A client that half-closes still gets
+ * the answer to every request it sent, then a close. A connection that breaks the framing, or comes over the
  * connection cap, gets an Error, then a shutdown after the write, then a close.
  */
 #include "rpc_server.h"
@@ -147,28 +149,34 @@ on_write(uv_write_t *req, int status)
     }
 }
 
-/* Writes the answers queued so far in the server's buffer, which are all c's: straight away
- * when the socket takes them (the usual case, with no allocation and no change to the poller),
- * else through uv_write() with a copy of what is left, charged to the output budget. The buffer
- * is empty afterwards whatever happens, so no answer can go to another connection. Returns 0,
- * or -1 after closing. */
+/* Writes the answers queued so far, which are all c's: straight away when the socket takes
+ * them (the usual case: one writev() of the pieces, with no allocation, no copy and no change
+ * to the poller), else through uv_write() with a copy of what is left, charged to the output
+ * budget. Nothing is queued afterwards whatever happens, so no answer can go to another
+ * connection, and no piece points into the cache. Returns 0, or -1 after closing. */
 static int
 flush_answers(struct rpc_conn *c)
 {
     struct rpc_server *srv = c->srv;
-    size_t len = srv->out_len;
-    srv->out_len = 0;
+    size_t len = srv->queued, count = srv->piece_count;
+    uv_buf_t bufs[RPC_OUT_PIECES];
+    for (size_t i = 0; i < count; i++) {
+        const struct rpc_out_piece *p = &srv->pieces[i];
+        bufs[i] = uv_buf_init((char *)(p->kept != NULL ? p->kept : srv->out + p->off),
+                              (unsigned)p->len);
+    }
+    srv->out_len = srv->queued = srv->piece_count = srv->kept_pieces = 0;
     if (len == 0 || c->closing)
         return 0;
     uv_stream_t *stream = (uv_stream_t *)&c->pipe;
-    uv_buf_t b = uv_buf_init((char *)srv->out, (unsigned)len);
     /* From the reserve, even what the socket would take goes through uv_write(): c then waits
      * for it to end, in the next turn of the loop. A client whose kernel buffers take megabytes
      * (loopback TCP) is so answered one answer a turn, in turn with everyone else, instead of
      * holding the loop until they are full. */
     int n = conn_limits_spent(srv->opt.limits)
                 ? UV_EAGAIN
-                : uv_try_write(stream, &b, 1); /* UV_EAGAIN while earlier writes are queued */
+                : uv_try_write(stream, bufs, (unsigned)count); /* UV_EAGAIN while earlier
+                                                                  writes are queued */
     if (n < 0 && n != UV_EAGAIN) {
         conn_close(c);
         return -1;
@@ -183,10 +191,20 @@ flush_answers(struct rpc_conn *c)
             conn_close(c);
             return -1;
         }
-        memcpy(w->data, srv->out + done, rest);
+        size_t skip = done, at = 0;
+        for (size_t i = 0; i < count; i++) {
+            size_t blen = bufs[i].len;
+            if (skip >= blen) {
+                skip -= blen;
+                continue;
+            }
+            memcpy(w->data + at, bufs[i].base + skip, blen - skip);
+            at += blen - skip;
+            skip = 0;
+        }
         w->req.data = c;
         w->len = rest;
-        b = uv_buf_init((char *)w->data, (unsigned)rest);
+        uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)rest);
         if (uv_write(&w->req, stream, &b, 1, on_write) != 0) {
             free(w->data);
             free(w);
@@ -200,15 +218,17 @@ flush_answers(struct rpc_conn *c)
     return 0;
 }
 
-/* Packs one answer of c's after those already queued. Every connection packs into the
- * server's one buffer (a connection's answers are flushed before the loop runs anything else),
- * so a thousand idle connections hold no output memory. Returns 0, or -1 after closing. */
-static int
-queue_answer(struct rpc_conn *c, const Smtpstatus__V1__Response *resp)
+/* Makes room for `pieces` more pieces and `bytes` more bytes of `out`, flushing what is queued
+ * when the pieces run out. Returns where the bytes go, or NULL after closing. Every connection
+ * packs into the server's one buffer (a connection's answers are flushed before the loop runs
+ * anything else), so a thousand idle connections hold no output memory. */
+static unsigned char *
+out_room(struct rpc_conn *c, size_t pieces, size_t bytes)
 {
     struct rpc_server *srv = c->srv;
-    size_t n = smtpstatus__v1__response__get_packed_size(resp);
-    size_t need = srv->out_len + SMTPSTATUS_FRAME_HEADER_MAX + n;
+    if (srv->piece_count + pieces > RPC_OUT_PIECES && flush_answers(c) != 0)
+        return NULL;
+    size_t need = srv->out_len + bytes;
     if (need > srv->out_cap) {
         size_t cap = srv->out_cap ? srv->out_cap : 4096;
         while (cap < need)
@@ -216,21 +236,91 @@ queue_answer(struct rpc_conn *c, const Smtpstatus__V1__Response *resp)
         unsigned char *grown = realloc(srv->out, cap);
         if (grown == NULL) {
             log_error("out of memory answering a client; closing its connection");
-            srv->out_len = 0;
+            srv->out_len = srv->queued = srv->piece_count = srv->kept_pieces = 0;
             conn_close(c);
-            return -1;
+            return NULL;
         }
         srv->out = grown;
         srv->out_cap = cap;
     }
-    size_t h = smtpstatus__frame_put_header(srv->out + srv->out_len, n);
-    smtpstatus__v1__response__pack(resp, srv->out + srv->out_len + h);
-    srv->out_len += h + n;
-    /* A long pipeline is written in pieces, so that throttling can step in; from the reserve,
-     * answer by answer, so that an answer the socket does not take makes c wait. */
-    if (srv->out_len >= WRITE_CHUNK || conn_limits_spent(srv->opt.limits))
+    return srv->out + srv->out_len;
+}
+
+/* Queues the n bytes just written at out + out_len, after what is queued. */
+static void
+out_add(struct rpc_server *srv, size_t n)
+{
+    struct rpc_out_piece *last = srv->piece_count > 0 ? &srv->pieces[srv->piece_count - 1] : NULL;
+    if (last != NULL && last->kept == NULL && last->off + last->len == srv->out_len)
+        last->len += n;
+    else
+        srv->pieces[srv->piece_count++] = (struct rpc_out_piece){NULL, srv->out_len, n};
+    srv->out_len += n;
+    srv->queued += n;
+}
+
+/* A long pipeline is written in pieces, so that throttling can step in; from the reserve,
+ * answer by answer, so that an answer the socket does not take makes c wait. Returns 0, or -1
+ * after closing. */
+static int
+answer_queued(struct rpc_conn *c)
+{
+    struct rpc_server *srv = c->srv;
+    if (srv->queued >= WRITE_CHUNK || conn_limits_spent(srv->opt.limits))
         return flush_answers(c);
     return 0;
+}
+
+/* Packs one answer of c's after those already queued. Returns 0, or -1 after closing. */
+static int
+queue_answer(struct rpc_conn *c, const Smtpstatus__V1__Response *resp)
+{
+    struct rpc_server *srv = c->srv;
+    size_t n = smtpstatus__v1__response__get_packed_size(resp);
+    unsigned char *p = out_room(c, 1, SMTPSTATUS_FRAME_HEADER_MAX + n);
+    if (p == NULL)
+        return -1;
+    size_t h = smtpstatus__frame_put_header(p, n);
+    smtpstatus__v1__response__pack(resp, p + h);
+    out_add(srv, h + n);
+    return answer_queued(c);
+}
+
+/* Queues a kept answer to request `id` of c's: its prefix in `out`, its bytes where the cache
+ * keeps them, which stay there until the flush. Returns 0, or -1 after closing. */
+static int
+queue_kept(struct rpc_conn *c, uint64_t id, const struct answer_cache_entry *e)
+{
+    struct rpc_server *srv = c->srv;
+    unsigned char *p = out_room(c, 2, ANSWER_CACHE_PREFIX_MAX);
+    if (p == NULL)
+        return -1;
+    out_add(srv, answer_cache_prefix(p, id, e->value_len));
+    srv->pieces[srv->piece_count++] =
+        (struct rpc_out_piece){answer_cache_value(e), 0, e->value_len};
+    srv->queued += e->value_len;
+    srv->kept_pieces++;
+    return answer_queued(c);
+}
+
+/* Readies the cache for a change (answer_cache_sync(), answer_cache_put()), which may free
+ * what queued pieces point at: those are written first. Returns 0, or -1 after closing. */
+static int
+cache_may_change(struct rpc_conn *c)
+{
+    return c->srv->kept_pieces > 0 ? flush_answers(c) : 0;
+}
+
+/* Keeps `resp`, the answer to the question `key` of c's, and queues it from the cache; or, when
+ * it cannot be kept, queues it packed. Returns 0, or -1 after closing. */
+static int
+keep_answer(struct rpc_conn *c, const struct answer_key *key,
+            const Smtpstatus__V1__Response *resp)
+{
+    if (cache_may_change(c) != 0)
+        return -1;
+    const struct answer_cache_entry *e = answer_cache_put(&c->srv->cache, key, resp);
+    return e != NULL ? queue_kept(c, key->id, e) : queue_answer(c, resp);
 }
 
 /* Answers with an Error and closes once it is written: the stream cannot be trusted now. */
@@ -256,6 +346,10 @@ process(struct rpc_conn *c)
 {
     struct rpc_server *srv = c->srv;
     size_t off = 0;
+    /* A reload swaps the registry between callbacks, never during one. */
+    if (cache_may_change(c) != 0)
+        return;
+    answer_cache_sync(&srv->cache, srv->svc->current->img, srv->svc->current->generation);
     while (!c->closing && !c->draining && !c->waiting_reload && !c->throttled &&
            !conn_limits_must_wait(srv->opt.limits, &c->budget)) {
         size_t hdr;
@@ -277,12 +371,24 @@ process(struct rpc_conn *c)
         }
         if (c->len - off - hdr < n)
             break;
+        const uint8_t *msg = c->buf + off + hdr;
+        off += hdr + (size_t)n;
+        uint64_t t0 = srv->opt.latency != NULL ? uv_hrtime() : 0;
+        /* A question answered before in this generation is answered from its kept bytes. */
+        struct answer_key key;
+        int keyed = answer_cache_key(msg, (size_t)n, &key);
+        const struct answer_cache_entry *kept = keyed ? answer_cache_get(&srv->cache, &key) : NULL;
+        if (kept != NULL) {
+            service_count_kept(srv->svc, kept->op, kept->error_code);
+            queue_kept(c, key.id, kept);
+            if (srv->opt.latency != NULL)
+                metrics_observe(srv->opt.latency, uv_hrtime() - t0);
+            continue;
+        }
         /* The request lives in the arena with its answer: no malloc per field. */
         struct arena *a = &srv->arena;
         ProtobufCAllocator alloc = {arena_protobuf_alloc, arena_protobuf_free, a};
-        Smtpstatus__V1__Request *req =
-            smtpstatus__v1__request__unpack(&alloc, (size_t)n, c->buf + off + hdr);
-        off += hdr + (size_t)n;
+        Smtpstatus__V1__Request *req = smtpstatus__v1__request__unpack(&alloc, (size_t)n, msg);
         if (req == NULL) {
             arena_reset(a);
             fail_connection(c, SMTPSTATUS__V1__ERROR__CODE__MALFORMED_FRAME,
@@ -290,7 +396,6 @@ process(struct rpc_conn *c)
             return;
         }
         Smtpstatus__V1__Response resp;
-        uint64_t t0 = srv->opt.latency != NULL ? uv_hrtime() : 0;
         enum service_result r = service_handle(srv->svc, req, &c->peer, a, &resp);
         if (r == SERVICE_RELOAD) {
             const char *dir = req->reload->directory[0] != '\0' ? req->reload->directory : NULL;
@@ -307,7 +412,10 @@ process(struct rpc_conn *c)
                 queue_answer(c, &resp);
             }
         } else {
-            queue_answer(c, &resp);
+            if (keyed && service_answer_keepable(req, &resp))
+                keep_answer(c, &key, &resp);
+            else
+                queue_answer(c, &resp);
             if (srv->opt.latency != NULL)
                 metrics_observe(srv->opt.latency, uv_hrtime() - t0);
         }
@@ -550,6 +658,7 @@ rpc_server_stop(struct rpc_server *srv)
     while (srv->conns != NULL)
         conn_close(srv->conns);
     arena_free(&srv->arena);
+    answer_cache_free(&srv->cache);
     free(srv->out);
     srv->out = NULL;
     srv->out_len = srv->out_cap = 0;

@@ -12,12 +12,15 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "answer_cache.h"
 #include "conn_limits.h"
 #include "diag.h"
 #include "metrics.h"
 #include "service.h"
 
 struct rpc_conn;
+
+#define RPC_OUT_PIECES 64 /* buffers of one write: a prefix and a kept answer per answer */
 
 /* Called when an authorized client asks for a reload. The daemon starts it (off the loop) and
  * later calls rpc_server_reload_done() with the same `waiter`. `dir` is NULL for the configured
@@ -51,9 +54,19 @@ struct rpc_server {
     uint64_t emfile_logged_at;
     int listening;
     struct arena arena;       /* for the response being built; reset after each */
-    unsigned char *out;       /* answers packed for the connection being served, owned: empty
-                                 between callbacks */
+    /* The answers queued for the connection being served, empty between callbacks: pieces of
+     * `out` (packed answers, and the prefixes of kept ones) and kept answers in `cache`, which
+     * go out in one write. */
+    unsigned char *out;       /* owned */
     size_t out_len, out_cap;
+    struct rpc_out_piece {
+        const unsigned char *kept; /* a kept answer's bytes, or NULL for out[off..off+len) */
+        size_t off, len;
+    } pieces[RPC_OUT_PIECES];
+    size_t piece_count;
+    size_t queued;            /* bytes in the pieces */
+    size_t kept_pieces;       /* pieces that point into the cache, which must not change then */
+    struct answer_cache cache; /* answers to registry questions of the generation served */
 };
 
 /*

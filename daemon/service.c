@@ -318,10 +318,10 @@ handle_bounce(struct service *svc, const Smtpstatus__V1__Request *req, struct ar
     bounce_result_free(&res); /* a->failed says whether the copies were all made */
 }
 
-static enum service_op
-op_of(const Smtpstatus__V1__Request *req)
+enum service_op
+service_op_of(Smtpstatus__V1__Request__OpCase op_case)
 {
-    switch (req->op_case) {
+    switch (op_case) {
     case SMTPSTATUS__V1__REQUEST__OP_HELLO:
         return OP_HELLO;
     case SMTPSTATUS__V1__REQUEST__OP_LOOKUP:
@@ -349,13 +349,31 @@ op_of(const Smtpstatus__V1__Request *req)
     }
 }
 
+int
+service_answer_keepable(const Smtpstatus__V1__Request *req, const Response *resp)
+{
+    /* answer_query() reads the request and the image (and its folded text) and nothing else. */
+    if (!answer_is_query(req))
+        return 0;
+    return resp->result_case != SMTPSTATUS__V1__RESPONSE__RESULT_ERROR ||
+           resp->error->code != SMTPSTATUS__V1__ERROR__CODE__INTERNAL;
+}
+
+void
+service_count_kept(struct service *svc, Smtpstatus__V1__Request__OpCase op_case, int error_code)
+{
+    svc->stats.requests[service_op_of(op_case)]++;
+    if (error_code >= 0 && error_code < SERVICE_ERROR_CODES)
+        svc->stats.errors[error_code]++;
+}
+
 enum service_result
 service_handle(struct service *svc, const Smtpstatus__V1__Request *req, const struct peer *peer,
                struct arena *a, Response *resp)
 {
     *resp = (Response)SMTPSTATUS__V1__RESPONSE__INIT;
     resp->id = req->id;
-    enum service_op op = op_of(req);
+    enum service_op op = service_op_of(req->op_case);
     svc->stats.requests[op]++;
     switch (op) {
     case OP_HELLO:

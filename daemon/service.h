@@ -75,6 +75,24 @@ enum service_result service_handle(struct service *svc, const Smtpstatus__V1__Re
                                    const struct peer *peer, struct arena *a,
                                    Smtpstatus__V1__Response *resp);
 
+/* The operation of a request's op field (OP_UNKNOWN for none or one this daemon does not
+ * know). */
+enum service_op service_op_of(Smtpstatus__V1__Request__OpCase op_case);
+
+/*
+ * Whether `resp`, service_handle()'s answer to `req`, may be given again to the same question
+ * for as long as the registry served is the same one (answer_cache.h): the answer to a registry
+ * question, which depends on the question and the registry alone, unless it is an INTERNAL
+ * error (memory that ran short may not next time).
+ */
+int service_answer_keepable(const Smtpstatus__V1__Request *req,
+                            const Smtpstatus__V1__Response *resp);
+
+/* Counts a request answered again with a kept answer, as service_handle() counted it the first
+ * time: the request under its operation, and the answer's Error code unless it is -1. */
+void service_count_kept(struct service *svc, Smtpstatus__V1__Request__OpCase op_case,
+                        int error_code);
+
 /* Makes *resp an Error response for request `id`, counting it. */
 void service_error(struct service *svc, uint64_t id, Smtpstatus__V1__Error__Code code,
                    const char *message, struct arena *a, Smtpstatus__V1__Response *resp);

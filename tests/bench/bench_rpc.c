@@ -20,7 +20,13 @@
  * program's own client loops sending GET to the same server. Every line has ns_per_op,
  * ops_per_sec, baseline_ns_per_op and ratio = ns_per_op / baseline_ns_per_op (above 1 is
  * slower than the floor); ratio_vs_redis = ns_per_op / redis_ns_per_op (at most 1 means at
- * least Redis's throughput). The best of 3 alternating samples counts. Everything is bounded:
+ * least Redis's throughput). Beside each rate, cpu_us_per_op (and baseline_ and
+ * redis_same_client_) is the server process's CPU time, user + system from /proc/PID/stat, per
+ * request over that sample: when the client's core sets the pace, it says which server worked
+ * less. The goals printed on stderr ("met" or "NOT met" with the goal) are issue 14's:
+ * unpipelined at most UNPIPELINED_GOAL times the floor, and each pipelined measure at least
+ * Redis's rate on the same client loops (ratio_vs_redis_same_client <= 1.0).
+ * The best of 3 alternating samples counts, with its CPU figure. Everything is bounded:
  * fixed request counts, a 5 s timeout on every wait, no new sample after 40 s, and a watchdog
  * that kills every child and exits after 90 s. Usage:
  *   bench_rpc PATH_TO_SMTPSTATUSD [--redis-benchmark PATH --redis-server PATH]
@@ -71,6 +77,7 @@
 #define REQ_MAX 64
 #define PP_SLOTS 64
 #define LOOKUP_CODE "5.1.1"
+#define UNPIPELINED_GOAL 1.15 /* issue 14: unpipelined within this of the floor */
 #define REDIS_KEY "key:__rand_int__" /* what `redis-benchmark -t get` asks for */
 
 /* ---- failing and cleaning up ------------------------------------------------------------- */
@@ -97,6 +104,44 @@ now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* The CPU time (user + system, all threads) that process `pid` has used, in ns, from
+ * /proc/PID/stat; -1 when it cannot be read. Its resolution is a clock tick (10 ms at 100 Hz),
+ * so it is read around whole measurements of a few hundred ms, never around one request. */
+static double
+cpu_ns(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name, in parentheses, may hold spaces: the fields count from its end. */
+    const char *p = strrchr(buf, ')');
+    unsigned long long utime, stime;
+    if (p == NULL ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+               &stime) != 2)
+        return -1;
+    return (double)(utime + stime) * 1e9 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The server's CPU time per request since `start` (a cpu_ns() of it), or -1 when unknown. */
+static double
+cpu_per_op(const struct child *server, double start, uint64_t ops)
+{
+    double now = server != NULL && server->pid > 0 ? cpu_ns(server->pid) : -1;
+    return start >= 0 && now >= 0 && ops > 0 ? (now - start) / (double)ops : -1;
+}
+
+static double
+cpu_start(const struct child *server)
+{
+    return server != NULL && server->pid > 0 ? cpu_ns(server->pid) : -1;
 }
 
 static int
@@ -301,6 +346,7 @@ struct wire {
     size_t resp_len;
     size_t resp_id_off;        /* where the response's id varint sits; 0: no id */
     int protobuf;              /* decode a sample of the responses */
+    const struct child *server; /* whose CPU time is counted */
 };
 
 static void
@@ -500,6 +546,7 @@ conn_roundtrip(const struct wire *w, struct conn *c)
 
 struct latency {
     double mean, p50, p99; /* ns */
+    double cpu;            /* the server's CPU ns per request, or -1 */
 };
 
 static int
@@ -516,6 +563,7 @@ run_unpipelined(const struct wire *w, double *lat, size_t n)
     struct conn *c = conn_open(w, ID_BASE);
     for (int i = 0; i < WARMUP_OPS; i++)
         conn_roundtrip(w, c);
+    double cpu0 = cpu_start(w->server);
     double sum = 0;
     for (size_t i = 0; i < n; i++) {
         double t0 = now_ns();
@@ -523,16 +571,23 @@ run_unpipelined(const struct wire *w, double *lat, size_t n)
         lat[i] = now_ns() - t0;
         sum += lat[i];
     }
+    double cpu = cpu_per_op(w->server, cpu0, n);
     conn_close(c);
     qsort(lat, n, sizeof *lat, cmp_double);
-    return (struct latency){sum / (double)n, lat[n / 2], lat[n * 99 / 100]};
+    return (struct latency){sum / (double)n, lat[n / 2], lat[n * 99 / 100], cpu};
 }
+
+/* A rate, and the server's CPU time per request for it (ns, or -1 when unknown). */
+struct rate {
+    double ns; /* per request */
+    double cpu;
+};
 
 /*
  * (b) and (c): nconns connections, depth requests in flight on each, total requests in all.
- * One connection is read with blocking recv(); more are polled. Returns requests per second.
+ * One connection is read with blocking recv(); more are polled.
  */
-static double
+static struct rate
 run_pipelined(const struct wire *w, int nconns, int depth, uint64_t total)
 {
     struct conn *cs[CONNS];
@@ -547,6 +602,7 @@ run_pipelined(const struct wire *w, int nconns, int depth, uint64_t total)
         if (nconns > 1)
             conn_set_nonblocking(cs[i]);
     }
+    double cpu0 = cpu_start(w->server);
     double t0 = now_ns();
     for (int i = 0; i < nconns; i++) {
         for (int d = 0; d < depth && cs[i]->sent < cs[i]->target; d++)
@@ -591,10 +647,11 @@ run_pipelined(const struct wire *w, int nconns, int depth, uint64_t total)
                 done++;
         }
     }
-    double secs = (now_ns() - t0) / 1e9;
+    double ns = (now_ns() - t0) / (double)total;
+    double cpu = cpu_per_op(w->server, cpu0, total);
     for (int i = 0; i < nconns; i++)
         conn_close(cs[i]);
-    return (double)total / secs;
+    return (struct rate){ns, cpu};
 }
 
 /* ---- the baseline server --------------------------------------------------------------------- */
@@ -883,6 +940,7 @@ line_add(struct line *l, const char *fmt, ...)
 struct result {
     const char *bench;
     double ns, base_ns, redis_ns, same_ns;
+    double cpu, base_cpu, same_cpu; /* server CPU ns per request in the best sample, or -1 */
     struct latency lat, base_lat, same_lat; /* (a) only */
 };
 
@@ -894,12 +952,30 @@ keep_best(double *best, double ns)
 }
 
 static void
-keep_best_latency(double *best, struct latency *best_lat, struct latency l)
+keep_best_rate(double *best, double *best_cpu, struct rate r)
+{
+    if (r.ns > 0 && (*best < 0 || r.ns < *best)) {
+        *best = r.ns;
+        *best_cpu = r.cpu;
+    }
+}
+
+static void
+keep_best_latency(double *best, double *best_cpu, struct latency *best_lat, struct latency l)
 {
     if (*best < 0 || l.mean < *best) {
         *best = l.mean;
+        *best_cpu = l.cpu;
         *best_lat = l;
     }
+}
+
+/* Adds `"name":us` for a CPU time per request in ns, when it is known. */
+static void
+line_add_cpu(struct line *l, const char *name, double ns)
+{
+    if (ns >= 0)
+        line_add(l, ",\"%s\":%.2f", name, ns / 1e3);
 }
 
 static void
@@ -908,10 +984,12 @@ report(const struct result *r, int latency, uint64_t ops, const struct wire *w)
     struct line l = {.len = 0};
     line_add(&l, "{\"bench\":\"%s\",\"ns_per_op\":%.1f,\"ops_per_sec\":%.0f", r->bench, r->ns,
              1e9 / r->ns);
+    line_add_cpu(&l, "cpu_us_per_op", r->cpu);
     if (latency)
         line_add(&l, ",\"p50_ns\":%.0f,\"p99_ns\":%.0f", r->lat.p50, r->lat.p99);
     line_add(&l, ",\"baseline\":\"unix_pingpong\",\"baseline_ns_per_op\":%.1f", r->base_ns);
     line_add(&l, ",\"baseline_ops_per_sec\":%.0f", 1e9 / r->base_ns);
+    line_add_cpu(&l, "baseline_cpu_us_per_op", r->base_cpu);
     if (latency)
         line_add(&l, ",\"baseline_p50_ns\":%.0f,\"baseline_p99_ns\":%.0f", r->base_lat.p50,
                  r->base_lat.p99);
@@ -924,6 +1002,8 @@ report(const struct result *r, int latency, uint64_t ops, const struct wire *w)
                  ",\"redis_same_client_ns_per_op\":%.1f,\"redis_same_client_ops_per_sec\":%.0f,"
                  "\"ratio_vs_redis_same_client\":%.3f",
                  r->same_ns, 1e9 / r->same_ns, r->ns / r->same_ns);
+    if (r->same_ns > 0)
+        line_add_cpu(&l, "redis_same_client_cpu_us_per_op", r->same_cpu);
     line_add(&l, ",\"ops\":%" PRIu64 ",\"request_bytes\":%zu,\"response_bytes\":%zu}", ops,
              w->req_len, w->resp_len);
     puts(l.buf);
@@ -1067,7 +1147,7 @@ main(int argc, char **argv)
     char *dargv[] = {(char *)daemon_path, "--foreground", "--rundir", rundir, "--statedir",
                      statedir, "--http", "off", NULL};
     child_start(&daemon_child, dargv, 0, "ready: listening on ");
-    static struct wire dw = {.name = "smtpstatusd", .protobuf = 1};
+    static struct wire dw = {.name = "smtpstatusd", .protobuf = 1, .server = &daemon_child};
     snprintf(dw.path, sizeof dw.path, "%s/smtpstatusd.sock", rundir);
     build_request(&dw);
     uint8_t *resp = probe_daemon(&dw);
@@ -1076,11 +1156,12 @@ main(int argc, char **argv)
     static struct wire pw;
     pw = dw;
     pw.name = "unix_pingpong";
+    pw.server = &pingpong_child;
     snprintf(pw.path, sizeof pw.path, "%s/pingpong.sock", tmpdir);
     pingpong_start(&pw);
 
     /* The peer. */
-    static struct wire rw = {.name = "redis-server"};
+    static struct wire rw = {.name = "redis-server", .server = &redis_child};
     static uint8_t redis_resp[IN_CAP];
     char redis_sock[300];
     snprintf(redis_sock, sizeof redis_sock, "%s/redis.sock", tmpdir);
@@ -1101,11 +1182,11 @@ main(int argc, char **argv)
     }
 
     struct result ra = {.bench = "rpc_unpipelined", .ns = -1, .base_ns = -1, .redis_ns = -1,
-                        .same_ns = -1};
+                        .same_ns = -1, .cpu = -1, .base_cpu = -1, .same_cpu = -1};
     struct result rb1 = {.bench = "rpc_pipelined_16", .ns = -1, .base_ns = -1, .redis_ns = -1,
-                         .same_ns = -1};
+                         .same_ns = -1, .cpu = -1, .base_cpu = -1, .same_cpu = -1};
     struct result rc16 = {.bench = "rpc_16conn_16deep", .ns = -1, .base_ns = -1, .redis_ns = -1,
-                          .same_ns = -1};
+                          .same_ns = -1, .cpu = -1, .base_cpu = -1, .same_cpu = -1};
     double *lat = malloc(UNPIPELINED_OPS * sizeof *lat);
     if (lat == NULL)
         fail("out of memory");
@@ -1116,27 +1197,30 @@ main(int argc, char **argv)
                     BUDGET_S, rounds);
             break;
         }
-        keep_best_latency(&ra.ns, &ra.lat, run_unpipelined(&dw, lat, UNPIPELINED_OPS));
-        keep_best_latency(&ra.base_ns, &ra.base_lat, run_unpipelined(&pw, lat, UNPIPELINED_OPS));
+        keep_best_latency(&ra.ns, &ra.cpu, &ra.lat, run_unpipelined(&dw, lat, UNPIPELINED_OPS));
+        keep_best_latency(&ra.base_ns, &ra.base_cpu, &ra.base_lat,
+                          run_unpipelined(&pw, lat, UNPIPELINED_OPS));
         if (rs != NULL) {
-            keep_best_latency(&ra.same_ns, &ra.same_lat,
+            keep_best_latency(&ra.same_ns, &ra.same_cpu, &ra.same_lat,
                               run_unpipelined(&rw, lat, UNPIPELINED_OPS));
             double rps = redis_benchmark(rb, redis_sock, UNPIPELINED_OPS, 1, 1);
             keep_best(&ra.redis_ns, rps > 0 ? 1e9 / rps : -1);
         }
 
-        keep_best(&rb1.ns, 1e9 / run_pipelined(&dw, 1, DEPTH, PIPELINED_OPS));
-        keep_best(&rb1.base_ns, 1e9 / run_pipelined(&pw, 1, DEPTH, PIPELINED_OPS));
+        keep_best_rate(&rb1.ns, &rb1.cpu, run_pipelined(&dw, 1, DEPTH, PIPELINED_OPS));
+        keep_best_rate(&rb1.base_ns, &rb1.base_cpu, run_pipelined(&pw, 1, DEPTH, PIPELINED_OPS));
         if (rs != NULL) {
-            keep_best(&rb1.same_ns, 1e9 / run_pipelined(&rw, 1, DEPTH, PIPELINED_OPS));
+            keep_best_rate(&rb1.same_ns, &rb1.same_cpu, run_pipelined(&rw, 1, DEPTH, PIPELINED_OPS));
             double rps = redis_benchmark(rb, redis_sock, PIPELINED_OPS, 1, DEPTH);
             keep_best(&rb1.redis_ns, rps > 0 ? 1e9 / rps : -1);
         }
 
-        keep_best(&rc16.ns, 1e9 / run_pipelined(&dw, CONNS, DEPTH, PIPELINED_OPS));
-        keep_best(&rc16.base_ns, 1e9 / run_pipelined(&pw, CONNS, DEPTH, PIPELINED_OPS));
+        keep_best_rate(&rc16.ns, &rc16.cpu, run_pipelined(&dw, CONNS, DEPTH, PIPELINED_OPS));
+        keep_best_rate(&rc16.base_ns, &rc16.base_cpu,
+                       run_pipelined(&pw, CONNS, DEPTH, PIPELINED_OPS));
         if (rs != NULL) {
-            keep_best(&rc16.same_ns, 1e9 / run_pipelined(&rw, CONNS, DEPTH, PIPELINED_OPS));
+            keep_best_rate(&rc16.same_ns, &rc16.same_cpu,
+                           run_pipelined(&rw, CONNS, DEPTH, PIPELINED_OPS));
             double rps = redis_benchmark(rb, redis_sock, PIPELINED_OPS, CONNS, DEPTH);
             keep_best(&rc16.redis_ns, rps > 0 ? 1e9 / rps : -1);
         }
@@ -1148,16 +1232,27 @@ main(int argc, char **argv)
     report(&rc16, 0, PIPELINED_OPS, &dw);
     fflush(stdout);
 
-    fprintf(stderr, "bench_rpc: goal unpipelined ratio <= 1.3: %.2f, %s\n", ra.ns / ra.base_ns,
-            ra.ns <= 1.3 * ra.base_ns ? "met" : "NOT met");
+    fprintf(stderr, "bench_rpc: goal rpc_unpipelined at most %.2f times the floor: %.2f, %s\n",
+            UNPIPELINED_GOAL, ra.ns / ra.base_ns,
+            ra.ns <= UNPIPELINED_GOAL * ra.base_ns ? "met" : "NOT met");
+    /* Redis is compared on this program's own client loops, which drive both alike;
+     * redis-benchmark's rate, from another client, is shown beside it. */
     const struct result *tp[] = {&rb1, &rc16};
     for (int i = 0; i < 2; i++) {
-        if (tp[i]->redis_ns > 0)
+        const struct result *r = tp[i];
+        if (r->same_ns <= 0) {
             fprintf(stderr,
-                    "bench_rpc: goal %s at least Redis's rate: %.0f/s vs redis-benchmark "
-                    "%.0f/s, %s\n",
-                    tp[i]->bench, 1e9 / tp[i]->ns, 1e9 / tp[i]->redis_ns,
-                    tp[i]->ns <= tp[i]->redis_ns ? "met" : "NOT met");
+                    "bench_rpc: goal %s at least Redis's rate on the same client loops: not "
+                    "measured (no Redis), NOT met\n",
+                    r->bench);
+            continue;
+        }
+        fprintf(stderr,
+                "bench_rpc: goal %s at least Redis's rate on the same client loops "
+                "(ratio_vs_redis_same_client <= 1.0): %.0f/s vs %.0f/s, %.2f, %s "
+                "(redis-benchmark: %.0f/s)\n",
+                r->bench, 1e9 / r->ns, 1e9 / r->same_ns, r->ns / r->same_ns,
+                r->ns <= r->same_ns ? "met" : "NOT met", r->redis_ns > 0 ? 1e9 / r->redis_ns : 0);
     }
 
     int status = child_stop(&daemon_child);

@@ -2,6 +2,8 @@
 # Runs bench_rpc (see the file comment of tests/bench/bench_rpc.c) against the daemon of a build,
 # with Redis as the peer. Installs redis-server and redis-tools from Debian first when they are
 # missing and this runs as root; otherwise it runs without Redis (bench_rpc says so on stderr).
+# Each JSON line has the rate and, beside it, the server's CPU time per request
+# (cpu_us_per_op); the goal lines on stderr say "met" or "NOT met" with the goal.
 #
 #   tests/bench/run-rpc-bench.sh BUILD_DIR
 set -euo pipefail
