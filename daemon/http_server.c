@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "conn_limits.h"
+#include "http_auth.h"
 #include "http_reader.h"
 #include "log.h"
 
@@ -79,22 +80,6 @@ static void after_input(struct http_conn *c);
 
 /* ---- addresses ---------------------------------------------------------------------------- */
 
-static int
-is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_LOOPBACK(a))
-            return 1;
-        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
-    }
-    return 0;
-}
-
 int
 http_server_parse_address(const char *spec, struct sockaddr_storage *out, int *loopback, char *err,
                           size_t err_size)
@@ -136,7 +121,7 @@ http_server_parse_address(const char *spec, struct sockaddr_storage *out, int *l
         snprintf(err, err_size, "\"%s\": \"%s\" is not an IPv4 or IPv6 address", spec, host);
         return -1;
     }
-    *loopback = is_loopback((struct sockaddr *)out);
+    *loopback = http_auth_is_loopback((struct sockaddr *)out);
     return 0;
 }
 
@@ -746,33 +731,18 @@ on_connection(uv_stream_t *listener, int status)
         conn_close(c);
         return;
     }
-    /* Loopback is not an identity (every local user is on it) and the Unix socket is
-     * world-writable: a reload needs the kernel's word that the peer is an administrator. */
-    struct peer peer = {0};
     uv_os_fd_t fd;
     int have_fd = uv_fileno(&c->h.handle, &fd) == 0;
     if (have_fd)
         conn_limits_accepted(srv->opt.limits, fd, "http");
-    if (tcp) {
-        struct sockaddr_storage addr;
-        int len = sizeof addr;
+    if (tcp)
         uv_tcp_nodelay(&c->h.tcp, 1);
-        /* The client's socket is on this host: its owner is the peer. Asked only when reload
-         * is enabled, as the other endpoints are for everyone. */
-        if (srv->opt.admin && have_fd &&
-            uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&addr, &len) == 0 &&
-            is_loopback((struct sockaddr *)&addr)) {
-            int why = peer_from_tcp(fd, &peer);
-            if (why != 0)
-                log_debug("http: cannot identify a loopback client: %s", strerror(-why));
-        }
-    } else if (have_fd) {
-        peer_from_unix(fd, service_admin_group(srv->api.svc), &peer);
-    }
-    c->local = service_peer_is_admin(srv->api.svc, &peer);
+    struct http_auth_peer peer;
+    http_auth_identify(srv->api.svc, srv->opt.admin, have_fd ? fd : -1, tcp, &peer);
+    c->local = peer.admin;
     http_reader_init(&c->reader, &hooks, c, c->local);
-    c->reader.unix_peer = !tcp;
-    c->reader.peer_uid = peer.known ? (long)peer.uid : -1L;
+    c->reader.unix_peer = peer.unix_peer;
+    c->reader.peer_uid = peer.uid;
     c->last_active = uv_now(srv->loop);
     if (m->http_connections_open > srv->opt.max_connections) {
         /* (conn_close_after_writes() arms the timer: a refused client that never reads its 503
