@@ -3,14 +3,16 @@
  * JSON (or Prometheus text) body out, answered from the registry being served with the same
  * library calls as the socket API and the same JSON builders as the CLI (answer_json.h). It
  * knows nothing of sockets, llhttp or the event loop, so it can be unit-tested and fuzzed
- * directly; http_server.c does the transport.
+ * directly; http_server.c does the transport. This header is the whole module's face: the
+ * routing is http_api.c, the endpoints http_lookup.c and http_admin.c, the lookup answers'
+ * cache http_cache.c, who may reload http_auth.c.
  *
  * Endpoints: GET /v1/codes/{code}, GET /v1/codes?basic=&q=&subject=, GET /v1/basic/{nnn},
- * GET|POST /v1/render, POST /v1/classify, POST /v1/bounce, GET /v1/registry, POST /v1/reload (only with
- * --http-admin, only for a peer the kernel identifies as an administrator, and never for
- * what a browser can send), GET /healthz, GET /metrics. HEAD is
- * answered wherever GET is. ?pretty=1 indents the JSON. Errors are
- * {"error": {"status": N, "code": "not_found", "message": "..."}}.
+ * GET|POST /v1/render, POST /v1/classify, POST /v1/bounce, GET /v1/registry, POST /v1/reload
+ * (only with --http-admin, only for a peer the kernel identifies as an administrator, and never
+ * for what a browser can send), GET /healthz, GET /metrics. HEAD is answered wherever GET is.
+ * ?pretty=1 indents the JSON. Errors are {"error": {"status": N, "code": "not_found",
+ * "message": "..."}}.
  */
 #ifndef SMTPSTATUSD_HTTP_API_H
 #define SMTPSTATUSD_HTTP_API_H
@@ -46,7 +48,7 @@ struct http_request {
                        Unix socket, the socket diagnostics of a loopback TCP client) */
     int unix_peer;  /* the peer came over the Unix socket */
     long peer_uid;  /* its uid as the kernel gave it; -1: unknown */
-    int http10; /* HTTP/1.0 */
+    int http10;     /* HTTP/1.0 */
     /* Header values, lower case; NULL when absent (host also when repeated or too long). */
     const char *host;
     size_t host_len;
@@ -63,15 +65,15 @@ struct http_response {
     enum http_op op;          /* what was asked, as counted */
 };
 
-struct http_api_cache;
+struct http_cache;
 
 /* The endpoints' shared state; the daemon owns it, and every pointer must outlive it. */
 struct http_api {
-    struct service *svc;          /* the registry served and the socket API's counters */
-    struct metrics *metrics;      /* counters of both surfaces */
-    int admin;                    /* POST /v1/reload is enabled (--http-admin) */
-    struct http_api_cache *cache; /* owned: lookup answers of the registry served, made on
-                                     first use; http_api_free() frees it */
+    struct service *svc;      /* the registry served and the socket API's counters */
+    struct metrics *metrics;  /* counters of both surfaces */
+    int admin;                /* POST /v1/reload is enabled (--http-admin) */
+    struct http_cache *cache; /* owned: lookup answers of the registry served (http_cache.h),
+                                 made on first use; http_api_free() frees it */
 };
 
 /* Frees what `api` owns (the answer cache), not the api itself. */

@@ -77,7 +77,8 @@ enum http_read_status http_reader_feed(struct http_reader *r, const char *data, 
                                        size_t *consumed, int *status, char *message,
                                        size_t message_size);
 
-/* Resumes after HTTP_READ_PAUSED. */
+/* Resumes after HTTP_READ_PAUSED; does nothing when the reader is not paused (llhttp_resume()
+ * only lifts a pause), so the owner need not remember whether it paused. */
 void http_reader_resume(struct http_reader *r);
 
 #endif

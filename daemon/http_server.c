@@ -4,13 +4,15 @@
  * Each connection has a request reader (http_reader.c, llhttp) fed straight from the read
  * buffer, which all connections share: everything a request needs past its read (target, body)
  * is copied into the reader, within the limits. A whole request is answered in the reader's
- * on_request hook; its answer is appended to the connection's output, and all the
- * answers of one read go out in one write. A POST /v1/reload pauses the parser until the reload
- * is answered; the bytes after it wait in `pending`, as do those read while the daemon-wide
- * budget of unread answers is spent and the connection holds some of them (conn_limits.h: one
- * holding none is answered from the reserve, one answer per write; one holding the most may be
- * closed to make room there). One timer per connection enforces both
- * timeouts: it is never touched per request, only re-armed when it fires.
+ * on_request hook; its answer is appended to the connection's output, and all the answers of one
+ * read go out in one write. A connection is in one state (enum conn_state: idle, in a request,
+ * waiting on its reload, past its last answer, draining, closed), and reading is held by three
+ * things besides: the client's half-close, a client that leaves its answers unread, and the
+ * daemon-wide budget of unread answers (conn_limits.h: a connection holding none is answered from
+ * the reserve, one answer per write; one holding the most may be closed to make room there).
+ * Bytes read behind a request that paused the parser wait in `pending`. One timer per
+ * connection enforces both timeouts: it is never touched per request, only re-armed when it
+ * fires.
  */
 #include "http_server.h"
 
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include "conn_limits.h"
+#include "http_auth.h"
 #include "http_reader.h"
 #include "log.h"
 
@@ -33,6 +36,44 @@
 #define OUT_FLUSH_SIZE    (256u << 10) /* write a long pipeline's answers in pieces of this */
 #define OUT_KEEP_SIZE     (16u << 10)  /* an idle connection keeps an output buffer this big */
 _Static_assert(OUT_FLUSH_SIZE <= CONN_LIMITS_RESERVE_MIN, "conn_limits.h's bound counts on it");
+
+/*
+ * What a connection is doing, which decides whether it reads, whether its bytes are parsed, and
+ * which of the timeouts runs. The transitions:
+ *
+ *   accept                          -> IDLE (or LAST, refused with 503 over the connection cap)
+ *   IDLE    -- a request's first byte        -> REQUEST
+ *   REQUEST -- whole, answered               -> IDLE
+ *           -- whole, an allowed reload      -> RELOAD
+ *           -- whole, answered with Connection: close, or refused (400, 408, 413, 414, 431)
+ *                                            -> LAST
+ *   RELOAD  -- http_server_reload_done()     -> IDLE, or LAST when the reload's request said
+ *                                               Connection: close
+ *   LAST, or IDLE/REQUEST once the client has half-closed and nothing is left to answer
+ *                                            -> DRAINING (shutdown after the queued answers)
+ *   DRAINING -- shutdown done, or the drain deadline
+ *                                            -> CLOSED
+ *   any other -- a read or write error, out of memory, the idle timeout, shed by the output
+ *                budget, the server stopping -> CLOSED
+ */
+enum conn_state {
+    CONN_IDLE,     /* between requests, reading: the idle timeout runs */
+    CONN_REQUEST,  /* a request has begun and is not whole: the header timeout runs */
+    CONN_RELOAD,   /* its POST /v1/reload runs: nothing is read or parsed until it is answered,
+                      and no timeout runs (the wait is the daemon's, not the client's) */
+    CONN_LAST,     /* an answer said Connection: close: nothing more is parsed */
+    CONN_DRAINING, /* shut down once the queued answers are written, reading nothing: the drain
+                      deadline runs */
+    CONN_CLOSED,   /* uv_close()d: nothing more happens; freed when both handles have closed */
+};
+
+/* What the Connection header of an answer says, as the request it answers asked. Not part of
+ * the state: the answer to a reload is written when the reload ends, with its request's. */
+enum conn_framing {
+    FRAMING_KEEP,    /* HTTP/1.1 keep-alive: nothing to say */
+    FRAMING_KEEP_10, /* an HTTP/1.0 client asked to keep alive: "Connection: keep-alive" */
+    FRAMING_CLOSE,   /* "Connection: close": the last answer */
+};
 
 struct http_conn {
     union {
@@ -45,30 +86,33 @@ struct http_conn {
     uv_shutdown_t shutdown;
     struct http_server *srv;
     struct http_reader reader;
-    int local;                /* an administrator by the kernel's word: may reload with
-                                 --http-admin */
-    int open_handles;         /* the stream and the timer; freed when both have closed */
-    int closing;              /* no more reading or answering */
-    int draining;             /* closing once the queued answers are written */
-    uint64_t drain_started;   /* loop time draining began or last wrote: the deadline's start */
-    int eof;                  /* the client half-closed: answer what came, then close */
-    int reading;              /* uv_read_start() is in effect */
-    int throttled;            /* paused until the client reads its answers */
-    int waiting_reload;       /* paused until its reload is answered */
+    enum conn_state state;
+    enum conn_framing framing;
+    /* Two holds on reading that come in any of the reading states, each set and lifted by an
+     * event of its own (and conn_limits.h's budget.waiting is a third): states they are not. */
+    int eof;          /* the client half-closed: no more bytes come, but what it asked for (and
+                         bytes kept behind a pause) is answered before the connection drains */
+    int throttled;    /* the client left WRITE_QUEUE_LIMIT of answers unread: nothing is read or
+                         parsed until on_write() finds the socket's queue under half of it */
+    int open_handles; /* the stream and the timer; freed when both have closed */
     struct conn_limits_conn budget; /* its part in the output budget */
-    int parser_paused;        /* on_request paused the parser: resume it before feeding */
-    int http10;               /* the last request was HTTP/1.0: keep-alive must be said */
-    int close_after;          /* the last answer said Connection: close */
-    int in_message;           /* a request has begun and not ended */
-    uint64_t message_started; /* loop time of its first byte */
-    uint64_t last_active;     /* loop time of the last whole request (or the accept) */
-    int reload_pretty;
+    uint64_t message_started;       /* REQUEST: loop time of the request's first byte */
+    uint64_t last_active;           /* loop time of the last whole request (or the accept) */
+    uint64_t drain_started; /* DRAINING: loop time it began or last wrote: the deadline's start */
+    int reload_pretty;      /* RELOAD: the answer is indented */
     /* output */
     struct buf out; /* owned: answers not yet handed to the socket */
     char *pending;  /* owned: bytes after a request that paused the parser */
     size_t pending_len;
     struct http_conn *prev, *next;
 };
+
+/* Whether the connection is still served: neither draining nor closed. */
+static int
+conn_open(const struct http_conn *c)
+{
+    return c->state != CONN_DRAINING && c->state != CONN_CLOSED;
+}
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
@@ -78,22 +122,6 @@ static int resume_input(struct http_conn *c);
 static void after_input(struct http_conn *c);
 
 /* ---- addresses ---------------------------------------------------------------------------- */
-
-static int
-is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_LOOPBACK(a))
-            return 1;
-        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
-    }
-    return 0;
-}
 
 int
 http_server_parse_address(const char *spec, struct sockaddr_storage *out, int *loopback, char *err,
@@ -136,7 +164,7 @@ http_server_parse_address(const char *spec, struct sockaddr_storage *out, int *l
         snprintf(err, err_size, "\"%s\": \"%s\" is not an IPv4 or IPv6 address", spec, host);
         return -1;
     }
-    *loopback = is_loopback((struct sockaddr *)out);
+    *loopback = http_auth_is_loopback((struct sockaddr *)out);
     return 0;
 }
 
@@ -172,9 +200,9 @@ on_handle_closed(uv_handle_t *h)
 static void
 conn_close(struct http_conn *c)
 {
-    if (c->closing)
+    if (c->state == CONN_CLOSED)
         return;
-    c->closing = 1;
+    c->state = CONN_CLOSED;
     struct http_server *srv = c->srv;
     if (srv->waiter == c)
         srv->waiter = NULL; /* the reload goes on; its answer has nobody to go to */
@@ -202,11 +230,10 @@ on_shutdown(uv_shutdown_t *req, int status)
 static void
 conn_close_after_writes(struct http_conn *c)
 {
-    if (c->closing || c->draining)
+    if (!conn_open(c))
         return;
-    c->draining = 1;
+    c->state = CONN_DRAINING;
     uv_read_stop(&c->h.stream);
-    c->reading = 0;
     /* The shutdown completes only when the client reads what is queued: one that never reads
      * must not keep its slot and its answers for ever. */
     c->drain_started = uv_now(c->srv->loop);
@@ -224,19 +251,17 @@ struct write_req {
     size_t len; /* charged to the output budget */
 };
 
+/* Reads, or stops reading, as the state and the holds say. libuv knows whether it reads: a
+ * second uv_read_start() is UV_EALREADY, a second uv_read_stop() nothing. */
 static void
 update_reading(struct http_conn *c)
 {
-    if (c->closing || c->draining)
+    if (!conn_open(c))
         return;
-    int pause = c->waiting_reload || c->throttled || c->budget.waiting || c->eof;
-    if (pause && c->reading) {
+    if (c->state == CONN_RELOAD || c->throttled || c->budget.waiting || c->eof)
         uv_read_stop(&c->h.stream);
-        c->reading = 0;
-    } else if (!pause && !c->reading) {
+    else
         uv_read_start(&c->h.stream, on_alloc, on_read);
-        c->reading = 1;
-    }
 }
 
 static void
@@ -249,15 +274,15 @@ on_write(uv_write_t *req, int status)
     free(w->data);
     free(w);
     /* Before the release, which may resume others. */
-    if (status < 0 && !c->closing) {
+    if (status < 0 && c->state != CONN_CLOSED) {
         log_debug("http: cannot write a client's answers: %s; closing its connection",
                   uv_strerror(status));
         conn_close(c);
     }
     conn_limits_release(limits, &c->budget, len);
-    if (status < 0 || c->closing)
+    if (status < 0 || c->state == CONN_CLOSED)
         return;
-    if (c->draining) {
+    if (c->state == CONN_DRAINING) {
         /* The deadline is for a client that stopped reading, not for a slow one. */
         c->drain_started = uv_now(c->srv->loop);
         return;
@@ -274,7 +299,7 @@ on_write(uv_write_t *req, int status)
 static int
 flush(struct http_conn *c)
 {
-    if (c->out.len == 0 || c->closing)
+    if (c->out.len == 0 || c->state == CONN_CLOSED)
         return 0;
     uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
     /* From the reserve, through uv_write() whatever the socket would take: one answer a turn of
@@ -382,9 +407,9 @@ put_response(struct http_conn *c, const struct http_response *r, const char *bod
         p = put_str(p, "\r\nAllow: ");
         p = put_str(p, r->allow);
     }
-    if (c->close_after)
+    if (c->framing == FRAMING_CLOSE)
         p = put_str(p, "\r\nConnection: close");
-    else if (c->http10)
+    else if (c->framing == FRAMING_KEEP_10)
         p = put_str(p, "\r\nConnection: keep-alive"); /* 1.0 closes unless told otherwise */
     p = put_str(p, "\r\n\r\n");
     if (!head && len > 0) {
@@ -407,9 +432,10 @@ refuse(struct http_conn *c, int status, const char *message)
     buf_reset(&srv->body);
     srv->api.metrics->http_requests[HTTP_OP_UNKNOWN]++;
     http_api_error(&srv->api, status, message, &srv->body, &r);
-    c->close_after = 1;
+    c->framing = FRAMING_CLOSE;
     put_response(c, &r, srv->body.data, srv->body.len, 0);
-    c->in_message = 0;
+    if (c->state != CONN_CLOSED)
+        c->state = CONN_LAST;
 }
 
 /* ---- requests ----------------------------------------------------------------------------- */
@@ -418,8 +444,8 @@ static void
 on_begin(void *arg)
 {
     struct http_conn *c = arg;
-    if (!c->in_message) {
-        c->in_message = 1;
+    if (c->state == CONN_IDLE) {
+        c->state = CONN_REQUEST;
         c->message_started = uv_now(c->srv->loop);
     }
 }
@@ -438,13 +464,12 @@ on_request(void *arg, const struct http_request *req, int keep_alive)
 {
     struct http_conn *c = arg;
     struct http_server *srv = c->srv;
-    if (c->closing || c->draining)
+    if (!conn_open(c))
         return 1; /* a failed write closed it during this read: answer nothing more */
     uint64_t t0 = uv_hrtime();
-    c->in_message = 0;
+    c->state = CONN_IDLE;
     c->last_active = uv_now(srv->loop);
-    c->close_after = !keep_alive;
-    c->http10 = req->http10;
+    c->framing = !keep_alive ? FRAMING_CLOSE : req->http10 ? FRAMING_KEEP_10 : FRAMING_KEEP;
     struct http_response r;
     char dir_buf[4096];
     const char *dir = NULL;
@@ -455,7 +480,7 @@ on_request(void *arg, const struct http_request *req, int keep_alive)
         http_api_error(&srv->api, 405, "CONNECT is not served: this is not a proxy", &srv->body,
                        &r);
         r.allow = "GET, HEAD, POST";
-        c->close_after = 1;
+        c->framing = FRAMING_CLOSE;
     } else if (req->target_len == 0 || req->target[0] != '/') {
         /* Only origin-form: "*" and absolute-form name no resource here. */
         srv->api.metrics->http_requests[HTTP_OP_UNKNOWN]++;
@@ -465,36 +490,34 @@ on_request(void *arg, const struct http_request *req, int keep_alive)
                HTTP_API_RELOAD) {
         c->reload_pretty = http_api_wants_pretty(req->target, req->target_len);
         srv->waiter = c;
-        c->waiting_reload = 1;
+        c->state = CONN_RELOAD;
         int rc = srv->reload(srv->reload_arg, c, dir, (uid_t)c->reader.peer_uid);
-        if (rc == 0) {
-            c->parser_paused = 1;
+        if (rc == 0)
             return 1; /* answered by http_server_reload_done() */
-        }
         srv->waiter = NULL;
-        c->waiting_reload = 0;
+        c->state = CONN_IDLE;
         buf_reset(&srv->body);
         http_api_reload_response(&srv->api, 0, rc, NULL, c->reload_pretty, &srv->body, &r);
     }
     put_response(c, &r, srv->body.data, srv->body.len, req->method == HTTP_METHOD_HEAD);
     metrics_observe(&srv->api.metrics->latency_http, uv_hrtime() - t0);
     /* Connection: close: nothing after this request is read. */
-    if (c->close_after)
+    if (c->framing == FRAMING_CLOSE) {
+        if (c->state != CONN_CLOSED)
+            c->state = CONN_LAST;
         return 1;
+    }
     /* The throttle in flush() stops only the next read: without this, one 64 KiB read of
      * pipelined requests for big answers would all be answered and held. */
     if (c->out.len + uv_stream_get_write_queue_size(&c->h.stream) > WRITE_QUEUE_LIMIT) {
         c->throttled = 1;
-        c->parser_paused = 1;
         return 1;
     }
     /* From the reserve, answer by answer: one the socket does not take makes c wait. */
     if (conn_limits_spent(srv->opt.limits) && flush(c) != 0)
         return 1;
-    if (conn_limits_must_wait(srv->opt.limits, &c->budget)) {
-        c->parser_paused = 1;
+    if (conn_limits_must_wait(srv->opt.limits, &c->budget))
         return 1;
-    }
     return 0;
 }
 
@@ -504,7 +527,7 @@ static const struct http_reader_hooks hooks = {on_begin, on_continue, on_request
 static void
 feed(struct http_conn *c, const char *data, size_t len)
 {
-    if (c->closing || c->draining || c->close_after)
+    if (c->state != CONN_IDLE && c->state != CONN_REQUEST)
         return;
     size_t consumed;
     int status;
@@ -513,7 +536,7 @@ feed(struct http_conn *c, const char *data, size_t len)
     case HTTP_READ_OK:
         return;
     case HTTP_READ_PAUSED:
-        if (c->close_after || consumed >= len)
+        if (c->framing == FRAMING_CLOSE || consumed >= len)
             return; /* Connection: close, or nothing after the pausing request */
         /* Keep what follows until the reload is answered or the client reads its answers. */
         c->pending = malloc(len - consumed);
@@ -549,20 +572,16 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 static int
 resume_input(struct http_conn *c)
 {
-    if (c->closing || c->draining || c->waiting_reload || c->throttled || c->budget.waiting)
+    if (!conn_open(c) || c->state == CONN_RELOAD || c->throttled || c->budget.waiting)
         return 0;
-    if (c->parser_paused) {
-        http_reader_resume(&c->reader);
-        c->parser_paused = 0;
-    }
+    http_reader_resume(&c->reader);
     char *pending = c->pending;
     size_t n = c->pending_len;
     c->pending = NULL;
     c->pending_len = 0;
     if (pending == NULL)
         return 0;
-    if (!c->close_after)
-        feed(c, pending, n); /* may pause again and keep a new `pending` */
+    feed(c, pending, n); /* may pause again and keep a new `pending`; nothing in LAST */
     free(pending);
     return 1;
 }
@@ -575,18 +594,23 @@ after_input(struct http_conn *c)
         if (flush(c) != 0)
             return;
         /* The socket took everything at once, so no on_write will come to lift the throttle. */
-        if (!c->throttled || c->closing || c->draining ||
+        if (!c->throttled || !conn_open(c) ||
             uv_stream_get_write_queue_size(&c->h.stream) >= WRITE_QUEUE_LIMIT / 2)
             break;
         c->throttled = 0;
         if (!resume_input(c))
             break;
     }
-    if (c->closing || c->draining)
+    if (!conn_open(c))
         return;
-    if (c->waiting_reload)
+    if (c->state == CONN_RELOAD) {
+        /* Nothing more is read until the reload is answered: the bytes a read would bring
+         * belong after those kept in `pending`, and the parser is paused. */
+        update_reading(c);
         return;
-    if (c->close_after || (c->eof && c->pending == NULL && !c->throttled && !c->budget.waiting)) {
+    }
+    if (c->state == CONN_LAST ||
+        (c->eof && c->pending == NULL && !c->throttled && !c->budget.waiting)) {
         conn_close_after_writes(c);
         return;
     }
@@ -604,7 +628,6 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
          * pipelined behind a pause) still go out, within the drain deadline. */
         c->eof = 1;
         uv_read_stop(&c->h.stream);
-        c->reading = 0;
         after_input(c);
         return;
     }
@@ -666,9 +689,9 @@ on_timer(uv_timer_t *t)
     uint64_t now = uv_now(srv->loop), ht = srv->opt.header_timeout_ms,
              it = srv->opt.idle_timeout_ms;
     uint64_t next = ht < it ? ht : it;
-    if (c->closing)
+    if (c->state == CONN_CLOSED)
         return;
-    if (c->draining) {
+    if (c->state == CONN_DRAINING) {
         uint64_t age = now - c->drain_started;
         if (age >= it) {
             log_info("http: a client left its answers unread for %u ms; closing its connection",
@@ -678,9 +701,9 @@ on_timer(uv_timer_t *t)
             return;
         }
         next = it - age;
-    } else if (c->waiting_reload) {
+    } else if (c->state == CONN_RELOAD) {
         /* The daemon owes this client an answer: the clock is not the client's fault. */
-    } else if (c->in_message) {
+    } else if (c->state == CONN_REQUEST) {
         uint64_t age = now - c->message_started;
         if (age >= ht) {
             log_info("http: a request took over %u ms to arrive; answering 408 and closing",
@@ -746,33 +769,17 @@ on_connection(uv_stream_t *listener, int status)
         conn_close(c);
         return;
     }
-    /* Loopback is not an identity (every local user is on it) and the Unix socket is
-     * world-writable: a reload needs the kernel's word that the peer is an administrator. */
-    struct peer peer = {0};
     uv_os_fd_t fd;
     int have_fd = uv_fileno(&c->h.handle, &fd) == 0;
     if (have_fd)
         conn_limits_accepted(srv->opt.limits, fd, "http");
-    if (tcp) {
-        struct sockaddr_storage addr;
-        int len = sizeof addr;
+    if (tcp)
         uv_tcp_nodelay(&c->h.tcp, 1);
-        /* The client's socket is on this host: its owner is the peer. Asked only when reload
-         * is enabled, as the other endpoints are for everyone. */
-        if (srv->opt.admin && have_fd &&
-            uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&addr, &len) == 0 &&
-            is_loopback((struct sockaddr *)&addr)) {
-            int why = peer_from_tcp(fd, &peer);
-            if (why != 0)
-                log_debug("http: cannot identify a loopback client: %s", strerror(-why));
-        }
-    } else if (have_fd) {
-        peer_from_unix(fd, service_admin_group(srv->api.svc), &peer);
-    }
-    c->local = service_peer_is_admin(srv->api.svc, &peer);
-    http_reader_init(&c->reader, &hooks, c, c->local);
-    c->reader.unix_peer = !tcp;
-    c->reader.peer_uid = peer.known ? (long)peer.uid : -1L;
+    struct http_auth_peer peer;
+    http_auth_identify(srv->api.svc, srv->opt.admin, have_fd ? fd : -1, tcp, &peer);
+    http_reader_init(&c->reader, &hooks, c, peer.admin);
+    c->reader.unix_peer = peer.unix_peer;
+    c->reader.peer_uid = peer.uid;
     c->last_active = uv_now(srv->loop);
     if (m->http_connections_open > srv->opt.max_connections) {
         /* (conn_close_after_writes() arms the timer: a refused client that never reads its 503
@@ -892,9 +899,9 @@ http_server_reload_done(struct http_server *srv, struct http_conn *waiter, int o
     buf_reset(&srv->body);
     http_api_reload_response(&srv->api, ok, 0, d, c->reload_pretty, &srv->body, &r);
     put_response(c, &r, srv->body.data, srv->body.len, 0);
-    c->waiting_reload = 0;
-    if (c->closing)
+    if (c->state == CONN_CLOSED)
         return;
+    c->state = c->framing == FRAMING_CLOSE ? CONN_LAST : CONN_IDLE;
     /* The requests that came after the reload, in their order. */
     resume_input(c);
     after_input(c);
