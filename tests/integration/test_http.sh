@@ -426,6 +426,28 @@ sys.stdout.write(data.decode())' "$port" >"$tmp/raw" 2>&1
   else
     bad "pipelined reloads"; sed 's/^/  | /' "$tmp/raw" | head -20
   fi
+  # Requests that arrive while a reload runs (a second write, five times over, so that some of
+  # them land during it) wait for it and are all answered, in order: none replaces the bytes
+  # kept behind the reload request.
+  /usr/bin/python3 -c '
+import re, socket, sys
+reload = b"POST /v1/reload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+rest = b"GET /v1/codes/2.0.0 HTTP/1.1\r\nHost: t\r\n\r\nGET /v1/codes/5.1.1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+for trial in range(5):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+    s.sendall(reload)
+    s.sendall(rest)
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    got = re.findall(rb"HTTP/1.1 (\d+)", data)
+    if got != [b"200"] * 4 or b"Bad destination mailbox address" not in data:
+        sys.exit("trial %d: answers %r" % (trial, got))' "$port" >"$tmp/raw" 2>&1
+  if [ $? -eq 0 ]; then ok "requests arriving during a reload are all answered after it, in order"
+  else bad "requests during a reload"; sed 's/^/  | /' "$tmp/raw" | head; fi
   # What a web page in a browser on this host can send may not reload: an Origin, a Host of
   # its own (DNS rebinding), a form's Content-Type.
   status_and "reload with an Origin header: 403" 403 '"Origin" in d["error"]["message"]' \
