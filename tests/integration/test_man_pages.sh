@@ -47,7 +47,7 @@ mapfile -t errs < <(grep -oE '^ +X\(E[A-Z0-9_]+' "$root/client/include/smtpstatu
 covers libsmtpstatus.3 "SMTPSTATUS_E* error" "${errs[@]}"
 # Every JSON field the CLI prints (the keys its builders set), and its exit statuses.
 mapfile -t keys < <(cat "$root/client/json/answer_json.c" "$root/client/cli/output.c" \
-  "$root/client/cli/update.c" | grep -oE '(jset|answer_json_set)\([^,]+, "[a-z_]+"' \
+  "$root/daemon/update/update.c" | grep -oE '(jset|answer_json_set)\([^,]+, "[a-z_]+"' \
   | sed 's/.*"\(.*\)"/\1/' | sort -u)
 [ ${#keys[@]} -gt 20 ] || bad "found only ${#keys[@]} JSON keys in the CLI's sources"
 covers smtpstatus.1 "JSON field" "${keys[@]}"
