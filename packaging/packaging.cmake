@@ -5,7 +5,7 @@
 # Man pages, compressed as Debian ships them (gzip -n: no name or time stamp in the file), each
 # with the package of what it documents.
 set(SMTPSTATUS_MAN_PAGES smtpstatus.1:cli libsmtpstatus.3:dev smtpstatusd.8:daemon
-    smtpstatus-integrations.7:cli)
+    smtpstatusd-update.8:daemon smtpstatus-integrations.7:cli)
 set(_man_gz "")
 foreach(entry ${SMTPSTATUS_MAN_PAGES})
   string(REPLACE ":" ";" entry ${entry})
@@ -50,7 +50,8 @@ install(FILES packaging/bash-completion/smtpstatus
 
 # ---- the Debian packages ----------------------------------------------------------------------
 # One package per install component, as Debian splits a library's users:
-#   smtpstatusd         daemon: the daemon, its units and sysusers.d entry, `update`'s timer;
+#   smtpstatusd         daemon: the daemon, its units and sysusers.d entry, smtpstatusd-update
+#                       (what `smtpstatus update` runs) and its timer;
 #                       maintainer scripts that make the user, enable the units, clean on purge
 #   smtpstatus          cli: the command, its bounce helper, completion, the cookbook man page
 #   libsmtpstatus0      lib: the shared library (shlibs file, ldconfig trigger)

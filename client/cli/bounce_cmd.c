@@ -14,6 +14,7 @@
 
 #include "bounce_print.h"
 #include "commands.h"
+#include "helper.h"
 
 #ifndef SMTPSTATUS_BOUNCE_HELPER
 #define SMTPSTATUS_BOUNCE_HELPER "/usr/libexec/smtpstatus/smtpstatus-bounce"
@@ -21,37 +22,13 @@
 
 #define MESSAGE_MAX (16u << 20) /* read at most this much; the daemon takes less */
 
-/* The helper program: $SMTPSTATUS_BOUNCE_HELPER, else the one beside this program (a build
- * tree), else the installed one. */
-static void
-helper_path(char *buf, size_t size)
-{
-    const char *env = getenv("SMTPSTATUS_BOUNCE_HELPER");
-    if (env != NULL && env[0] != '\0') {
-        snprintf(buf, size, "%s", env);
-        return;
-    }
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash != NULL) {
-            *slash = '\0';
-            snprintf(buf, size, "%s/smtpstatus-bounce", self);
-            if (access(buf, X_OK) == 0)
-                return;
-        }
-    }
-    snprintf(buf, size, "%s", SMTPSTATUS_BOUNCE_HELPER);
-}
-
 /* Becomes the helper; returns only when that fails. */
 static int
 run_helper(const struct options *opt)
 {
     char path[PATH_MAX + 32];
-    helper_path(path, sizeof path);
+    helper_path("SMTPSTATUS_BOUNCE_HELPER", "smtpstatus-bounce", SMTPSTATUS_BOUNCE_HELPER, path,
+                sizeof path);
     char *argv[4];
     int k = 0;
     argv[k++] = path;

@@ -2,7 +2,8 @@
  * What the files of the smtpstatus CLI share: its exit statuses and the command line as
  * smtpstatus.c read it. smtpstatus.c parses the words into a struct options and opens the source
  * of answers (source.h) once; the subcommand (commands.h) runs with both and returns one of the
- * exit statuses below; output.h prints every answer.
+ * exit statuses below; output.h prints every answer. smtpstatusd-update, which `update` execs,
+ * shares the exit statuses and the defaults of update's options.
  */
 #ifndef SMTPSTATUS_CLI_CLI_H
 #define SMTPSTATUS_CLI_CLI_H
@@ -29,6 +30,14 @@ enum {
     EXIT_USAGE = 2,
     EXIT_UNAVAILABLE = 3
 };
+
+#define DEFAULT_TIMEOUT_MS 5000u /* --timeout: the limit of each question to the daemon */
+#define MAX_TIMEOUT_MS     3600000u
+
+/* IANA's published location of the three files (the default of update's --from). */
+#define UPDATE_DEFAULT_FROM "https://www.iana.org/assignments/smtp-enhanced-status-codes/"
+/* The registry directory that the packaged smtpstatusd.service serves (default --registry). */
+#define UPDATE_DEFAULT_DIR "/etc/smtpstatusd/registry"
 
 /* The whole command line, as parse_args() in smtpstatus.c read it. */
 struct options {

@@ -33,6 +33,11 @@ int cmd_classify(const struct options *opt, struct source *src);
  * or with --offline becomes the smtpstatus-bounce helper (bounce_cmd.c). */
 int cmd_bounce(const struct options *opt, struct source *src);
 
+/* update: becomes smtpstatusd-update with the options of the command line (update_cmd.c);
+ * returns only when that fails, after saying what to install. Ignores src: the command line
+ * runs it without opening a source. */
+int cmd_update(const struct options *opt, struct source *src);
+
 /* info: the summary of the image answers come from, or what the daemon serves. */
 int cmd_info(const struct options *opt, struct source *src);
 

@@ -27,6 +27,7 @@
 
 static int json_mode;
 static size_t json_flags = JSON_COMPACT | JSON_PRESERVE_ORDER;
+static const char *program = "smtpstatus";
 
 void
 output_configure(int json, int pretty)
@@ -35,12 +36,18 @@ output_configure(int json, int pretty)
     json_flags = JSON_PRESERVE_ORDER | (pretty ? JSON_INDENT(2) : JSON_COMPACT);
 }
 
+void
+output_program(const char *name)
+{
+    program = name;
+}
+
 static void
 vwarnx(const char *fmt, va_list ap)
 {
     /* Keep answers and messages in the order they were made when both go to one file. */
     fflush(stdout);
-    fputs("smtpstatus: ", stderr);
+    fprintf(stderr, "%s: ", program);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
 }

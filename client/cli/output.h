@@ -23,7 +23,11 @@
 /* Chooses the output form for every later call: json 1 for JSON, pretty 1 to indent it. */
 void output_configure(int json, int pretty);
 
-/* Writes "smtpstatus: " and the message to stderr. */
+/* Names the program in messages: "smtpstatus" unless called (smtpstatusd-update calls it with
+ * the name it was run by). `name` must outlive every later call. */
+void output_program(const char *name);
+
+/* Writes the program's name ("smtpstatus: ") and the message to stderr. */
 void output_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*

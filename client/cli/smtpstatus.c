@@ -19,10 +19,6 @@
 #include "output.h"
 #include "smtpstatus.h"
 #include "source.h"
-#include "update.h"
-
-#define DEFAULT_TIMEOUT_MS 5000u /* --timeout: the limit of each question to the daemon */
-#define MAX_TIMEOUT_MS     3600000u
 
 /* The subcommands, and what the command line may give each. */
 static const struct command {
@@ -31,17 +27,18 @@ static const struct command {
     size_t min_args, max_args;
     int daemon_only; /* only the daemon can answer: refused with --offline */
     int renders;     /* takes --width, --smtputf8, --dsn */
+    int no_source;   /* runs another program, which opens what it needs: no source here */
 } commands[] = {
-    {"lookup", cmd_lookup, 1, SIZE_MAX, 0, 0},
-    {"basic", cmd_basic, 1, 1, 0, 0},
-    {"search", cmd_search, 1, SIZE_MAX, 0, 0},
-    {"render", cmd_render, 1, SIZE_MAX, 0, 1},
-    {"classify", cmd_classify, 0, SIZE_MAX, 0, 0},
-    {"bounce", cmd_bounce, 0, 1, 0, 0},
-    {"info", cmd_info, 0, 0, 0, 0},
-    {"reload", cmd_reload, 0, 1, 1, 0},
-    {"stats", cmd_stats, 0, 0, 1, 0},
-    {"update", cmd_update, 0, 0, 0, 0},
+    {"lookup", cmd_lookup, 1, SIZE_MAX, 0, 0, 0},
+    {"basic", cmd_basic, 1, 1, 0, 0, 0},
+    {"search", cmd_search, 1, SIZE_MAX, 0, 0, 0},
+    {"render", cmd_render, 1, SIZE_MAX, 0, 1, 0},
+    {"classify", cmd_classify, 0, SIZE_MAX, 0, 0, 0},
+    {"bounce", cmd_bounce, 0, 1, 0, 0, 0},
+    {"info", cmd_info, 0, 0, 0, 0, 0},
+    {"reload", cmd_reload, 0, 1, 1, 0, 0},
+    {"stats", cmd_stats, 0, 0, 1, 0, 0},
+    {"update", cmd_update, 0, 0, 0, 0, 1},
 };
 
 static void
@@ -272,6 +269,8 @@ run(const struct options *opt)
     if (cmd->daemon_only && opt->offline)
         return usage_error("%s asks the daemon, so it cannot run --offline", cmd->name);
     output_configure(opt->json, opt->pretty);
+    if (cmd->no_source)
+        return cmd->run(opt, NULL);
 
     struct source src;
     int status = source_open(&src, opt);

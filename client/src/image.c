@@ -273,8 +273,9 @@ validate_tables(struct smtpstatus_image *img, const struct bounds *b)
     return 0;
 }
 
-int
-smtpstatus__image_init(struct smtpstatus_image *img, const void *buf, size_t len)
+/* smtpstatus__image_init(), and the checksum compared only when `check_sum` is 1. */
+static int
+image_init(struct smtpstatus_image *img, const void *buf, size_t len, int check_sum)
 {
     memset(img, 0, sizeof *img);
     if (buf == NULL || (uintptr_t)buf % SMTPSTATUS_IMAGE_ALIGN != 0)
@@ -291,7 +292,7 @@ smtpstatus__image_init(struct smtpstatus_image *img, const void *buf, size_t len
     if (h->image_size != len || h->image_size > SMTPSTATUS_IMAGE_MAX_SIZE ||
         h->image_size % SMTPSTATUS_IMAGE_ALIGN != 0)
         return SMTPSTATUS_EIMG_SIZE;
-    if (smtpstatus_image_checksum(buf, len) != h->checksum)
+    if (check_sum && smtpstatus_image_checksum(buf, len) != h->checksum)
         return SMTPSTATUS_EIMG_CHECKSUM;
     if (h->reserved != 0)
         return SMTPSTATUS_EIMG_CORRUPT;
@@ -346,6 +347,18 @@ smtpstatus__image_init(struct smtpstatus_image *img, const void *buf, size_t len
     if (rc != 0)
         memset(img, 0, sizeof *img);
     return rc;
+}
+
+int
+smtpstatus__image_init(struct smtpstatus_image *img, const void *buf, size_t len)
+{
+    return image_init(img, buf, len, 1);
+}
+
+int
+smtpstatus__image_init_built_in(struct smtpstatus_image *img, const void *buf, size_t len)
+{
+    return image_init(img, buf, len, 0);
 }
 
 int

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "image_internal.h"
 
@@ -73,7 +74,9 @@ smtpstatus_reason_from_name(const char *name, size_t len)
 enum { LIST_OTHER_SUBJECT = SUBJECT_LISTS, LIST_NO_ENHANCED, LIST_COUNT };
 
 struct smtpstatus__rules_db {
-    hs_database_t *db; /* NULL when no rule has a pattern or the database is unusable here */
+    hs_database_t *db; /* NULL when no rule has a pattern or the database is unusable here;
+                          else db_size bytes mapped by db_load(), unmapped by db_unload() */
+    size_t db_size;
     uint64_t id;       /* tells a thread's scratch space which database it was sized for */
     uint32_t *lists[LIST_COUNT];
     uint32_t list_len[LIST_COUNT];
@@ -94,6 +97,39 @@ list_of(const struct smtpstatus_image_rule *r)
     if (!(r->flags & SMTPSTATUS_IMAGE_RULE_HAS_ENHANCED))
         return LIST_NO_ENHANCED;
     return r->subject < SUBJECT_LISTS ? r->subject : LIST_OTHER_SUBJECT;
+}
+
+/*
+ * Loads the serialized database bytes[0..len) into c->db, or leaves it NULL when this library
+ * cannot load it. The memory is mapped with MAP_POPULATE, so that the kernel provides every page
+ * in one call: Vectorscan zeroes the memory before it copies the database in, and a page fault
+ * for each of its pages (some 80 for the built-in rules) was most of the cost of a one-shot
+ * classification such as `smtpstatus classify`.
+ */
+static void
+db_load(struct smtpstatus__rules_db *c, const char *bytes, size_t len)
+{
+    size_t size = 0;
+    if (hs_serialized_database_size(bytes, len, &size) != HS_SUCCESS || size == 0)
+        return;
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                     -1, 0);
+    if (mem == MAP_FAILED)
+        return;
+    if (hs_deserialize_database_at(bytes, len, mem) != HS_SUCCESS) {
+        munmap(mem, size);
+        return;
+    }
+    c->db = mem;
+    c->db_size = size;
+}
+
+/* Unmaps what db_load() mapped. */
+static void
+db_unload(struct smtpstatus__rules_db *c)
+{
+    if (c->db != NULL)
+        munmap(c->db, c->db_size);
 }
 
 /* Builds img's rules database, or returns NULL on ENOMEM. A database this library cannot load
@@ -124,10 +160,8 @@ rules_db_build(const smtpstatus_image *img)
         if (!rule_has_pattern(&img->rules[i]))
             c->lists[l][c->list_len[l]++] = i;
     }
-    if (h->rules_db_size > 0 &&
-        hs_deserialize_database((const char *)img->base + h->rules_db_off, h->rules_db_size,
-                                &c->db) != HS_SUCCESS)
-        c->db = NULL;
+    if (h->rules_db_size > 0)
+        db_load(c, (const char *)img->base + h->rules_db_off, h->rules_db_size);
     return c;
 }
 
@@ -147,7 +181,7 @@ rules_db_get(const smtpstatus_image *img)
     if (atomic_compare_exchange_strong_explicit(&m->rules_db, &c, fresh, memory_order_acq_rel,
                                                 memory_order_acquire))
         return fresh;
-    hs_free_database(fresh->db);
+    db_unload(fresh);
     free(fresh);
     return c;
 }
@@ -159,7 +193,7 @@ smtpstatus__reason_release(smtpstatus_image *img)
         atomic_exchange_explicit(&img->rules_db, NULL, memory_order_acquire);
     if (c == NULL)
         return;
-    hs_free_database(c->db);
+    db_unload(c);
     free(c);
 }
 

@@ -2,6 +2,7 @@
  * the copy that mends what is not well-formed. */
 #include "utf8.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 size_t
@@ -54,6 +55,16 @@ smtpstatus__utf8_copy(char *dst, size_t size, const char *src, size_t len)
     }
     dst[out] = '\0';
     return out;
+}
+
+char *
+smtpstatus__utf8_strdup(const char *s)
+{
+    size_t n = strlen(s);
+    char *p = malloc(n + 1);
+    if (p != NULL)
+        smtpstatus__utf8_copy(p, n + 1, s, n);
+    return p;
 }
 
 size_t

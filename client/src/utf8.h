@@ -23,6 +23,10 @@ size_t smtpstatus__utf8_char(const unsigned char *p, size_t avail);
  * copied as they are. Returns the bytes written, without the NUL. */
 size_t smtpstatus__utf8_copy(char *dst, size_t size, const char *src, size_t len);
 
+/* A malloc'd copy of the string s made well-formed as smtpstatus__utf8_copy() does, owned by
+ * the caller, who frees it; NULL on ENOMEM. For the writer side, which keeps such strings. */
+char *smtpstatus__utf8_strdup(const char *s);
+
 /* The length of s[0..len) without a character cut off at its end: where to end a prefix of
  * well-formed text (a buffer that snprintf filled, a line cut to a width) so that no character
  * is left in half. Ill-formed bytes before the end are not its business

@@ -87,7 +87,8 @@ expect() { # PACKAGE PATTERN...: each pattern matches a path in the package
   ok "$p holds $*"
 }
 lib='usr/lib/[a-z0-9_-]+'
-expect smtpstatusd usr/sbin/smtpstatusd usr/share/man/man8/smtpstatusd.8.gz \
+expect smtpstatusd usr/sbin/smtpstatusd usr/sbin/smtpstatusd-update usr/share/man/man8/smtpstatusd.8.gz \
+  usr/share/man/man8/smtpstatusd-update.8.gz usr/lib/systemd/system/smtpstatus-update.service \
   usr/lib/systemd/system/smtpstatusd.service usr/lib/systemd/system/smtpstatusd.socket \
   usr/lib/systemd/system/smtpstatus-update.timer usr/lib/sysusers.d/smtpstatusd.conf
 expect smtpstatus usr/bin/smtpstatus usr/libexec/smtpstatus/smtpstatus-bounce \
@@ -137,6 +138,11 @@ if dpkg -i "${deb[smtpstatus]}" >>"$tmp/install.log" 2>&1; then
   out=$(/usr/bin/smtpstatus --offline lookup 5.1.1 2>&1 | head -1)
   [[ $out == "5.1.1  Bad destination mailbox address"* ]] \
     && ok "the smtpstatus package alone answers: $out" || bad "smtpstatus alone: $out"
+  # update is the daemon package's smtpstatusd-update: without it, the command says so.
+  out=$(/usr/bin/smtpstatus update 2>&1); rc=$?
+  [ $rc -ne 0 ] && [[ $out == *"install the smtpstatusd package"* ]] \
+    && ok "smtpstatus update without smtpstatusd: exit $rc, it names the package to install" \
+    || bad "smtpstatus update without smtpstatusd: exit $rc: $out"
 else bad "dpkg -i smtpstatus"; cat "$tmp/install.log"; fi
 if dpkg -i "${deb[smtpstatusd]}" "${deb[libsmtpstatus-dev]}" >>"$tmp/install.log" 2>&1; then
   ok "dpkg -i smtpstatusd libsmtpstatus-dev"

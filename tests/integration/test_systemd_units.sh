@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The systemd units in packaging/systemd/: `systemd-analyze verify` accepts them (with the
-# build's programs in place of /usr/bin/smtpstatus and /usr/sbin/smtpstatusd, which are not
-# installed here), the daemon's
+# build's programs in place of /usr/sbin/smtpstatusd-update and /usr/sbin/smtpstatusd, which
+# are not installed here), the daemon's
 # hardening is measured with `systemd-analyze security --offline=true` and its exposure figure
 # printed and held to at most 2.0, the service's ExecStart serves the built-in registry until
 # /etc/smtpstatusd/registry exists and SIGHUP loads it then (run here with the paths swapped for
@@ -23,8 +23,7 @@ if ! command -v systemd-analyze >/dev/null; then
 fi
 
 cp "$units"/*.service "$units"/*.socket "$units"/*.timer "$tmp/"
-sed -i "s#/usr/bin/smtpstatus #$BUILD_DIR/smtpstatus #; s#/usr/bin/smtpstatus\$#$BUILD_DIR/smtpstatus#" \
-  "$tmp/smtpstatus-update.service"
+sed -i "s#/usr/sbin/smtpstatusd-update#$BUILD_DIR/smtpstatusd-update#" "$tmp/smtpstatus-update.service"
 sed -i "s#/usr/sbin/smtpstatusd #$BUILD_DIR/smtpstatusd #" "$tmp/smtpstatusd.service"
 if systemd-analyze verify --man=no "$tmp"/*.service "$tmp"/*.socket "$tmp"/*.timer >"$tmp/verify.log" 2>&1 \
    && [ ! -s "$tmp/verify.log" ]; then

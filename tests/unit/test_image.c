@@ -1628,6 +1628,10 @@ test_embedded_matches_build(void **state)
     const unsigned char *em_data = smtpstatus_embedded_image_data(&em_len);
     assert_non_null(em_data);
     assert_int_equal((uintptr_t)em_data % SMTPSTATUS_IMAGE_ALIGN, 0);
+    /* The library does not hash the embedded image when it opens it (embedded.c): its checksum
+     * is checked here instead. */
+    assert_true(smtpstatus_image_checksum(em_data, em_len) ==
+                ((const struct smtpstatus_image_header *)em_data)->checksum);
 
     smtpstatus_image_summary es;
     smtpstatus_image_summarize(em, &es);

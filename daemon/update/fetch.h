@@ -1,13 +1,13 @@
 /*
- * Downloads for `smtpstatus update`, with libcurl: one URL into memory, all or nothing. A
+ * Downloads for smtpstatusd-update (`smtpstatus update`), with libcurl: one URL into memory, all or nothing. A
  * download counts only when it completed: HTTP status 200 (or a file:// read), every byte the
  * server announced (Content-Length) received, within a size limit and a time limit. Anything
  * else is an error with a sentence that names the URL and what went wrong (the HTTP status, a
  * truncated transfer, a timeout, curl's own message), so that update.c can refuse the whole
  * update and leave the installed registry as it was.
  */
-#ifndef SMTPSTATUS_CLI_FETCH_H
-#define SMTPSTATUS_CLI_FETCH_H
+#ifndef SMTPSTATUSD_FETCH_H
+#define SMTPSTATUSD_FETCH_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /*
- * smtpstatus update (see update.h). The order of the steps is what keeps a failure harmless:
+ * smtpstatusd-update (see update.h). The order of the steps is what keeps a failure harmless:
  * everything that can fail for a reason outside this host (the download, the content) is done
  * in memory and in a staging directory beside the registry directory, under a lock on their
  * parent; only a complete, validated set reaches the one rename that installs it. On Linux that
@@ -22,13 +22,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "code_diff.h"
 #include "csv.h"
+#include "diag.h"
 #include "fetch.h"
 #include "file_write.h"
 #include "image_build.h"
 #include "output.h"
 #include "registry.h"
-#include "served.h"
 
 static const char *const table_file[REGISTRY_TABLES] = {
     REGISTRY_FILE_CLASSES, REGISTRY_FILE_SUBJECTS, REGISTRY_FILE_CODES};
@@ -371,10 +372,10 @@ stage(struct paths *p, const struct download *dl)
 /* Asks the daemon to reload p->dir and says how it went. Returns the exit status; *generation
  * is the new one, or 0. */
 static int
-reload_daemon(struct source *src, const struct paths *p, int json, uint64_t *generation)
+reload_daemon(smtpstatus *daemon, const struct paths *p, int json, uint64_t *generation)
 {
     *generation = 0;
-    if (src->daemon == NULL) {
+    if (daemon == NULL) {
         if (!json)
             printf("not asking smtpstatusd to reload (--offline): run `smtpstatus reload %s` "
                    "or `systemctl reload smtpstatusd`\n",
@@ -383,7 +384,7 @@ reload_daemon(struct source *src, const struct paths *p, int json, uint64_t *gen
     }
     smtpstatus_result *r = NULL;
     smtpstatus_registry_info info;
-    int rc = smtpstatus_reload(src->daemon, p->dir, &r);
+    int rc = smtpstatus_reload(daemon, p->dir, &r);
     if (rc == 0 && smtpstatus_result_registry(r, &info) != 0)
         rc = SMTPSTATUS_EPROTO;
     int status = EXIT_NOT_FOUND;
@@ -401,7 +402,7 @@ reload_daemon(struct source *src, const struct paths *p, int json, uint64_t *gen
         if (!json)
             printf("smtpstatusd is not running at %s; it serves %s when it starts with "
                    "--registry %s (as smtpstatusd.service does)\n",
-                   smtpstatus_socket_path(src->daemon), p->dir, p->dir);
+                   smtpstatus_socket_path(daemon), p->dir, p->dir);
         status = EXIT_ANSWERED;
         break;
     case SMTPSTATUS_ERELOAD:
@@ -450,7 +451,7 @@ load_installed(const struct paths *p, int had_dir)
 }
 
 int
-cmd_update(const struct options *opt, struct source *src)
+update_run(const struct update_options *opt, smtpstatus *daemon)
 {
     const char *from = opt->from != NULL ? opt->from : UPDATE_DEFAULT_FROM;
     struct paths p;
@@ -572,7 +573,7 @@ cmd_update(const struct options *opt, struct source *src)
                d.warnings == 1 ? "" : "s");
     }
     uint64_t generation = 0;
-    status = reload_daemon(src, &p, opt->json || opt->pretty, &generation);
+    status = reload_daemon(daemon, &p, opt->json || opt->pretty, &generation);
     if (opt->json || opt->pretty) {
         json_t *o = json_pack(
             "{s:s, s:s, s:b, s:b, s:o, s:o, s:o, s:i, s:o}", "registry", p.dir, "from", from,
