@@ -21,12 +21,11 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "conn_limits.h"
 #include "service.h"
 
 #define SOCKETMAP_SOCKET_NAME "socketmap.sock"
-
-struct socketmap_conn;
 
 struct socketmap_server_options {
     const char *path;          /* the socket file */
@@ -41,10 +40,8 @@ struct socketmap_server {
     uv_pipe_t listener;
     struct service *svc;      /* svc->current is the image answers come from */
     struct socketmap_server_options opt;
-    struct socketmap_conn *conns;
-    unsigned open;            /* connections open */
+    struct conn_set conns;    /* the open connections, their cap, timers and writes */
     uint64_t requests;        /* answered since start */
-    uint64_t emfile_logged_at;
     int listening;
     struct buf out;           /* answers of the connection being served; empty between
                                  callbacks */
