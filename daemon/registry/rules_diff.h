@@ -25,7 +25,7 @@ struct rule_ref {
     char *was;          /* for a change: the name it had before when that differs, else "" */
     const char *reason; /* smtpstatus_reason_name(): static */
     char basic[8];      /* "550", "5XX" or "" */
-    char enhanced[16];  /* "5.7.1", "X.7.X" or "" */
+    char enhanced[24];  /* "5.7.1", "X.7.X" or "" (room for any image values) */
     char *pattern;      /* as written; "" for none */
     int admin;          /* from the administrator's file */
 };
