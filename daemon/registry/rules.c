@@ -208,17 +208,6 @@ valid_name(const char *s, size_t n)
     return 1;
 }
 
-static char *
-dup_n(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p != NULL) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
 static void
 rule_free(struct rule *r)
 {
@@ -259,7 +248,7 @@ parse_row(const struct row_ctx *c, int admin, struct rule *r)
         s = defname;
         n = strlen(defname);
     }
-    r->name = dup_n(s, n);
+    r->name = strndup(s, n);
 
     const struct csv_field *p = field(c, COL_PATTERN);
     r->pattern_col = p->line ? p->col + p->quoted : 1;
@@ -269,15 +258,15 @@ parse_row(const struct row_ctx *c, int admin, struct rule *r)
                  RULES_PATTERN_MAX);
         bad_row = -1;
     }
-    r->pattern = dup_n(p->text, p->len);
+    r->pattern = strndup(p->text, p->len);
     const struct csv_field *note = field(c, COL_NOTE);
-    r->note = dup_n(note->text, note->len);
+    r->note = strndup(note->text, note->len);
     trimmed(field(c, COL_SOURCE), &s, &n);
     if (n == 0 && !admin) {
         bad(c, COL_SOURCE, "every built-in rule needs a source; got", s, n);
         bad_row = -1;
     }
-    r->source = dup_n(s, n);
+    r->source = strndup(s, n);
     if (r->name == NULL || r->pattern == NULL || r->note == NULL || r->source == NULL) {
         rule_free(r);
         return SMTPSTATUS_ENOMEM;
@@ -432,7 +421,7 @@ rules_parse(struct rules *r, const char *buf, size_t len, const char *file, int 
 static char *
 image_str(const smtpstatus_image *img, struct smtpstatus_image_str s)
 {
-    return dup_n(img->strings + s.off, s.len);
+    return strndup(img->strings + s.off, s.len);
 }
 
 int

@@ -145,17 +145,6 @@ parse_reason(const struct row_ctx *c, struct vendor *v)
     return -1;
 }
 
-static char *
-dup_n(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p != NULL) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
 static void
 vendor_free(struct vendor *v)
 {
@@ -174,7 +163,7 @@ required_text(const struct row_ctx *c, enum column k, char **out)
     const char *s;
     size_t n;
     trimmed(field(c, k), &s, &n);
-    if ((*out = dup_n(s, n)) == NULL)
+    if ((*out = strndup(s, n)) == NULL)
         return SMTPSTATUS_ENOMEM;
     if (n == 0) {
         bad(c, k, "every row needs one; got", s, n);
