@@ -505,3 +505,27 @@ csv_cell(const struct csv_row *row, const int *index, size_t k)
     int i = index[k];
     return i >= 0 && (size_t)i < row->count ? &row->fields[i] : &empty;
 }
+
+const struct csv_field *
+csv_row_field(const struct csv_row_ctx *c, size_t k)
+{
+    return csv_cell(c->row, c->col, k);
+}
+
+void
+csv_row_text(const struct csv_row_ctx *c, size_t k, const char **s, size_t *n)
+{
+    const struct csv_field *f = csv_row_field(c, k);
+    *s = f->text;
+    *n = f->len;
+    csv_trim(s, n);
+}
+
+void
+csv_row_bad(const struct csv_row_ctx *c, size_t k, const char *what, const char *s, size_t n)
+{
+    const struct csv_field *f = csv_row_field(c, k);
+    diag_add(c->d, DIAG_ERROR, c->file, f->line ? f->line : c->row->line,
+             f->line ? f->col + f->quoted : 1, "%s: %s \"%.*s\"", c->names[k], what,
+             (int)(n > 80 ? 80 : n), s);
+}

@@ -71,4 +71,27 @@ int csv_map_columns(const struct csv_row *h, const char *const *names, const int
  * is absent or the row is short. The pointer is into the row or static. */
 const struct csv_field *csv_cell(const struct csv_row *row, const int *index, size_t k);
 
+#define CSV_COLUMNS_MAX 16
+
+/* A row of a table whose columns were found by name (csv_map_columns() into col), and where its
+ * problems are reported: what the readers of the rules and the vendors files share. */
+struct csv_row_ctx {
+    const char *file;
+    struct diag *d;
+    const struct csv_row *row;
+    const char *const *names; /* each column's name, for messages */
+    int col[CSV_COLUMNS_MAX]; /* the field index of each column, or -1 */
+};
+
+/* Field k of the row (csv_cell()). */
+const struct csv_field *csv_row_field(const struct csv_row_ctx *c, size_t k);
+
+/* Field k's text without the blanks around it (csv_trim()). */
+void csv_row_text(const struct csv_row_ctx *c, size_t k, const char **s, size_t *n);
+
+/* Reports `NAME: what "s"` (s cut at 80 bytes) as an error at field k's first character: after
+ * the opening quote of a quoted field, the row's start when the field is missing. */
+void csv_row_bad(const struct csv_row_ctx *c, size_t k, const char *what, const char *s,
+                 size_t n);
+
 #endif

@@ -25,37 +25,7 @@ enum column { COL_NAME, COL_REASON, COL_BASIC, COL_ENHANCED, COL_PATTERN, COL_RE
 static const char *const column_names[COL_COUNT] = {
     "Name", "Reason", "Basic", "Enhanced", "Pattern", "Retry", "Status", "Note", "Source",
 };
-
-/* One row being read: where its fields are, and where to report. */
-struct row_ctx {
-    const char *file;
-    struct diag *d;
-    const struct csv_row *row;
-    int col[COL_COUNT]; /* field index of each column, or -1 */
-};
-
-static const struct csv_field *
-field(const struct row_ctx *c, enum column k)
-{
-    return csv_cell(c->row, c->col, k);
-}
-
-/* The field's text without blanks around it. */
-static void
-trimmed(const struct csv_field *f, const char **s, size_t *n)
-{
-    *s = f->text;
-    *n = f->len;
-    csv_trim(s, n);
-}
-
-static void
-bad(const struct row_ctx *c, enum column k, const char *what, const char *s, size_t n)
-{
-    const struct csv_field *f = field(c, k);
-    diag_add(c->d, DIAG_ERROR, c->file, f->line ? f->line : c->row->line, f->line ? f->col : 1,
-             "%s: %s \"%.*s\"", column_names[k], what, (int)(n > 80 ? 80 : n), s);
-}
+_Static_assert(COL_COUNT <= CSV_COLUMNS_MAX, "csv_row_ctx holds every column");
 
 static int
 is_x(char ch)
@@ -65,11 +35,11 @@ is_x(char ch)
 
 /* Basic: "550", "5XX" or empty. */
 static int
-parse_basic(const struct row_ctx *c, struct rule *r)
+parse_basic(const struct csv_row_ctx *c, struct rule *r)
 {
     const char *s;
     size_t n;
-    trimmed(field(c, COL_BASIC), &s, &n);
+    csv_row_text(c, COL_BASIC, &s, &n);
     r->basic = SMTPSTATUS_IMAGE_ANY;
     r->basic_class = 0;
     if (n == 0)
@@ -83,7 +53,7 @@ parse_basic(const struct row_ctx *c, struct rule *r)
         r->basic = (uint16_t)((s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0'));
         return 0;
     }
-    bad(c, COL_BASIC, "expected a basic code such as 550, a class such as 5XX, or nothing; got",
+    csv_row_bad(c, COL_BASIC, "expected a basic code such as 550, a class such as 5XX, or nothing; got",
         s, n);
     return -1;
 }
@@ -111,11 +81,11 @@ part(const char *s, size_t n, size_t *i, int allow_x, uint16_t *out)
 
 /* Enhanced: "5.7.1", "X.7.1", "5.7.X", "X.7.X" or empty. */
 static int
-parse_enhanced(const struct row_ctx *c, struct rule *r)
+parse_enhanced(const struct csv_row_ctx *c, struct rule *r)
 {
     const char *s;
     size_t n, i = 1;
-    trimmed(field(c, COL_ENHANCED), &s, &n);
+    csv_row_text(c, COL_ENHANCED, &s, &n);
     r->has_enhanced = 0;
     if (n == 0)
         return 0;
@@ -126,7 +96,7 @@ parse_enhanced(const struct row_ctx *c, struct rule *r)
     i++;
     ok = ok && part(s, n, &i, 1, &detail) == 0 && i == n;
     if (!ok) {
-        bad(c, COL_ENHANCED, "expected a code such as 5.7.1, X.7.1, 5.7.X or nothing; got", s, n);
+        csv_row_bad(c, COL_ENHANCED, "expected a code such as 5.7.1, X.7.1, 5.7.X or nothing; got", s, n);
         return -1;
     }
     r->has_enhanced = 1;
@@ -137,11 +107,11 @@ parse_enhanced(const struct row_ctx *c, struct rule *r)
 }
 
 static int
-parse_reason(const struct row_ctx *c, struct rule *r)
+parse_reason(const struct csv_row_ctx *c, struct rule *r)
 {
     const char *s;
     size_t n;
-    trimmed(field(c, COL_REASON), &s, &n);
+    csv_row_text(c, COL_REASON, &s, &n);
     char low[32];
     if (n > 0 && n < sizeof low) {
         for (size_t i = 0; i < n; i++)
@@ -150,7 +120,7 @@ parse_reason(const struct row_ctx *c, struct rule *r)
         if (r->reason != 0)
             return 0;
     }
-    bad(c, COL_REASON,
+    csv_row_bad(c, COL_REASON,
         "unknown reason (one of success, intermediate, bad-mailbox, mailbox-disabled, "
         "mailbox-full, message-too-big, bad-sender, policy, auth, routing, rate-limit, "
         "greylisting, tls-required, protocol, content, server-error, expired, other)",
@@ -159,11 +129,11 @@ parse_reason(const struct row_ctx *c, struct rule *r)
 }
 
 static int
-parse_retry(const struct row_ctx *c, struct rule *r)
+parse_retry(const struct csv_row_ctx *c, struct rule *r)
 {
     const char *s;
     size_t n;
-    trimmed(field(c, COL_RETRY), &s, &n);
+    csv_row_text(c, COL_RETRY, &s, &n);
     if (n == 0)
         r->retry = SMTPSTATUS_IMAGE_RETRY_DEFAULT;
     else if (n == 3 && strncasecmp(s, "yes", 3) == 0)
@@ -171,23 +141,23 @@ parse_retry(const struct row_ctx *c, struct rule *r)
     else if (n == 2 && strncasecmp(s, "no", 2) == 0)
         r->retry = SMTPSTATUS_IMAGE_RETRY_NO;
     else {
-        bad(c, COL_RETRY, "expected yes, no or nothing; got", s, n);
+        csv_row_bad(c, COL_RETRY, "expected yes, no or nothing; got", s, n);
         return -1;
     }
     return 0;
 }
 
 static int
-parse_status(const struct row_ctx *c, struct rule *r)
+parse_status(const struct csv_row_ctx *c, struct rule *r)
 {
     const char *s;
     size_t n;
-    trimmed(field(c, COL_STATUS), &s, &n);
+    csv_row_text(c, COL_STATUS, &s, &n);
     r->has_status = 0;
     if (n == 0)
         return 0;
     if (smtpstatus_code_parse(s, n, 0, &r->status, NULL) != 0) {
-        bad(c, COL_STATUS, "expected an enhanced code such as 4.7.1 or nothing; got", s, n);
+        csv_row_bad(c, COL_STATUS, "expected an enhanced code such as 4.7.1 or nothing; got", s, n);
         return -1;
     }
     r->has_status = 1;
@@ -220,7 +190,7 @@ rule_free(struct rule *r)
 
 /* Reads one row into *r. Returns 0, -1 after reporting, or SMTPSTATUS_ENOMEM. */
 static int
-parse_row(const struct row_ctx *c, int admin, struct rule *r)
+parse_row(const struct csv_row_ctx *c, int admin, struct rule *r)
 {
     memset(r, 0, sizeof *r);
     r->admin = admin;
@@ -234,12 +204,12 @@ parse_row(const struct row_ctx *c, int admin, struct rule *r)
 
     const char *s;
     size_t n;
-    trimmed(field(c, COL_NAME), &s, &n);
+    csv_row_text(c, COL_NAME, &s, &n);
     if (n > 0 && !valid_name(s, n)) {
-        bad(c, COL_NAME, "a name is 1 to 128 of a-z, 0-9, '-', '.' and '_'; got", s, n);
+        csv_row_bad(c, COL_NAME, "a name is 1 to 128 of a-z, 0-9, '-', '.' and '_'; got", s, n);
         bad_row = -1;
     } else if (n == 0 && !admin) {
-        bad(c, COL_NAME, "every built-in rule needs a name; got", s, n);
+        csv_row_bad(c, COL_NAME, "every built-in rule needs a name; got", s, n);
         bad_row = -1;
     }
     char defname[4200];
@@ -250,7 +220,7 @@ parse_row(const struct row_ctx *c, int admin, struct rule *r)
     }
     r->name = strndup(s, n);
 
-    const struct csv_field *p = field(c, COL_PATTERN);
+    const struct csv_field *p = csv_row_field(c, COL_PATTERN);
     r->pattern_col = p->line ? p->col + p->quoted : 1;
     if (p->len > RULES_PATTERN_MAX) {
         diag_add(c->d, DIAG_ERROR, c->file, p->line, p->col,
@@ -259,11 +229,11 @@ parse_row(const struct row_ctx *c, int admin, struct rule *r)
         bad_row = -1;
     }
     r->pattern = strndup(p->text, p->len);
-    const struct csv_field *note = field(c, COL_NOTE);
+    const struct csv_field *note = csv_row_field(c, COL_NOTE);
     r->note = strndup(note->text, note->len);
-    trimmed(field(c, COL_SOURCE), &s, &n);
+    csv_row_text(c, COL_SOURCE, &s, &n);
     if (n == 0 && !admin) {
-        bad(c, COL_SOURCE, "every built-in rule needs a source; got", s, n);
+        csv_row_bad(c, COL_SOURCE, "every built-in rule needs a source; got", s, n);
         bad_row = -1;
     }
     r->source = strndup(s, n);
@@ -280,7 +250,7 @@ parse_row(const struct row_ctx *c, int admin, struct rule *r)
 
 /* Maps the header row to columns: only Reason is required. Returns 0, or -1 after reporting. */
 static int
-map_header(struct row_ctx *c, const struct csv_row *h)
+map_header(struct csv_row_ctx *c, const struct csv_row *h)
 {
     static const int required[COL_COUNT] = {[COL_REASON] = 1};
     return csv_map_columns(h, column_names, required, COL_COUNT, c->col, c->file, c->d);
@@ -343,7 +313,7 @@ rules_parse(struct rules *r, const char *buf, size_t len, const char *file, int 
     struct csv_table t;
     if (csv_parse(buf, len, file, &t, d) != 0)
         return -1;
-    struct row_ctx c = {.file = file, .d = d};
+    struct csv_row_ctx c = {.file = file, .d = d, .names = column_names};
     if (t.count == 0) {
         diag_add(d, DIAG_ERROR, file, 1, 1, "the file is empty: expected a header row");
         csv_table_free(&t);

@@ -18,39 +18,7 @@ enum column { COL_PROVIDER, COL_CODE, COL_CLASS, COL_REASON, COL_MEANING, COL_SO
 static const char *const column_names[COL_COUNT] = {
     "Provider", "Code", "Class", "Reason", "Meaning", "Source",
 };
-
-/* One row being read: where its fields are, and where to report. */
-struct row_ctx {
-    const char *file;
-    struct diag *d;
-    const struct csv_row *row;
-    int col[COL_COUNT]; /* field index of each column */
-};
-
-static const struct csv_field *
-field(const struct row_ctx *c, enum column k)
-{
-    return csv_cell(c->row, c->col, k);
-}
-
-/* The field's text without blanks around it. */
-static void
-trimmed(const struct csv_field *f, const char **s, size_t *n)
-{
-    *s = f->text;
-    *n = f->len;
-    csv_trim(s, n);
-}
-
-/* Reports a bad value at the field's first character (a missing field: the row's start). */
-static void
-bad(const struct row_ctx *c, enum column k, const char *what, const char *s, size_t n)
-{
-    const struct csv_field *f = field(c, k);
-    diag_add(c->d, DIAG_ERROR, c->file, f->line ? f->line : c->row->line,
-             f->line ? f->col + f->quoted : 1, "%s: %s \"%.*s\"", column_names[k], what,
-             (int)(n > 80 ? 80 : n), s);
-}
+_Static_assert(COL_COUNT <= CSV_COLUMNS_MAX, "csv_row_ctx holds every column");
 
 static int
 is_token_char(char ch)
@@ -75,12 +43,12 @@ valid_token(const char *s, size_t n)
 
 /* Code and Class together: an enhanced code with its class, or a token with none. */
 static int
-parse_code(const struct row_ctx *c, struct vendor *v)
+parse_code(const struct csv_row_ctx *c, struct vendor *v)
 {
     const char *s, *k;
     size_t n, kn;
-    trimmed(field(c, COL_CODE), &s, &n);
-    trimmed(field(c, COL_CLASS), &k, &kn);
+    csv_row_text(c, COL_CODE, &s, &n);
+    csv_row_text(c, COL_CLASS, &k, &kn);
     int rc = 0;
     if (n > 0 && memchr(s, '.', n) != NULL) {
         smtpstatus_code code;
@@ -88,7 +56,7 @@ parse_code(const struct row_ctx *c, struct vendor *v)
         if (smtpstatus_code_parse(s, n, 0, &code, NULL) != 0 ||
             smtpstatus_code_format(code, canon, sizeof canon) != (int)n ||
             memcmp(canon, s, n) != 0) {
-            bad(c, COL_CODE, "expected an enhanced code such as 5.7.708 (no leading zeros) or a "
+            csv_row_bad(c, COL_CODE, "expected an enhanced code such as 5.7.708 (no leading zeros) or a "
                              "provider's token such as TSS04; got", s, n);
             return -1;
         }
@@ -99,14 +67,14 @@ parse_code(const struct row_ctx *c, struct vendor *v)
         } else if (kn == 1 && k[0] == (char)('0' + code.cls)) {
             v->cls = code.cls;
         } else {
-            bad(c, COL_CLASS, "expected the code's own class digit, or nothing for any class; got",
+            csv_row_bad(c, COL_CLASS, "expected the code's own class digit, or nothing for any class; got",
                 k, kn);
             rc = -1;
         }
         return rc;
     }
     if (!valid_token(s, n)) {
-        bad(c, COL_CODE, "expected an enhanced code such as 5.7.708 or a provider's token of "
+        csv_row_bad(c, COL_CODE, "expected an enhanced code such as 5.7.708 or a provider's token of "
                          "capital letters and digits, joined by '_', ':' or '-' (at most "
                          "32 bytes), such as TSS04; got", s, n);
         return -1;
@@ -115,18 +83,18 @@ parse_code(const struct row_ctx *c, struct vendor *v)
     v->subject = SMTPSTATUS_IMAGE_ANY;
     v->detail = SMTPSTATUS_IMAGE_ANY;
     if (kn != 0) {
-        bad(c, COL_CLASS, "a provider's token has no class; expected nothing, got", k, kn);
+        csv_row_bad(c, COL_CLASS, "a provider's token has no class; expected nothing, got", k, kn);
         rc = -1;
     }
     return rc;
 }
 
 static int
-parse_reason(const struct row_ctx *c, struct vendor *v)
+parse_reason(const struct csv_row_ctx *c, struct vendor *v)
 {
     const char *s;
     size_t n;
-    trimmed(field(c, COL_REASON), &s, &n);
+    csv_row_text(c, COL_REASON, &s, &n);
     char low[32];
     if (n > 0 && n < sizeof low) {
         for (size_t i = 0; i < n; i++)
@@ -137,7 +105,7 @@ parse_reason(const struct row_ctx *c, struct vendor *v)
             return 0;
         }
     }
-    bad(c, COL_REASON,
+    csv_row_bad(c, COL_REASON,
         "unknown reason (one of success, intermediate, bad-mailbox, mailbox-disabled, "
         "mailbox-full, message-too-big, bad-sender, policy, auth, routing, rate-limit, "
         "greylisting, tls-required, protocol, content, server-error, expired, other)",
@@ -158,15 +126,15 @@ vendor_free(struct vendor *v)
 /* Copies column k, trimmed, into *out; an empty value is an error. Returns 0, -1 after
  * reporting, or SMTPSTATUS_ENOMEM. */
 static int
-required_text(const struct row_ctx *c, enum column k, char **out)
+required_text(const struct csv_row_ctx *c, enum column k, char **out)
 {
     const char *s;
     size_t n;
-    trimmed(field(c, k), &s, &n);
+    csv_row_text(c, k, &s, &n);
     if ((*out = strndup(s, n)) == NULL)
         return SMTPSTATUS_ENOMEM;
     if (n == 0) {
-        bad(c, k, "every row needs one; got", s, n);
+        csv_row_bad(c, k, "every row needs one; got", s, n);
         return -1;
     }
     return 0;
@@ -174,7 +142,7 @@ required_text(const struct row_ctx *c, enum column k, char **out)
 
 /* Reads one row into *v. Returns 0, -1 after reporting, or SMTPSTATUS_ENOMEM. */
 static int
-parse_row(const struct row_ctx *c, struct vendor *v)
+parse_row(const struct csv_row_ctx *c, struct vendor *v)
 {
     memset(v, 0, sizeof *v);
     v->line = c->row->line;
@@ -200,7 +168,7 @@ parse_row(const struct row_ctx *c, struct vendor *v)
 
 /* Maps the header row to columns, all of them required. Returns 0, or -1 after reporting. */
 static int
-map_header(struct row_ctx *c, const struct csv_row *h)
+map_header(struct csv_row_ctx *c, const struct csv_row *h)
 {
     static const int required[COL_COUNT] = {1, 1, 1, 1, 1, 1};
     return csv_map_columns(h, column_names, required, COL_COUNT, c->col, c->file, c->d);
@@ -241,7 +209,7 @@ vendors_parse(struct vendors *v, const char *buf, size_t len, const char *file, 
         csv_table_free(&t);
         return -1;
     }
-    struct row_ctx c = {.file = file, .d = d, .row = &t.rows[0]};
+    struct csv_row_ctx c = {.file = file, .d = d, .row = &t.rows[0], .names = column_names};
     if (map_header(&c, &t.rows[0]) != 0) {
         csv_table_free(&t);
         return -1;
