@@ -18,12 +18,10 @@
  */
 #include "rpc_server.h"
 
-#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "frame.h"
@@ -456,15 +454,9 @@ rpc_server_start(struct rpc_server *srv, uv_loop_t *loop, struct service *svc,
             rc = conn_set_listen(&srv->conns, (uv_stream_t *)&srv->listener, SOMAXCONN);
         else
             close(opt->listen_fd);
-    } else if (unlink(opt->path) != 0 && errno != ENOENT) {
-        /* The caller holds the run directory's lock, so a socket file here is a dead daemon's. */
-        rc = uv_translate_sys_error(errno);
-    } else if ((rc = uv_pipe_bind(&srv->listener, opt->path)) == 0) {
+    } else {
         /* Lookups are for every local user, as nscd's socket is; reload checks credentials. */
-        if (chmod(opt->path, 0666) != 0)
-            rc = uv_translate_sys_error(errno);
-        else
-            rc = conn_set_listen(&srv->conns, (uv_stream_t *)&srv->listener, 128);
+        rc = conn_set_listen_path(&srv->conns, &srv->listener, opt->path, 128);
     }
     if (rc != 0) {
         uv_close((uv_handle_t *)&srv->listener, NULL);
