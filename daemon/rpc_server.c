@@ -348,7 +348,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     process(c);
 }
 
-/* ---- the connection's life (conn.h) ----------------------------------------------------------- */
+/* ---- the connection's life (conn.h) ------------------------------------------------------- */
 
 /* The kernel's record of who connected, and whether the admin group is among its groups:
  * service.c decides from these at each request, so membership is never the group file's
