@@ -9,10 +9,13 @@
  */
 #include "conn.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -350,4 +353,17 @@ conn_set_listen(struct conn_set *set, uv_stream_t *listener, int backlog)
 {
     listener->data = set;
     return uv_listen(listener, backlog, on_connection);
+}
+
+int
+conn_set_listen_path(struct conn_set *set, uv_pipe_t *listener, const char *path, int backlog)
+{
+    if (unlink(path) != 0 && errno != ENOENT)
+        return uv_translate_sys_error(errno);
+    int rc = uv_pipe_bind(listener, path);
+    if (rc != 0)
+        return rc;
+    if (chmod(path, 0666) != 0)
+        return uv_translate_sys_error(errno);
+    return conn_set_listen(set, (uv_stream_t *)listener, backlog);
 }

@@ -134,6 +134,14 @@ void conn_set_init(struct conn_set *set, uv_loop_t *loop, const struct conn_set_
  * listener's data to the set. Returns 0 or uv_listen()'s error. */
 int conn_set_listen(struct conn_set *set, uv_stream_t *listener, int backlog);
 
+/* Binds `listener` (uv_pipe_init()ed by the caller) to the socket file `path`, replacing one
+ * already there (the caller holds the run directory's lock, so such a file is a dead daemon's),
+ * makes it mode 0666 (every local user may connect; the servers check a peer's credentials
+ * where it matters), and listens as conn_set_listen() does. Returns 0 or a negative libuv
+ * error; the caller closes the listener either way when it is done with it. */
+int conn_set_listen_path(struct conn_set *set, uv_pipe_t *listener, const char *path,
+                         int backlog);
+
 /* Closes every connection (conn_close()). Their memory is freed when the loop runs again. */
 void conn_set_stop(struct conn_set *set);
 

@@ -11,21 +11,19 @@
  * the daemon-wide budget of unread answers being spent while it holds some of them
  * (conn_limits.h: a connection holding none is answered from the reserve, one answer per write;
  * one holding the most may be closed to make room there). A client that half-closes still gets
- * the answer to every request it sent, then a close. A connection that breaks the framing, or comes over the
- * connection cap, gets an Error, then a shutdown after the write, then a close.
+ * the answer to every request it sent, then a close. A connection that breaks the framing, or
+ * comes over the connection cap, gets an Error, then a shutdown after the write, then a close.
+ * The connections themselves (their list and cap, accepting, the idle timer, writing with the
+ * budget, closing) are conn.h's; this file keeps the framing, the answers and the reloads.
  */
 #include "rpc_server.h"
 
-#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "conn_limits.h"
 #include "frame.h"
 #include "log.h"
 
@@ -34,131 +32,40 @@
 _Static_assert(WRITE_CHUNK <= CONN_LIMITS_RESERVE_MIN, "conn_limits.h's bound counts on it");
 
 struct rpc_conn {
-    uv_pipe_t pipe;
-    uv_timer_t idle;
-    uv_shutdown_t shutdown;
-    struct rpc_server *srv;
-    struct peer peer;
-    unsigned char *buf; /* received bytes not yet answered */
+    struct conn base;   /* the transport: conn.h */
+    unsigned char *buf; /* received bytes not yet answered; owned, freed in on_release() */
     size_t len, cap;
-    struct conn_limits_conn budget; /* its part in the output budget */
-    int open_handles;   /* pipe and timer; the connection is freed when both have closed */
-    int closing;        /* no more reading or answering */
-    int draining;       /* closing once the queued answers are written */
     int waiting_reload; /* paused until its reload is answered */
-    int throttled;      /* paused until the client reads its answers */
     int eof;            /* the client half-closed: answer what came, then close */
-    int reading;        /* uv_read_start() is in effect */
-    uint64_t last_active; /* loop time of the last whole request (or of the connection) */
     uint64_t reload_id;
-    struct rpc_conn *prev, *next;
 };
 
-static void process(struct rpc_conn *c);
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out);
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
-
-/* ---- closing ---------------------------------------------------------------------------- */
-
-static void
-on_handle_closed(uv_handle_t *h)
+static struct rpc_conn *
+conn_of(struct conn *base)
 {
-    struct rpc_conn *c = h->data;
-    if (--c->open_handles > 0)
-        return;
-    free(c->buf);
-    free(c);
+    return CONN_OWNER(base, struct rpc_conn, base);
 }
 
-static void
-conn_close(struct rpc_conn *c)
+static struct rpc_server *
+server_of(const struct rpc_conn *c)
 {
-    if (c->closing)
-        return;
-    c->closing = 1;
-    struct rpc_server *srv = c->srv;
-    if (srv->waiter == c)
-        srv->waiter = NULL; /* the reload goes on; its answer has nobody to go to */
-    conn_limits_forget(srv->opt.limits, &c->budget);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    srv->svc->stats.connections_open--;
-    uv_close((uv_handle_t *)&c->pipe, on_handle_closed);
-    uv_close((uv_handle_t *)&c->idle, on_handle_closed);
-    conn_limits_closed(srv->opt.limits);
-}
-
-static void
-on_shutdown(uv_shutdown_t *req, int status)
-{
-    (void)status;
-    conn_close(req->data);
-}
-
-/* Closes after the writes already queued have gone out, reading nothing more meanwhile. */
-static void
-conn_close_after_writes(struct rpc_conn *c)
-{
-    if (c->closing || c->draining)
-        return;
-    c->draining = 1;
-    uv_read_stop((uv_stream_t *)&c->pipe);
-    c->reading = 0;
-    c->shutdown.data = c;
-    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->pipe, on_shutdown) != 0)
-        conn_close(c);
+    return CONN_OWNER(c->base.set, struct rpc_server, conns);
 }
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
-/* The answers to the requests of one read go out in one write: a pipelining client then
- * costs one system call per batch, not one per request. A write the socket does not take at
- * once waits in a write_req. */
-struct write_req {
-    uv_write_t req;
-    unsigned char *data; /* owned: what the socket did not take at once */
-    size_t len;          /* charged to the output budget */
-};
-
-static void
-on_write(uv_write_t *req, int status)
-{
-    struct write_req *w = (struct write_req *)req;
-    struct rpc_conn *c = req->data;
-    struct conn_limits *limits = c->srv->opt.limits;
-    size_t len = w->len;
-    free(w->data);
-    free(w);
-    /* Before the release, which may resume others: their answers are not this one's. */
-    if (status < 0 && !c->closing) {
-        log_debug("client pid %ld uid %ld: cannot write its answers: %s; closing its connection",
-                  (long)c->peer.pid, (long)c->peer.uid, uv_strerror(status));
-        conn_close(c);
-    }
-    conn_limits_release(limits, &c->budget, len);
-    if (status < 0 || c->closing || c->draining)
-        return;
-    if (c->throttled &&
-        uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) < WRITE_QUEUE_LIMIT / 2) {
-        c->throttled = 0;
-        process(c);
-    }
-}
-
-/* Writes the answers queued so far, which are all c's: straight away when the socket takes
- * them (the usual case: one writev() of the pieces, with no allocation, no copy and no change
- * to the poller), else through uv_write() with a copy of what is left, charged to the output
- * budget. Nothing is queued afterwards whatever happens, so no answer can go to another
- * connection, and no piece points into the cache. Returns 0, or -1 after closing. */
+/* Writes the answers queued so far, which are all c's, in one conn_write(): the usual case is
+ * one writev() of the pieces, with no allocation, no copy and no change to the poller; a
+ * pipelining client so costs one system call per batch, not one per request. conn_write()
+ * copies what the socket does not take at once before it returns and runs nothing of the
+ * server's before then, so the kept answers the pieces point at stay as they are until they
+ * are written or copied. Nothing is queued afterwards whatever happens, so no answer can go to
+ * another connection, and no piece points into the cache. Returns 0, or -1 after closing. */
 static int
 flush_answers(struct rpc_conn *c)
 {
-    struct rpc_server *srv = c->srv;
-    size_t len = srv->queued, count = srv->piece_count;
+    struct rpc_server *srv = server_of(c);
+    size_t count = srv->piece_count;
     uv_buf_t bufs[RPC_OUT_PIECES];
     for (size_t i = 0; i < count; i++) {
         const struct rpc_out_piece *p = &srv->pieces[i];
@@ -166,56 +73,7 @@ flush_answers(struct rpc_conn *c)
                               (unsigned)p->len);
     }
     srv->out_len = srv->queued = srv->piece_count = srv->kept_pieces = 0;
-    if (len == 0 || c->closing)
-        return 0;
-    uv_stream_t *stream = (uv_stream_t *)&c->pipe;
-    /* From the reserve, even what the socket would take goes through uv_write(): c then waits
-     * for it to end, in the next turn of the loop. A client whose kernel buffers take megabytes
-     * (loopback TCP) is so answered one answer a turn, in turn with everyone else, instead of
-     * holding the loop until they are full. */
-    int n = conn_limits_spent(srv->opt.limits)
-                ? UV_EAGAIN
-                : uv_try_write(stream, bufs, (unsigned)count); /* UV_EAGAIN while earlier
-                                                                  writes are queued */
-    if (n < 0 && n != UV_EAGAIN) {
-        conn_close(c);
-        return -1;
-    }
-    size_t done = n > 0 ? (size_t)n : 0;
-    if (done < len) {
-        struct write_req *w = malloc(sizeof *w);
-        size_t rest = len - done;
-        if (w == NULL || (w->data = malloc(rest)) == NULL) {
-            free(w);
-            log_error("out of memory answering a client; closing its connection");
-            conn_close(c);
-            return -1;
-        }
-        size_t skip = done, at = 0;
-        for (size_t i = 0; i < count; i++) {
-            size_t blen = bufs[i].len;
-            if (skip >= blen) {
-                skip -= blen;
-                continue;
-            }
-            memcpy(w->data + at, bufs[i].base + skip, blen - skip);
-            at += blen - skip;
-            skip = 0;
-        }
-        w->req.data = c;
-        w->len = rest;
-        uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)rest);
-        if (uv_write(&w->req, stream, &b, 1, on_write) != 0) {
-            free(w->data);
-            free(w);
-            conn_close(c);
-            return -1;
-        }
-        conn_limits_charge(srv->opt.limits, &c->budget, rest);
-        if (uv_stream_get_write_queue_size(stream) > WRITE_QUEUE_LIMIT)
-            c->throttled = 1;
-    }
-    return 0;
+    return conn_write(&c->base, bufs, (unsigned)count);
 }
 
 /* Makes room for `pieces` more pieces and `bytes` more bytes of `out`, flushing what is queued
@@ -225,7 +83,7 @@ flush_answers(struct rpc_conn *c)
 static unsigned char *
 out_room(struct rpc_conn *c, size_t pieces, size_t bytes)
 {
-    struct rpc_server *srv = c->srv;
+    struct rpc_server *srv = server_of(c);
     if (srv->piece_count + pieces > RPC_OUT_PIECES && flush_answers(c) != 0)
         return NULL;
     size_t need = srv->out_len + bytes;
@@ -237,7 +95,7 @@ out_room(struct rpc_conn *c, size_t pieces, size_t bytes)
         if (grown == NULL) {
             log_error("out of memory answering a client; closing its connection");
             srv->out_len = srv->queued = srv->piece_count = srv->kept_pieces = 0;
-            conn_close(c);
+            conn_close(&c->base);
             return NULL;
         }
         srv->out = grown;
@@ -265,8 +123,8 @@ out_add(struct rpc_server *srv, size_t n)
 static int
 answer_queued(struct rpc_conn *c)
 {
-    struct rpc_server *srv = c->srv;
-    if (srv->queued >= WRITE_CHUNK || conn_limits_spent(srv->opt.limits))
+    struct rpc_server *srv = server_of(c);
+    if (srv->queued >= WRITE_CHUNK || conn_budget_spent(&c->base))
         return flush_answers(c);
     return 0;
 }
@@ -275,7 +133,7 @@ answer_queued(struct rpc_conn *c)
 static int
 queue_answer(struct rpc_conn *c, const Smtpstatus__V1__Response *resp)
 {
-    struct rpc_server *srv = c->srv;
+    struct rpc_server *srv = server_of(c);
     size_t n = smtpstatus__v1__response__get_packed_size(resp);
     unsigned char *p = out_room(c, 1, SMTPSTATUS_FRAME_HEADER_MAX + n);
     if (p == NULL)
@@ -291,7 +149,7 @@ queue_answer(struct rpc_conn *c, const Smtpstatus__V1__Response *resp)
 static int
 queue_kept(struct rpc_conn *c, uint64_t id, const struct answer_cache_entry *e)
 {
-    struct rpc_server *srv = c->srv;
+    struct rpc_server *srv = server_of(c);
     unsigned char *p = out_room(c, 2, ANSWER_CACHE_PREFIX_MAX);
     if (p == NULL)
         return -1;
@@ -308,7 +166,7 @@ queue_kept(struct rpc_conn *c, uint64_t id, const struct answer_cache_entry *e)
 static int
 cache_may_change(struct rpc_conn *c)
 {
-    return c->srv->kept_pieces > 0 ? flush_answers(c) : 0;
+    return server_of(c)->kept_pieces > 0 ? flush_answers(c) : 0;
 }
 
 /* Keeps `resp`, the answer to the question `key` of c's, and queues it from the cache; or, when
@@ -319,7 +177,7 @@ keep_answer(struct rpc_conn *c, const struct answer_key *key,
 {
     if (cache_may_change(c) != 0)
         return -1;
-    const struct answer_cache_entry *e = answer_cache_put(&c->srv->cache, key, resp);
+    const struct answer_cache_entry *e = answer_cache_put(&server_of(c)->cache, key, resp);
     return e != NULL ? queue_kept(c, key->id, e) : queue_answer(c, resp);
 }
 
@@ -329,11 +187,11 @@ fail_connection(struct rpc_conn *c, Smtpstatus__V1__Error__Code code, const char
 {
     struct arena a = {0};
     Smtpstatus__V1__Response resp;
-    log_warnx("client pid %ld uid %ld: %s; closing the connection", (long)c->peer.pid,
-              (long)c->peer.uid, why);
-    service_error(c->srv->svc, 0, code, why, &a, &resp);
+    log_warnx("client pid %ld uid %ld: %s; closing the connection", (long)c->base.peer.pid,
+              (long)c->base.peer.uid, why);
+    service_error(server_of(c)->svc, 0, code, why, &a, &resp);
     if (queue_answer(c, &resp) == 0 && flush_answers(c) == 0)
-        conn_close_after_writes(c);
+        conn_close_after_writes(&c->base);
     arena_free(&a);
 }
 
@@ -344,14 +202,14 @@ fail_connection(struct rpc_conn *c, Smtpstatus__V1__Error__Code code, const char
 static void
 process(struct rpc_conn *c)
 {
-    struct rpc_server *srv = c->srv;
+    struct rpc_server *srv = server_of(c);
     size_t off = 0;
     /* A reload swaps the registry between callbacks, never during one. */
     if (cache_may_change(c) != 0)
         return;
     answer_cache_sync(&srv->cache, srv->svc->current->img, srv->svc->current->generation);
-    while (!c->closing && !c->draining && !c->waiting_reload && !c->throttled &&
-           !conn_limits_must_wait(srv->opt.limits, &c->budget)) {
+    while (c->base.phase == CONN_PHASE_OPEN && !c->waiting_reload && !c->base.throttled &&
+           !conn_must_wait(&c->base)) {
         size_t hdr;
         uint64_t n;
         enum frame_status st = smtpstatus__frame_header(c->buf + off, c->len - off, &hdr, &n);
@@ -396,14 +254,14 @@ process(struct rpc_conn *c)
             return;
         }
         Smtpstatus__V1__Response resp;
-        enum service_result r = service_handle(srv->svc, req, &c->peer, a, &resp);
+        enum service_result r = service_handle(srv->svc, req, &c->base.peer, a, &resp);
         if (r == SERVICE_RELOAD) {
             const char *dir = req->reload->directory[0] != '\0' ? req->reload->directory : NULL;
             c->reload_id = req->id;
             srv->svc->reload_busy = 1;
             srv->waiter = c;
             c->waiting_reload = 1;
-            if (srv->reload(srv->reload_arg, c, dir, c->peer.uid) != 0) {
+            if (srv->reload(srv->reload_arg, c, dir, c->base.peer.uid) != 0) {
                 srv->svc->reload_busy = 0;
                 srv->waiter = NULL;
                 c->waiting_reload = 0;
@@ -423,42 +281,34 @@ process(struct rpc_conn *c)
     }
     if (flush_answers(c) != 0)
         return;
-    if (off > 0 && !c->closing) {
+    if (off > 0 && c->base.phase != CONN_PHASE_CLOSED) {
         memmove(c->buf, c->buf + off, c->len - off);
         c->len -= off;
         /* Only whole requests count as activity: a client that dribbles a frame a byte at a
          * time is closed when the timeout runs out, like one that sends nothing. The timer is
-         * not touched here: on_idle() looks at this time when it fires. */
-        c->last_active = uv_now(srv->loop);
+         * not touched here: conn_idle_expired() looks at this time when it fires. */
+        conn_touch(&c->base);
     }
-    if (c->closing || c->draining)
+    if (c->base.phase != CONN_PHASE_OPEN)
         return;
-    int pause = c->waiting_reload || c->throttled || c->budget.waiting;
+    int pause = c->waiting_reload || c->base.throttled || c->base.budget.waiting;
     if (c->eof && !pause) {
         if (c->len > 0)
             log_warnx("client pid %ld uid %ld disconnected in the middle of a frame (%zu bytes)",
-                      (long)c->peer.pid, (long)c->peer.uid, c->len);
-        conn_close_after_writes(c);
+                      (long)c->base.peer.pid, (long)c->base.peer.uid, c->len);
+        conn_close_after_writes(&c->base);
         return;
     }
-    pause |= c->eof;
-    /* Only a change of state touches the poller. */
-    if (pause && c->reading) {
-        uv_read_stop((uv_stream_t *)&c->pipe);
-        c->reading = 0;
-    } else if (!pause && !c->reading) {
-        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
-        c->reading = 1;
-    }
+    conn_read(&c->base, !(pause || c->eof));
 }
 
 static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
     (void)suggested;
-    struct rpc_conn *c = h->data;
+    struct rpc_conn *c = conn_of(h->data);
     /* Room for the largest frame and its header; nothing more is ever needed at once. */
-    size_t want = c->srv->opt.frame_limit + SMTPSTATUS_FRAME_HEADER_MAX;
+    size_t want = server_of(c)->opt.frame_limit + SMTPSTATUS_FRAME_HEADER_MAX;
     if (c->cap < want) {
         size_t cap = c->cap ? c->cap * 2 : 4096;
         if (cap > want)
@@ -478,7 +328,7 @@ static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     (void)b;
-    struct rpc_conn *c = s->data;
+    struct rpc_conn *c = conn_of(s->data);
     if (nread == 0)
         return;
     if (nread == UV_EOF) {
@@ -490,123 +340,83 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     if (nread < 0) {
         if (c->len > 0)
             log_warnx("client pid %ld uid %ld disconnected in the middle of a frame (%zu bytes)",
-                      (long)c->peer.pid, (long)c->peer.uid, c->len);
-        conn_close(c);
+                      (long)c->base.peer.pid, (long)c->base.peer.uid, c->len);
+        conn_close(&c->base);
         return;
     }
     c->len += (size_t)nread;
     process(c);
 }
 
-/* The idle timer is one-shot and re-armed for the time that is left, so that requests cost
- * no timer operation (each one changed the poller's registration in libuv). */
-static void
-on_idle(uv_timer_t *t)
-{
-    struct rpc_conn *c = t->data;
-    uint64_t timeout = c->srv->opt.idle_timeout_ms, idle = uv_now(c->srv->loop) - c->last_active;
-    if (idle < timeout) {
-        uv_timer_start(&c->idle, on_idle, timeout - idle, 0);
-        return;
-    }
-    log_info("client pid %ld uid %ld completed no request for %u ms; closing its connection",
-             (long)c->peer.pid, (long)c->peer.uid, c->srv->opt.idle_timeout_ms);
-    conn_close(c);
-}
+/* ---- the connection's life (conn.h) ------------------------------------------------------- */
 
 /* The kernel's record of who connected, and whether the admin group is among its groups:
  * service.c decides from these at each request, so membership is never the group file's
  * as it was when the daemon started. */
 static void
-read_peer(struct rpc_conn *c)
+on_accepted(struct conn *base)
 {
     uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
-        peer_from_unix(fd, service_admin_group(c->srv->svc), &c->peer) != 0)
-        c->peer.known = 0;
+    if (uv_fileno(&base->h.handle, &fd) != 0 ||
+        peer_from_unix(fd, service_admin_group(server_of(conn_of(base))->svc), &base->peer) != 0)
+        base->peer.known = 0;
 }
 
-static struct rpc_conn *
-budget_conn(struct conn_limits_conn *b)
+/* Told why, so that a client can tell a full daemon from a dead one. */
+static void
+on_refuse(struct conn *base)
 {
-    return (struct rpc_conn *)((char *)b - offsetof(struct rpc_conn, budget));
+    struct rpc_conn *c = conn_of(base);
+    char why[96];
+    snprintf(why, sizeof why, "the connection cap of %u is reached; try again later",
+             server_of(c)->opt.max_connections);
+    fail_connection(c, SMTPSTATUS__V1__ERROR__CODE__TOO_MANY_CONNECTIONS, why);
+}
+
+static void
+on_timer(struct conn *base)
+{
+    if (!conn_idle_expired(base))
+        return;
+    log_info("client pid %ld uid %ld completed no request for %u ms; closing its connection",
+             (long)base->peer.pid, (long)base->peer.uid, base->set->opt.idle_timeout_ms);
+    conn_close(base);
 }
 
 /* The output budget has room again, or the client has read its answers: go on where the
  * connection stopped. */
 static void
-on_budget(struct conn_limits_conn *b)
+on_resume(struct conn *base)
 {
-    process(budget_conn(b));
+    process(conn_of(base));
 }
 
-/* The budget and its reserve are spent, and this connection holds the most unread answers:
- * closing it frees them for clients that read (conn_limits.c logs it, rate-limited). */
+/* The reload goes on; its answer has nobody to go to. */
 static void
-on_shed(struct conn_limits_conn *b)
+on_closing(struct conn *base)
 {
-    struct rpc_conn *c = budget_conn(b);
-    log_debug("client pid %ld uid %ld: closing its connection: it holds the most unread answers",
-              (long)c->peer.pid, (long)c->peer.uid);
-    conn_close(c);
+    struct rpc_conn *c = conn_of(base);
+    struct rpc_server *srv = server_of(c);
+    if (srv->waiter == c)
+        srv->waiter = NULL;
 }
 
 static void
-on_connection(uv_stream_t *listener, int status)
+on_release(struct conn *base)
 {
-    struct rpc_server *srv = listener->data;
-    if (status < 0) {
-        /* Out of descriptors: libuv accepts and closes the pending connections with a
-         * descriptor it keeps in reserve, and reports here only when even that fails. Either
-         * way the connections already open go on being served. Say so at most once a minute. */
-        uint64_t now = (uint64_t)time(NULL);
-        if (now - srv->emfile_logged_at >= 60) {
-            log_warnx("cannot accept a connection: %s (open: %llu)", uv_strerror(status),
-                      (unsigned long long)srv->svc->stats.connections_open);
-            srv->emfile_logged_at = now;
-        }
-        return;
-    }
-    struct rpc_conn *c = calloc(1, sizeof *c);
-    if (c == NULL || uv_pipe_init(srv->loop, &c->pipe, 0) != 0) {
-        free(c);
-        log_error("out of memory accepting a connection");
-        return;
-    }
-    c->srv = srv;
-    c->pipe.data = c;
-    c->idle.data = c;
-    c->budget.resume = on_budget;
-    c->budget.shed = on_shed;
-    c->open_handles = 2;
-    uv_timer_init(srv->loop, &c->idle);
-    c->next = srv->conns;
-    if (srv->conns)
-        srv->conns->prev = c;
-    srv->conns = c;
-    srv->svc->stats.connections_open++;
-    srv->svc->stats.connections_total++;
-    if (uv_accept(listener, (uv_stream_t *)&c->pipe) != 0) {
-        conn_close(c);
-        return;
-    }
-    read_peer(c);
-    uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0)
-        conn_limits_accepted(srv->opt.limits, fd, "socket");
-    if (srv->svc->stats.connections_open > srv->opt.max_connections) {
-        /* Told why, so that a client can tell a full daemon from a dead one. */
-        char why[96];
-        snprintf(why, sizeof why, "the connection cap of %u is reached; try again later",
-                 srv->opt.max_connections);
-        fail_connection(c, SMTPSTATUS__V1__ERROR__CODE__TOO_MANY_CONNECTIONS, why);
-        return;
-    }
-    c->last_active = uv_now(srv->loop);
-    uv_timer_start(&c->idle, on_idle, srv->opt.idle_timeout_ms, 0);
-    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
-    c->reading = 1;
+    free(conn_of(base)->buf);
 }
+
+static const struct conn_ops ops = {
+    .alloc = on_alloc,
+    .read = on_read,
+    .accepted = on_accepted,
+    .refuse = on_refuse,
+    .timer = on_timer,
+    .resume = on_resume,
+    .closing = on_closing,
+    .release = on_release,
+};
 
 /* ---- the server ----------------------------------------------------------------------------- */
 
@@ -620,26 +430,33 @@ rpc_server_start(struct rpc_server *srv, uv_loop_t *loop, struct service *svc,
     srv->opt = *opt;
     srv->reload = reload;
     srv->reload_arg = reload_arg;
+    struct conn_set_options co = {
+        .ops = &ops,
+        .conn_size = sizeof(struct rpc_conn),
+        .conn_offset = offsetof(struct rpc_conn, base),
+        .name = "socket",
+        .log_prefix = "",
+        .max_connections = opt->max_connections,
+        .idle_timeout_ms = opt->idle_timeout_ms,
+        .write_queue_limit = WRITE_QUEUE_LIMIT,
+        .limits = opt->limits,
+        .open_count = &svc->stats.connections_open,
+        .total_count = &svc->stats.connections_total,
+    };
+    conn_set_init(&srv->conns, loop, &co);
     int rc = uv_pipe_init(loop, &srv->listener, 0);
     if (rc != 0)
         return rc;
-    srv->listener.data = srv;
     if (opt->has_listen_fd) {
         /* Socket activation: already bound and listening. uv_listen() calls listen() again,
          * which would cut the service manager's Backlog= down to ours: ask for the most. */
         if ((rc = uv_pipe_open(&srv->listener, opt->listen_fd)) == 0)
-            rc = uv_listen((uv_stream_t *)&srv->listener, SOMAXCONN, on_connection);
+            rc = conn_set_listen(&srv->conns, (uv_stream_t *)&srv->listener, SOMAXCONN);
         else
             close(opt->listen_fd);
-    } else if (unlink(opt->path) != 0 && errno != ENOENT) {
-        /* The caller holds the run directory's lock, so a socket file here is a dead daemon's. */
-        rc = uv_translate_sys_error(errno);
-    } else if ((rc = uv_pipe_bind(&srv->listener, opt->path)) == 0) {
+    } else {
         /* Lookups are for every local user, as nscd's socket is; reload checks credentials. */
-        if (chmod(opt->path, 0666) != 0)
-            rc = uv_translate_sys_error(errno);
-        else
-            rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
+        rc = conn_set_listen_path(&srv->conns, &srv->listener, opt->path, 128);
     }
     if (rc != 0) {
         uv_close((uv_handle_t *)&srv->listener, NULL);
@@ -655,8 +472,7 @@ rpc_server_stop(struct rpc_server *srv)
     if (!srv->listening)
         return;
     srv->listening = 0;
-    while (srv->conns != NULL)
-        conn_close(srv->conns);
+    conn_set_stop(&srv->conns);
     arena_free(&srv->arena);
     answer_cache_free(&srv->cache);
     free(srv->out);

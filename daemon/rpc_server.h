@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "answer_cache.h"
+#include "conn.h"
 #include "conn_limits.h"
 #include "diag.h"
 #include "metrics.h"
@@ -49,9 +50,8 @@ struct rpc_server {
     struct rpc_server_options opt;
     rpc_reload_fn reload;
     void *reload_arg;
-    struct rpc_conn *conns;   /* open connections, for shutdown */
+    struct conn_set conns;    /* the open connections, their cap, timers and writes */
     struct rpc_conn *waiter;  /* the connection a running reload will answer, or NULL */
-    uint64_t emfile_logged_at;
     int listening;
     struct arena arena;       /* for the response being built; reset after each */
     /* The answers queued for the connection being served, empty between callbacks: pieces of

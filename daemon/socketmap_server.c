@@ -13,10 +13,8 @@
  */
 #include "socketmap_server.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -238,15 +236,8 @@ socketmap_server_start(struct socketmap_server *srv, uv_loop_t *loop, struct ser
     int rc = uv_pipe_init(loop, &srv->listener, 0);
     if (rc != 0)
         return rc;
-    if (unlink(opt->path) != 0 && errno != ENOENT)
-        rc = uv_translate_sys_error(errno);
-    else if ((rc = uv_pipe_bind(&srv->listener, opt->path)) == 0) {
-        /* Lookups for every local user, as on the main socket (socketmap_server.h). */
-        if (chmod(opt->path, 0666) != 0)
-            rc = uv_translate_sys_error(errno);
-        else
-            rc = conn_set_listen(&srv->conns, (uv_stream_t *)&srv->listener, 128);
-    }
+    /* Lookups for every local user, as on the main socket (socketmap_server.h). */
+    rc = conn_set_listen_path(&srv->conns, &srv->listener, opt->path, 128);
     if (rc != 0) {
         uv_close((uv_handle_t *)&srv->listener, NULL);
         return rc;
