@@ -5,14 +5,16 @@
  * buffer, which all connections share: everything a request needs past its read (target, body)
  * is copied into the reader, within the limits. A whole request is answered in the reader's
  * on_request hook; its answer is appended to the connection's output, and all the answers of one
- * read go out in one write. A connection is in one state (enum conn_state: idle, in a request,
- * waiting on its reload, past its last answer, draining, closed), and reading is held by three
- * things besides: the client's half-close, a client that leaves its answers unread, and the
- * daemon-wide budget of unread answers (conn_limits.h: a connection holding none is answered from
- * the reserve, one answer per write; one holding the most may be closed to make room there).
- * Bytes read behind a request that paused the parser wait in `pending`. One timer per
- * connection enforces both timeouts: it is never touched per request, only re-armed when it
- * fires.
+ * read go out in one write, with conn_write() (conn.h, which also keeps the connections of both
+ * listeners, their cap, their timers, closing and draining). While conn.h's phase is open, a
+ * connection is in one request state (enum conn_state: idle, in a request, waiting on its
+ * reload, past its last answer), and reading is held by three things besides: the client's
+ * half-close, a client that leaves its answers unread (base.throttled), and the daemon-wide
+ * budget of unread answers (conn_limits.h: a connection holding none is answered from the
+ * reserve, one answer per write; one holding the most may be closed to make room there). Bytes
+ * read behind a request that paused the parser wait in `pending`. One timer per connection
+ * enforces both timeouts and the drain deadline: it is never touched per request, only re-armed
+ * when it fires.
  */
 #include "http_server.h"
 
@@ -26,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "conn_limits.h"
 #include "http_auth.h"
 #include "http_reader.h"
@@ -38,8 +41,8 @@
 _Static_assert(OUT_FLUSH_SIZE <= CONN_LIMITS_RESERVE_MIN, "conn_limits.h's bound counts on it");
 
 /*
- * What a connection is doing, which decides whether it reads, whether its bytes are parsed, and
- * which of the timeouts runs. The transitions:
+ * What an open connection is doing (conn.h's phase CONN_PHASE_OPEN), which decides whether it
+ * reads, whether its bytes are parsed, and which of the timeouts runs. The transitions:
  *
  *   accept                          -> IDLE (or LAST, refused with 503 over the connection cap)
  *   IDLE    -- a request's first byte        -> REQUEST
@@ -50,21 +53,22 @@ _Static_assert(OUT_FLUSH_SIZE <= CONN_LIMITS_RESERVE_MIN, "conn_limits.h's bound
  *   RELOAD  -- http_server_reload_done()     -> IDLE, or LAST when the reload's request said
  *                                               Connection: close
  *   LAST, or IDLE/REQUEST once the client has half-closed and nothing is left to answer
- *                                            -> DRAINING (shutdown after the queued answers)
+ *                                            -> phase DRAINING (conn_close_after_writes(): a
+ *                                               shutdown after the queued answers, reading
+ *                                               nothing, with the drain deadline)
  *   DRAINING -- shutdown done, or the drain deadline
- *                                            -> CLOSED
+ *                                            -> phase CLOSED
  *   any other -- a read or write error, out of memory, the idle timeout, shed by the output
- *                budget, the server stopping -> CLOSED
+ *                budget, the server stopping -> phase CLOSED (conn_close())
+ *
+ * The state is left as it was when the phase moves on: it means nothing past the open phase.
  */
 enum conn_state {
-    CONN_IDLE,     /* between requests, reading: the idle timeout runs */
-    CONN_REQUEST,  /* a request has begun and is not whole: the header timeout runs */
-    CONN_RELOAD,   /* its POST /v1/reload runs: nothing is read or parsed until it is answered,
-                      and no timeout runs (the wait is the daemon's, not the client's) */
-    CONN_LAST,     /* an answer said Connection: close: nothing more is parsed */
-    CONN_DRAINING, /* shut down once the queued answers are written, reading nothing: the drain
-                      deadline runs */
-    CONN_CLOSED,   /* uv_close()d: nothing more happens; freed when both handles have closed */
+    CONN_IDLE,    /* between requests, reading: the idle timeout runs */
+    CONN_REQUEST, /* a request has begun and is not whole: the header timeout runs */
+    CONN_RELOAD,  /* its POST /v1/reload runs: nothing is read or parsed until it is answered,
+                     and no timeout runs (the wait is the daemon's, not the client's) */
+    CONN_LAST,    /* an answer said Connection: close: nothing more is parsed */
 };
 
 /* What the Connection header of an answer says, as the request it answers asked. Not part of
@@ -76,47 +80,35 @@ enum conn_framing {
 };
 
 struct http_conn {
-    union {
-        uv_handle_t handle;
-        uv_stream_t stream;
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } h;
-    uv_timer_t timer;
-    uv_shutdown_t shutdown;
-    struct http_server *srv;
+    struct conn base; /* the transport: conn.h (its throttled and budget.waiting hold reading) */
     struct http_reader reader;
     enum conn_state state;
     enum conn_framing framing;
-    /* Two holds on reading that come in any of the reading states, each set and lifted by an
-     * event of its own (and conn_limits.h's budget.waiting is a third): states they are not. */
-    int eof;          /* the client half-closed: no more bytes come, but what it asked for (and
-                         bytes kept behind a pause) is answered before the connection drains */
-    int throttled;    /* the client left WRITE_QUEUE_LIMIT of answers unread: nothing is read or
-                         parsed until on_write() finds the socket's queue under half of it */
-    int open_handles; /* the stream and the timer; freed when both have closed */
-    struct conn_limits_conn budget; /* its part in the output budget */
-    uint64_t message_started;       /* REQUEST: loop time of the request's first byte */
-    uint64_t last_active;           /* loop time of the last whole request (or the accept) */
-    uint64_t drain_started; /* DRAINING: loop time it began or last wrote: the deadline's start */
-    int reload_pretty;      /* RELOAD: the answer is indented */
+    /* A hold on reading that comes in any of the reading states, set by an event of its own (as
+     * base.throttled and base.budget.waiting are): not a state. */
+    int eof;                  /* the client half-closed: no more bytes come, but what it asked
+                                 for (and bytes kept behind a pause) is answered before the
+                                 connection drains */
+    uint64_t message_started; /* REQUEST: loop time of the request's first byte */
+    int reload_pretty;        /* RELOAD: the answer is indented */
     /* output */
     struct buf out; /* owned: answers not yet handed to the socket */
     char *pending;  /* owned: bytes after a request that paused the parser */
     size_t pending_len;
-    struct http_conn *prev, *next;
 };
 
-/* Whether the connection is still served: neither draining nor closed. */
-static int
-conn_open(const struct http_conn *c)
+static struct http_conn *
+conn_of(struct conn *base)
 {
-    return c->state != CONN_DRAINING && c->state != CONN_CLOSED;
+    return CONN_OWNER(base, struct http_conn, base);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out);
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
-static void on_timer(uv_timer_t *t);
+static struct http_server *
+server_of(const struct http_conn *c)
+{
+    return CONN_OWNER(c->base.set, struct http_server, conns);
+}
+
 static void feed(struct http_conn *c, const char *data, size_t len);
 static int resume_input(struct http_conn *c);
 static void after_input(struct http_conn *c);
@@ -183,158 +175,25 @@ format_address(const struct sockaddr *sa, char *buf, size_t size)
     }
 }
 
-/* ---- closing ------------------------------------------------------------------------------ */
-
-static void
-on_handle_closed(uv_handle_t *h)
-{
-    struct http_conn *c = h->data;
-    if (--c->open_handles > 0)
-        return;
-    http_reader_free(&c->reader);
-    buf_free(&c->out);
-    free(c->pending);
-    free(c);
-}
-
-static void
-conn_close(struct http_conn *c)
-{
-    if (c->state == CONN_CLOSED)
-        return;
-    c->state = CONN_CLOSED;
-    struct http_server *srv = c->srv;
-    if (srv->waiter == c)
-        srv->waiter = NULL; /* the reload goes on; its answer has nobody to go to */
-    conn_limits_forget(srv->opt.limits, &c->budget);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    srv->api.metrics->http_connections_open--;
-    uv_close(&c->h.handle, on_handle_closed);
-    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
-    conn_limits_closed(srv->opt.limits);
-}
-
-static void
-on_shutdown(uv_shutdown_t *req, int status)
-{
-    (void)status;
-    conn_close(req->data);
-}
-
-/* Closes once the answers already queued have gone out, reading nothing more meanwhile. */
-static void
-conn_close_after_writes(struct http_conn *c)
-{
-    if (!conn_open(c))
-        return;
-    c->state = CONN_DRAINING;
-    uv_read_stop(&c->h.stream);
-    /* The shutdown completes only when the client reads what is queued: one that never reads
-     * must not keep its slot and its answers for ever. */
-    c->drain_started = uv_now(c->srv->loop);
-    uv_timer_start(&c->timer, on_timer, c->srv->opt.idle_timeout_ms, 0);
-    c->shutdown.data = c;
-    if (uv_shutdown(&c->shutdown, &c->h.stream, on_shutdown) != 0)
-        conn_close(c);
-}
-
 /* ---- writing ------------------------------------------------------------------------------ */
 
-struct write_req {
-    uv_write_t req;
-    char *data; /* owned: what the socket did not take at once */
-    size_t len; /* charged to the output budget */
-};
-
-/* Reads, or stops reading, as the state and the holds say. libuv knows whether it reads: a
- * second uv_read_start() is UV_EALREADY, a second uv_read_stop() nothing. */
+/* Reads, or stops reading, as the state and the holds say. */
 static void
 update_reading(struct http_conn *c)
 {
-    if (!conn_open(c))
-        return;
-    if (c->state == CONN_RELOAD || c->throttled || c->budget.waiting || c->eof)
-        uv_read_stop(&c->h.stream);
-    else
-        uv_read_start(&c->h.stream, on_alloc, on_read);
+    conn_read(&c->base,
+              !(c->state == CONN_RELOAD || c->base.throttled || c->base.budget.waiting || c->eof));
 }
 
-static void
-on_write(uv_write_t *req, int status)
-{
-    struct write_req *w = (struct write_req *)req;
-    struct http_conn *c = req->data;
-    struct conn_limits *limits = c->srv->opt.limits;
-    size_t len = w->len;
-    free(w->data);
-    free(w);
-    /* Before the release, which may resume others. */
-    if (status < 0 && c->state != CONN_CLOSED) {
-        log_debug("http: cannot write a client's answers: %s; closing its connection",
-                  uv_strerror(status));
-        conn_close(c);
-    }
-    conn_limits_release(limits, &c->budget, len);
-    if (status < 0 || c->state == CONN_CLOSED)
-        return;
-    if (c->state == CONN_DRAINING) {
-        /* The deadline is for a client that stopped reading, not for a slow one. */
-        c->drain_started = uv_now(c->srv->loop);
-        return;
-    }
-    if (c->throttled && uv_stream_get_write_queue_size(&c->h.stream) < WRITE_QUEUE_LIMIT / 2) {
-        c->throttled = 0;
-        resume_input(c);
-        after_input(c);
-    }
-}
-
-/* Writes the queued answers: at once when the socket takes them (the usual case: no
- * allocation), else through uv_write() with a copy of the rest. Returns 0, or -1 after closing. */
+/* Writes the queued answers (conn_write()). Returns 0, or -1 after closing. */
 static int
 flush(struct http_conn *c)
 {
-    if (c->out.len == 0 || c->state == CONN_CLOSED)
+    if (c->out.len == 0)
         return 0;
     uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-    /* From the reserve, through uv_write() whatever the socket would take: one answer a turn of
-     * the loop (see rpc_server.c's flush_answers()). */
-    int n = conn_limits_spent(c->srv->opt.limits)
-                ? UV_EAGAIN
-                : uv_try_write(&c->h.stream, &b, 1); /* UV_EAGAIN while earlier writes are queued */
-    if (n < 0 && n != UV_EAGAIN) {
-        conn_close(c);
+    if (conn_write(&c->base, &b, 1) != 0)
         return -1;
-    }
-    size_t done = n > 0 ? (size_t)n : 0;
-    if (done < c->out.len) {
-        struct write_req *w = malloc(sizeof *w);
-        size_t rest = c->out.len - done;
-        if (w == NULL || (w->data = malloc(rest)) == NULL) {
-            free(w);
-            log_error("http: out of memory answering a client; closing its connection");
-            conn_close(c);
-            return -1;
-        }
-        memcpy(w->data, c->out.data + done, rest);
-        w->req.data = c;
-        w->len = rest;
-        b = uv_buf_init(w->data, (unsigned)rest);
-        if (uv_write(&w->req, &c->h.stream, &b, 1, on_write) != 0) {
-            free(w->data);
-            free(w);
-            conn_close(c);
-            return -1;
-        }
-        conn_limits_charge(c->srv->opt.limits, &c->budget, rest);
-        if (uv_stream_get_write_queue_size(&c->h.stream) > WRITE_QUEUE_LIMIT)
-            c->throttled = 1;
-    }
     c->out.len = 0;
     /* A burst's big buffer is not kept for a connection that may stay quiet: a thousand idle
      * connections must not hold what the output budget has given back. */
@@ -389,7 +248,7 @@ put_response(struct http_conn *c, const struct http_response *r, const char *bod
     /* Every header is bounded: the longest reason, type, Allow and Date fit in 512 bytes. */
     if (buf_reserve(&c->out, 512 + (head ? 0 : len)) != 0) {
         log_error("http: out of memory answering a client; closing its connection");
-        conn_close(c);
+        conn_close(&c->base);
         return;
     }
     char *p = c->out.data + c->out.len;
@@ -417,7 +276,7 @@ put_response(struct http_conn *c, const struct http_response *r, const char *bod
         p += len;
     }
     c->out.len = (size_t)(p - c->out.data);
-    metrics_count_status(c->srv->api.metrics, r->status);
+    metrics_count_status(server_of(c)->api.metrics, r->status);
     if (c->out.len >= OUT_FLUSH_SIZE)
         flush(c);
 }
@@ -427,14 +286,14 @@ put_response(struct http_conn *c, const struct http_response *r, const char *bod
 static void
 refuse(struct http_conn *c, int status, const char *message)
 {
-    struct http_server *srv = c->srv;
+    struct http_server *srv = server_of(c);
     struct http_response r;
     buf_reset(&srv->body);
     srv->api.metrics->http_requests[HTTP_OP_UNKNOWN]++;
     http_api_error(&srv->api, status, message, &srv->body, &r);
     c->framing = FRAMING_CLOSE;
     put_response(c, &r, srv->body.data, srv->body.len, 0);
-    if (c->state != CONN_CLOSED)
+    if (c->base.phase != CONN_PHASE_CLOSED)
         c->state = CONN_LAST;
 }
 
@@ -446,7 +305,7 @@ on_begin(void *arg)
     struct http_conn *c = arg;
     if (c->state == CONN_IDLE) {
         c->state = CONN_REQUEST;
-        c->message_started = uv_now(c->srv->loop);
+        c->message_started = uv_now(server_of(c)->loop);
     }
 }
 
@@ -463,12 +322,12 @@ static int
 on_request(void *arg, const struct http_request *req, int keep_alive)
 {
     struct http_conn *c = arg;
-    struct http_server *srv = c->srv;
-    if (!conn_open(c))
+    struct http_server *srv = server_of(c);
+    if (c->base.phase != CONN_PHASE_OPEN)
         return 1; /* a failed write closed it during this read: answer nothing more */
     uint64_t t0 = uv_hrtime();
     c->state = CONN_IDLE;
-    c->last_active = uv_now(srv->loop);
+    conn_touch(&c->base);
     c->framing = !keep_alive ? FRAMING_CLOSE : req->http10 ? FRAMING_KEEP_10 : FRAMING_KEEP;
     struct http_response r;
     char dir_buf[4096];
@@ -503,20 +362,20 @@ on_request(void *arg, const struct http_request *req, int keep_alive)
     metrics_observe(&srv->api.metrics->latency_http, uv_hrtime() - t0);
     /* Connection: close: nothing after this request is read. */
     if (c->framing == FRAMING_CLOSE) {
-        if (c->state != CONN_CLOSED)
+        if (c->base.phase != CONN_PHASE_CLOSED)
             c->state = CONN_LAST;
         return 1;
     }
-    /* The throttle in flush() stops only the next read: without this, one 64 KiB read of
+    /* The throttle in conn_write() stops only the next read: without this, one 64 KiB read of
      * pipelined requests for big answers would all be answered and held. */
-    if (c->out.len + uv_stream_get_write_queue_size(&c->h.stream) > WRITE_QUEUE_LIMIT) {
-        c->throttled = 1;
+    if (c->out.len + conn_write_queue(&c->base) > WRITE_QUEUE_LIMIT) {
+        c->base.throttled = 1;
         return 1;
     }
     /* From the reserve, answer by answer: one the socket does not take makes c wait. */
-    if (conn_limits_spent(srv->opt.limits) && flush(c) != 0)
+    if (conn_budget_spent(&c->base) && flush(c) != 0)
         return 1;
-    if (conn_limits_must_wait(srv->opt.limits, &c->budget))
+    if (conn_must_wait(&c->base))
         return 1;
     return 0;
 }
@@ -527,7 +386,7 @@ static const struct http_reader_hooks hooks = {on_begin, on_continue, on_request
 static void
 feed(struct http_conn *c, const char *data, size_t len)
 {
-    if (c->state != CONN_IDLE && c->state != CONN_REQUEST)
+    if (c->base.phase != CONN_PHASE_OPEN || (c->state != CONN_IDLE && c->state != CONN_REQUEST))
         return;
     size_t consumed;
     int status;
@@ -541,7 +400,7 @@ feed(struct http_conn *c, const char *data, size_t len)
         /* Keep what follows until the reload is answered or the client reads its answers. */
         c->pending = malloc(len - consumed);
         if (c->pending == NULL) {
-            conn_close(c);
+            conn_close(&c->base);
             return;
         }
         memcpy(c->pending, data + consumed, len - consumed);
@@ -561,10 +420,10 @@ static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 {
     (void)suggested;
-    struct http_conn *c = h->data;
+    struct http_conn *c = conn_of(h->data);
     /* One buffer for every connection: a read is parsed, and what must stay copied, before the
      * loop reads anything else. */
-    *out = uv_buf_init(c->srv->read_buf, HTTP_READ_SIZE);
+    *out = uv_buf_init(server_of(c)->read_buf, HTTP_READ_SIZE);
 }
 
 /* Feeds the bytes kept behind a pause, once nothing holds the connection paused. Returns 1
@@ -572,7 +431,8 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out)
 static int
 resume_input(struct http_conn *c)
 {
-    if (!conn_open(c) || c->state == CONN_RELOAD || c->throttled || c->budget.waiting)
+    if (c->base.phase != CONN_PHASE_OPEN || c->state == CONN_RELOAD || c->base.throttled ||
+        c->base.budget.waiting)
         return 0;
     http_reader_resume(&c->reader);
     char *pending = c->pending;
@@ -594,14 +454,14 @@ after_input(struct http_conn *c)
         if (flush(c) != 0)
             return;
         /* The socket took everything at once, so no on_write will come to lift the throttle. */
-        if (!c->throttled || !conn_open(c) ||
-            uv_stream_get_write_queue_size(&c->h.stream) >= WRITE_QUEUE_LIMIT / 2)
+        if (!c->base.throttled || c->base.phase != CONN_PHASE_OPEN ||
+            conn_write_queue(&c->base) >= WRITE_QUEUE_LIMIT / 2)
             break;
-        c->throttled = 0;
+        c->base.throttled = 0;
         if (!resume_input(c))
             break;
     }
-    if (!conn_open(c))
+    if (c->base.phase != CONN_PHASE_OPEN)
         return;
     if (c->state == CONN_RELOAD) {
         /* Nothing more is read until the reload is answered: the bytes a read would bring
@@ -610,8 +470,8 @@ after_input(struct http_conn *c)
         return;
     }
     if (c->state == CONN_LAST ||
-        (c->eof && c->pending == NULL && !c->throttled && !c->budget.waiting)) {
-        conn_close_after_writes(c);
+        (c->eof && c->pending == NULL && !c->base.throttled && !c->base.budget.waiting)) {
+        conn_close_after_writes(&c->base);
         return;
     }
     update_reading(c);
@@ -620,26 +480,26 @@ after_input(struct http_conn *c)
 static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
-    struct http_conn *c = s->data;
+    struct http_conn *c = conn_of(s->data);
     if (nread == 0)
         return;
     if (nread == UV_EOF) {
         /* A half-close ends the requests, not the answers: those already asked for (and any
          * pipelined behind a pause) still go out, within the drain deadline. */
         c->eof = 1;
-        uv_read_stop(&c->h.stream);
+        conn_read(&c->base, 0);
         after_input(c);
         return;
     }
     if (nread < 0) {
-        conn_close(c);
+        conn_close(&c->base);
         return;
     }
-    if (conn_limits_must_wait(c->srv->opt.limits, &c->budget)) {
+    if (conn_must_wait(&c->base)) {
         /* Kept unparsed: the requests are answered when the budget has room. */
         char *kept = realloc(c->pending, c->pending_len + (size_t)nread);
         if (kept == NULL) {
-            conn_close(c);
+            conn_close(&c->base);
             return;
         }
         memcpy(kept + c->pending_len, b->base, (size_t)nread);
@@ -652,52 +512,28 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     after_input(c);
 }
 
-static struct http_conn *
-budget_conn(struct conn_limits_conn *b)
-{
-    return (struct http_conn *)((char *)b - offsetof(struct http_conn, budget));
-}
+/* ---- the connection's life (conn.h) ------------------------------------------------------- */
 
-/* The output budget has room again, or the client has read its answers: go on where the
- * connection stopped. */
+/* Enforces both timeouts and the drain deadline: a request must arrive whole within
+ * header_timeout_ms of its first byte, a connection with no request in progress closes after
+ * idle_timeout_ms, and a draining one whose client reads nothing of what is queued for
+ * idle_timeout_ms closes too. The timer is re-armed for at most a header timeout, so a request
+ * that begins while it waits is checked in time. */
 static void
-on_budget(struct conn_limits_conn *b)
+on_timer(struct conn *base)
 {
-    struct http_conn *c = budget_conn(b);
-    resume_input(c);
-    after_input(c);
-}
-
-/* The budget and its reserve are spent, and this connection holds the most unread answers:
- * closing it frees them for clients that read (conn_limits.c logs it, rate-limited). */
-static void
-on_shed(struct conn_limits_conn *b)
-{
-    log_debug("http: closing a connection: it holds the most unread answers");
-    conn_close(budget_conn(b));
-}
-
-/* Enforces both timeouts: a request must arrive whole within header_timeout_ms of its first
- * byte, and a connection with no request in progress closes after idle_timeout_ms. The timer is
- * re-armed for at most a header timeout, so a request that begins while it waits is checked in
- * time. */
-static void
-on_timer(uv_timer_t *t)
-{
-    struct http_conn *c = t->data;
-    struct http_server *srv = c->srv;
+    struct http_conn *c = conn_of(base);
+    struct http_server *srv = server_of(c);
     uint64_t now = uv_now(srv->loop), ht = srv->opt.header_timeout_ms,
              it = srv->opt.idle_timeout_ms;
     uint64_t next = ht < it ? ht : it;
-    if (c->state == CONN_CLOSED)
-        return;
-    if (c->state == CONN_DRAINING) {
-        uint64_t age = now - c->drain_started;
+    if (base->phase == CONN_PHASE_DRAINING) {
+        uint64_t age = now - base->drain_started;
         if (age >= it) {
             log_info("http: a client left its answers unread for %u ms; closing its connection",
                      srv->opt.idle_timeout_ms);
             srv->api.metrics->http_timeouts++;
-            conn_close(c);
+            conn_close(base);
             return;
         }
         next = it - age;
@@ -715,88 +551,86 @@ on_timer(uv_timer_t *t)
         }
         next = ht - age;
     } else {
-        uint64_t idle = now - c->last_active;
+        uint64_t idle = now - base->last_active;
         if (idle >= it) {
             log_debug("http: connection idle for %u ms; closing it", srv->opt.idle_timeout_ms);
             srv->api.metrics->http_timeouts++;
-            conn_close(c);
+            conn_close(base);
             return;
         }
         if (it - idle < next)
             next = it - idle;
     }
-    uv_timer_start(&c->timer, on_timer, next ? next : 1, 0);
+    conn_timer_start(base, next);
 }
 
 static void
-on_connection(uv_stream_t *listener, int status)
+on_accepted(struct conn *base)
 {
-    struct http_server *srv = listener->data;
-    struct metrics *m = srv->api.metrics;
-    if (status < 0) {
-        uint64_t now = (uint64_t)time(NULL);
-        if (now - srv->emfile_logged_at >= 60) {
-            log_warnx("http: cannot accept a connection: %s (open: %llu)", uv_strerror(status),
-                      (unsigned long long)m->http_connections_open);
-            srv->emfile_logged_at = now;
-        }
-        return;
-    }
-    struct http_conn *c = calloc(1, sizeof *c);
-    int tcp = listener == (uv_stream_t *)&srv->tcp;
-    int rc = c == NULL ? UV_ENOMEM
-             : tcp     ? uv_tcp_init(srv->loop, &c->h.tcp)
-                       : uv_pipe_init(srv->loop, &c->h.pipe, 0);
-    if (rc != 0) {
-        free(c);
-        log_error("http: out of memory accepting a connection");
-        return;
-    }
-    c->srv = srv;
-    c->h.handle.data = c;
-    c->timer.data = c;
-    c->budget.resume = on_budget;
-    c->budget.shed = on_shed;
-    c->open_handles = 2;
-    uv_timer_init(srv->loop, &c->timer);
-    c->next = srv->conns;
-    if (srv->conns)
-        srv->conns->prev = c;
-    srv->conns = c;
-    m->http_connections_open++;
-    m->http_connections_total++;
-    if (uv_accept(listener, &c->h.stream) != 0) {
-        conn_close(c);
-        return;
-    }
+    struct http_conn *c = conn_of(base);
+    struct http_server *srv = server_of(c);
+    int tcp = base->h.handle.type == UV_TCP;
     uv_os_fd_t fd;
-    int have_fd = uv_fileno(&c->h.handle, &fd) == 0;
-    if (have_fd)
-        conn_limits_accepted(srv->opt.limits, fd, "http");
+    int have_fd = uv_fileno(&base->h.handle, &fd) == 0;
     if (tcp)
-        uv_tcp_nodelay(&c->h.tcp, 1);
+        uv_tcp_nodelay(&base->h.tcp, 1);
     struct http_auth_peer peer;
     http_auth_identify(srv->api.svc, srv->opt.admin, have_fd ? fd : -1, tcp, &peer);
     http_reader_init(&c->reader, &hooks, c, peer.admin);
     c->reader.unix_peer = peer.unix_peer;
     c->reader.peer_uid = peer.uid;
-    c->last_active = uv_now(srv->loop);
-    if (m->http_connections_open > srv->opt.max_connections) {
-        /* (conn_close_after_writes() arms the timer: a refused client that never reads its 503
-         * is closed by the drain deadline.) */
-        m->http_connections_refused++;
-        log_warnx("http: connection cap of %u reached; refusing a client",
-                  srv->opt.max_connections);
-        refuse(c, 503, "too many connections; try again later");
-        after_input(c);
-        return;
-    }
-    unsigned first = srv->opt.header_timeout_ms < srv->opt.idle_timeout_ms
-                         ? srv->opt.header_timeout_ms
-                         : srv->opt.idle_timeout_ms;
-    uv_timer_start(&c->timer, on_timer, first, 0);
-    update_reading(c);
 }
+
+/* Answered 503 and closed once it is written (conn_close_after_writes() arms the drain
+ * deadline: a refused client that never reads its 503 is closed by it). */
+static void
+on_refuse(struct conn *base)
+{
+    struct http_conn *c = conn_of(base);
+    struct http_server *srv = server_of(c);
+    srv->api.metrics->http_connections_refused++;
+    log_warnx("http: connection cap of %u reached; refusing a client", srv->opt.max_connections);
+    refuse(c, 503, "too many connections; try again later");
+    after_input(c);
+}
+
+/* The output budget has room again, or the client has read its answers: go on where the
+ * connection stopped. */
+static void
+on_resume(struct conn *base)
+{
+    struct http_conn *c = conn_of(base);
+    resume_input(c);
+    after_input(c);
+}
+
+static void
+on_closing(struct conn *base)
+{
+    struct http_server *srv = server_of(conn_of(base));
+    if (srv->waiter == conn_of(base))
+        srv->waiter = NULL; /* the reload goes on; its answer has nobody to go to */
+}
+
+static void
+on_release(struct conn *base)
+{
+    struct http_conn *c = conn_of(base);
+    http_reader_free(&c->reader);
+    buf_free(&c->out);
+    free(c->pending);
+}
+
+static const struct conn_ops ops = {
+    .alloc = on_alloc,
+    .read = on_read,
+    .accepted = on_accepted,
+    .refuse = on_refuse,
+    .timer = on_timer,
+    .resume = on_resume,
+    .closing = on_closing,
+    .release = on_release,
+};
 
 /* ---- the server ----------------------------------------------------------------------------- */
 
@@ -811,6 +645,26 @@ http_server_start(struct http_server *srv, uv_loop_t *loop, struct service *svc,
     srv->api = (struct http_api){.svc = svc, .metrics = metrics, .admin = opt->admin};
     srv->reload = reload;
     srv->reload_arg = reload_arg;
+    unsigned first = opt->header_timeout_ms < opt->idle_timeout_ms ? opt->header_timeout_ms
+                                                                   : opt->idle_timeout_ms;
+    struct conn_set_options co = {
+        .ops = &ops,
+        .conn_size = sizeof(struct http_conn),
+        .conn_offset = offsetof(struct http_conn, base),
+        .name = "http",
+        .log_prefix = "http: ",
+        .max_connections = opt->max_connections,
+        .idle_timeout_ms = opt->idle_timeout_ms,
+        .first_timer_ms = first,
+        /* The shutdown ends only when the client reads what is queued: one that never reads
+         * must not keep its slot and its answers for ever. */
+        .drain_timer_ms = opt->idle_timeout_ms,
+        .write_queue_limit = WRITE_QUEUE_LIMIT,
+        .limits = opt->limits,
+        .open_count = &metrics->http_connections_open,
+        .total_count = &metrics->http_connections_total,
+    };
+    conn_set_init(&srv->conns, loop, &co);
     srv->read_buf = malloc(HTTP_READ_SIZE);
     if (srv->read_buf == NULL) {
         snprintf(err, err_size, "out of memory");
@@ -823,10 +677,9 @@ http_server_start(struct http_server *srv, uv_loop_t *loop, struct service *svc,
         rc = uv_tcp_init(loop, &srv->tcp);
         if (rc == 0) {
             srv->has_tcp = 1;
-            srv->tcp.data = srv;
             rc = uv_tcp_bind(&srv->tcp, (const struct sockaddr *)&opt->addr, 0);
             if (rc == 0)
-                rc = uv_listen((uv_stream_t *)&srv->tcp, 511, on_connection);
+                rc = conn_set_listen(&srv->conns, (uv_stream_t *)&srv->tcp, 511);
         }
         struct sockaddr_storage bound;
         int len = sizeof bound;
@@ -841,14 +694,13 @@ http_server_start(struct http_server *srv, uv_loop_t *loop, struct service *svc,
         rc = uv_pipe_init(loop, &srv->pipe, 0);
         if (rc == 0) {
             srv->has_pipe = 1;
-            srv->pipe.data = srv;
             if (unlink(opt->unix_path) != 0 && errno != ENOENT)
                 rc = uv_translate_sys_error(errno);
             else if ((rc = uv_pipe_bind(&srv->pipe, opt->unix_path)) == 0 &&
                      chmod(opt->unix_path, 0666) != 0)
                 rc = uv_translate_sys_error(errno);
             if (rc == 0)
-                rc = uv_listen((uv_stream_t *)&srv->pipe, 511, on_connection);
+                rc = conn_set_listen(&srv->conns, (uv_stream_t *)&srv->pipe, 511);
         }
         if (rc != 0)
             snprintf(err, err_size, "cannot listen on %s: %s", opt->unix_path, uv_strerror(rc));
@@ -873,8 +725,7 @@ http_server_stop(struct http_server *srv)
     if (!srv->listening)
         return;
     srv->listening = 0;
-    while (srv->conns != NULL)
-        conn_close(srv->conns);
+    conn_set_stop(&srv->conns);
     if (srv->has_tcp)
         uv_close((uv_handle_t *)&srv->tcp, NULL);
     if (srv->has_pipe) {
@@ -899,7 +750,7 @@ http_server_reload_done(struct http_server *srv, struct http_conn *waiter, int o
     buf_reset(&srv->body);
     http_api_reload_response(&srv->api, ok, 0, d, c->reload_pretty, &srv->body, &r);
     put_response(c, &r, srv->body.data, srv->body.len, 0);
-    if (c->state == CONN_CLOSED)
+    if (c->base.phase != CONN_PHASE_OPEN)
         return;
     c->state = c->framing == FRAMING_CLOSE ? CONN_LAST : CONN_IDLE;
     /* The requests that came after the reload, in their order. */

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "conn.h"
 #include "conn_limits.h"
 #include "diag.h"
 #include "http_api.h"
@@ -52,12 +53,11 @@ struct http_server {
     struct http_api api;
     http_reload_fn reload;
     void *reload_arg;
-    struct http_conn *conns;            /* open connections, for shutdown */
+    struct conn_set conns;              /* the connections of both listeners */
     struct http_conn *waiter;           /* the connection a running reload will answer, or NULL */
     char address[INET6_ADDRSTRLEN + 8]; /* the TCP address bound, "127.0.0.1:3463" */
     char *read_buf;                     /* one read's bytes, shared: owned, HTTP_READ_SIZE bytes */
     struct buf body;                    /* the answer being built, shared: owned */
-    uint64_t emfile_logged_at;
 };
 
 /*
