@@ -23,6 +23,7 @@
 #define SMTPSTATUS_IMAGE_MAGIC_LEN  8
 #define SMTPSTATUS_IMAGE_VERSION    2u
 #define SMTPSTATUS_IMAGE_ALIGN      8u          /* every table offset is a multiple of this */
+#define SMTPSTATUS_IMAGE_DB_ALIGN   64u         /* rules_db_off is a multiple of this */
 #define SMTPSTATUS_IMAGE_NONE       0xFFFFu     /* "no record" in the u16 indexes */
 #define SMTPSTATUS_IMAGE_MAX_SUBJECT 999u       /* subject and detail have 1 to 3 digits */
 #define SMTPSTATUS_IMAGE_MAX_DETAIL 999u
@@ -92,8 +93,11 @@ struct smtpstatus_image_header {
     uint32_t strings_size;
     uint32_t rules_off;         /* struct smtpstatus_image_rule[rule_count], in match order */
     uint32_t rule_count;
-    uint32_t rules_db_off;      /* the rules' patterns as one serialized Vectorscan database */
-    uint32_t rules_db_size;     /* bytes; 0 when no rule has a pattern */
+    uint32_t rules_db_off;      /* the rules' patterns as one Vectorscan database, in the form
+                                   hs_deserialize_database_at() leaves at a 64-byte aligned
+                                   address: a reader whose image starts 64-byte aligned scans it
+                                   in place. A multiple of SMTPSTATUS_IMAGE_DB_ALIGN. */
+    uint32_t rules_db_size;     /* bytes (hs_database_size()); 0 when no rule has a pattern */
     uint32_t vendors_off;       /* struct smtpstatus_image_vendor[vendor_count], sorted */
     uint32_t vendor_count;
     uint32_t admin_rule_count;  /* the first admin_rule_count rules are the administrator's */

@@ -144,7 +144,7 @@ validate_reasons(struct smtpstatus_image *img, const struct bounds *b)
     if (h->admin_rule_count > h->rule_count)
         return SMTPSTATUS_EIMG_CORRUPT;
     if (h->rules_db_size > 0 &&
-        (h->rules_db_off % SMTPSTATUS_IMAGE_ALIGN != 0 ||
+        (h->rules_db_off % SMTPSTATUS_IMAGE_DB_ALIGN != 0 ||
          h->rules_db_off < sizeof(struct smtpstatus_image_header) ||
          h->rules_db_off > b->tables_end || h->rules_db_size > b->tables_end - h->rules_db_off))
         return SMTPSTATUS_EIMG_BOUNDS;

@@ -10,7 +10,7 @@
 #include "smtpstatus.h"
 #include "smtpstatus_image.h"
 
-struct smtpstatus__rules_db; /* reason.c: the image's deserialized pattern database */
+struct smtpstatus__rules_db; /* reason.c: the image's pattern database and rule lists */
 
 /* Pointers into a validated image; nothing here is owned. */
 struct smtpstatus_image {

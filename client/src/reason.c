@@ -74,9 +74,11 @@ smtpstatus_reason_from_name(const char *name, size_t len)
 enum { LIST_OTHER_SUBJECT = SUBJECT_LISTS, LIST_NO_ENHANCED, LIST_COUNT };
 
 struct smtpstatus__rules_db {
-    hs_database_t *db; /* NULL when no rule has a pattern or the database is unusable here;
-                          else db_size bytes mapped by db_load(), unmapped by db_unload() */
-    size_t db_size;
+    const hs_database_t *db; /* NULL when no rule has a pattern or the database is unusable
+                                here; else in the image, or in `copy` */
+    void *copy;              /* NULL, or copy_size bytes mapped by db_load(), unmapped by
+                                db_unload() */
+    size_t copy_size;
     uint64_t id;       /* tells a thread's scratch space which database it was sized for */
     uint32_t *lists[LIST_COUNT];
     uint32_t list_len[LIST_COUNT];
@@ -100,36 +102,46 @@ list_of(const struct smtpstatus_image_rule *r)
 }
 
 /*
- * Loads the serialized database bytes[0..len) into c->db, or leaves it NULL when this library
- * cannot load it. The memory is mapped with MAP_POPULATE, so that the kernel provides every page
- * in one call: Vectorscan zeroes the memory before it copies the database in, and a page fault
- * for each of its pages (some 80 for the built-in rules) was most of the cost of a one-shot
- * classification such as `smtpstatus classify`.
+ * Points c->db at the image's database, bytes[0..len) (see smtpstatus_image.h), or leaves it
+ * NULL when this library cannot use it (another Vectorscan version or CPU).
+ *
+ * An image that starts on a 64-byte boundary (a mapping, or the embedded array) holds the
+ * database ready to scan: it is used in place, with no copy, and Vectorscan reads only the pages
+ * a scan needs. Deserializing a copy was most of the cost of a one-shot `smtpstatus classify`
+ * (tests/bench/bench_cli_startup.c). Vectorscan checks the magic and version here
+ * (hs_database_size()), and the platform and the bytecode's CRC when the first scratch space is
+ * sized for it; what the bytecode says is trusted as the image is, by its owner and checksum. An image the
+ * caller put at another boundary (smtpstatus_image_open() asks for 8 bytes) gets a copy at an
+ * aligned address, where the same bytes are the same database.
  */
 static void
 db_load(struct smtpstatus__rules_db *c, const char *bytes, size_t len)
 {
     size_t size = 0;
-    if (hs_serialized_database_size(bytes, len, &size) != HS_SUCCESS || size == 0)
+    if ((uintptr_t)bytes % SMTPSTATUS_IMAGE_DB_ALIGN == 0) {
+        if (hs_database_size((const hs_database_t *)bytes, &size) == HS_SUCCESS && size == len)
+            c->db = (const hs_database_t *)bytes;
         return;
-    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-                     -1, 0);
+    }
+    void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED)
         return;
-    if (hs_deserialize_database_at(bytes, len, mem) != HS_SUCCESS) {
-        munmap(mem, size);
+    memcpy(mem, bytes, len);
+    if (hs_database_size(mem, &size) != HS_SUCCESS || size != len) {
+        munmap(mem, len);
         return;
     }
     c->db = mem;
-    c->db_size = size;
+    c->copy = mem;
+    c->copy_size = len;
 }
 
-/* Unmaps what db_load() mapped. */
+/* Unmaps the copy db_load() made, if any. */
 static void
 db_unload(struct smtpstatus__rules_db *c)
 {
-    if (c->db != NULL)
-        munmap(c->db, c->db_size);
+    if (c->copy != NULL)
+        munmap(c->copy, c->copy_size);
 }
 
 /* Builds img's rules database, or returns NULL on ENOMEM. A database this library cannot load

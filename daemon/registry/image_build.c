@@ -228,8 +228,12 @@ plan(const struct registry *r, const struct rules *rules, const struct vendors *
     off = align8(off + L->field_count * sizeof(struct smtpstatus_image_field));
     L->rules = L->rule_count > 0 ? off : 0;
     off = align8(off + L->rule_count * sizeof(struct smtpstatus_image_rule));
-    L->rules_db = rules != NULL && rules->db_size > 0 ? off : 0;
-    off = align8(off + (rules != NULL ? rules->db_size : 0));
+    if (rules != NULL && rules->db_size > 0) {
+        /* Where readers scan it in place (see smtpstatus_image.h). */
+        off = (off + SMTPSTATUS_IMAGE_DB_ALIGN - 1) & ~(size_t)(SMTPSTATUS_IMAGE_DB_ALIGN - 1);
+        L->rules_db = off;
+        off = align8(off + rules->db_size);
+    }
     L->vendors = L->vendor_count > 0 ? off : 0;
     off = align8(off + L->vendor_count * sizeof(struct smtpstatus_image_vendor));
     L->end = off;

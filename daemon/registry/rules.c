@@ -451,6 +451,43 @@ report_pattern(const struct rules *r, size_t i, const hs_platform_info_t *plat, 
     hs_free_compile_error(err);
 }
 
+/*
+ * Moves the compiled database `db` (freed here) into r->db in the form the image holds: what
+ * hs_deserialize_database_at() leaves at a 64-byte aligned address. Vectorscan places the
+ * bytecode by the address's remainder modulo 64, so this form is the same wherever it lands on
+ * such an address, and a reader can scan it in place without a copy (client/src/reason.c). The
+ * round trip through the serialized form is the public way to get it: a compiled database's
+ * own layout depends on where its allocator put it. Padding is zeroed, so the image stays
+ * reproducible. Returns 0, or -1 when out of memory (r->db stays NULL).
+ */
+static int
+db_to_image_form(struct rules *r, hs_database_t *db)
+{
+    char *bytes = NULL;
+    size_t len = 0;
+    size_t size = 0;
+    int rc = -1;
+    if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS ||
+        hs_serialized_database_size(bytes, len, &size) != HS_SUCCESS)
+        goto out;
+    size_t alloc = (size + SMTPSTATUS_IMAGE_DB_ALIGN - 1) / SMTPSTATUS_IMAGE_DB_ALIGN *
+                   SMTPSTATUS_IMAGE_DB_ALIGN;
+    unsigned char *mem = aligned_alloc(SMTPSTATUS_IMAGE_DB_ALIGN, alloc);
+    if (mem == NULL)
+        goto out;
+    if (hs_deserialize_database_at(bytes, len, (hs_database_t *)mem) != HS_SUCCESS) {
+        free(mem);
+        goto out;
+    }
+    r->db = mem;
+    r->db_size = size;
+    rc = 0;
+out:
+    free(bytes);
+    hs_free_database(db);
+    return rc;
+}
+
 int
 rules_compile(struct rules *r, int portable, struct diag *d)
 {
@@ -502,19 +539,10 @@ rules_compile(struct rules *r, int portable, struct diag *d)
         hs_free_compile_error(err);
         goto out;
     }
-    char *bytes = NULL;
-    size_t len = 0;
-    if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS ||
-        (r->db = malloc(len)) == NULL) {
+    if (db_to_image_form(r, db) != 0) {
         diag_add(d, DIAG_ERROR, r->file, 0, 0, "out of memory");
-        free(bytes);
-        hs_free_database(db);
         goto out;
     }
-    memcpy(r->db, bytes, len);
-    r->db_size = len;
-    free(bytes);
-    hs_free_database(db);
     rc = 0;
 out:
     free(exprs);

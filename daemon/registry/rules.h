@@ -48,8 +48,9 @@ struct rules {
     size_t count;
     size_t admin_count;  /* the first admin_count rules are the administrator's */
     char *file;          /* the administrator's file, for diagnostics; NULL when none */
-    unsigned char *db;   /* the serialized database after rules_compile(); NULL when no rule has
-                            a pattern */
+    unsigned char *db;   /* the database after rules_compile(), in the image's form (see
+                            smtpstatus_image.h); 64-byte aligned; NULL when no rule has a
+                            pattern */
     size_t db_size;
 };
 
@@ -68,7 +69,7 @@ int rules_parse(struct rules *r, const char *buf, size_t len, const char *file, 
 int rules_append_image(struct rules *r, const smtpstatus_image *img);
 
 /*
- * Compiles every pattern of `r` into one database and keeps its serialized bytes in r->db.
+ * Compiles every pattern of `r` into one database and keeps it in r->db, ready for the image.
  * `portable` compiles for any CPU of this architecture (for the embedded image that the build
  * makes), else for this host. A pattern that does not compile, matches the empty string, or
  * exceeds Vectorscan's resource limits is an error at its file:line:col; every such pattern is

@@ -5,7 +5,8 @@
  * order, the administrator's rules first, code-only and pattern rules in one order, basic and
  * enhanced wildcards, 2yz and 3yz, retry and its overrides, recipient_invalid, the rule's
  * strings and status, retry_after, what text the patterns see, the fallback on the embedded
- * rules, the validation of rule records, many threads at once, and the reason names.
+ * rules, the validation of rule records, the database scanned in place or copied and a damaged
+ * one, many threads at once, and the reason names.
  */
 #include "testutil.h"
 
@@ -625,6 +626,12 @@ static void dmg_rules_off_oob(unsigned char *b) { hdr_of(b)->rules_off = hdr_of(
 static void dmg_rules_off_align(unsigned char *b) { hdr_of(b)->rules_off += 4; }
 static void dmg_rule_count(unsigned char *b) { hdr_of(b)->rule_count = 0x10000000u; }
 static void dmg_db_oob(unsigned char *b) { hdr_of(b)->rules_db_size = hdr_of(b)->image_size; }
+static void dmg_db_align(unsigned char *b)
+{
+    /* Still inside the image: only its alignment is wrong. */
+    hdr_of(b)->rules_db_off += 8;
+    hdr_of(b)->rules_db_size -= 8;
+}
 
 static void
 test_corrupt_rules_refused(void **state)
@@ -659,6 +666,7 @@ test_corrupt_rules_refused(void **state)
         {"rules_off misaligned", dmg_rules_off_align},
         {"rule_count too large", dmg_rule_count},
         {"database out of bounds", dmg_db_oob},
+        {"database not on a 64-byte boundary", dmg_db_align},
     };
     struct built good;
     /* Rule 0 is the administrator's, with a pattern; rule 1 a built-in with codes and a
@@ -684,6 +692,81 @@ test_corrupt_rules_refused(void **state)
         assert_null(img);
     }
     free(copy);
+    free(good.buf);
+}
+
+/* ---- the database in place ------------------------------------------------------------------ */
+
+/* The rules of the two tests below: a pattern rule ahead of a code-only rule that also matches
+ * their reply, so that the reason says whether the pattern was found. */
+#define IN_PLACE_RULES BUILTIN_HEADER "p,policy,,,blocked,,,,s\n" \
+                                      "c,auth,550,,,,,,s\n"
+#define IN_PLACE_REPLY "550 5.7.1 blocked here"
+
+/* A copy of `good` at an address `skew` bytes past a 64-byte boundary, to be freed with free()
+ * on the returned base; *at is where the image starts. */
+static unsigned char *
+copy_at(const struct built *good, size_t skew, unsigned char **at)
+{
+    unsigned char *base = aligned_alloc(64, (good->len + skew + 63) / 64 * 64);
+    assert_non_null(base);
+    memcpy(base + skew, good->buf, good->len);
+    *at = base + skew;
+    return base;
+}
+
+static void
+test_database_in_place_and_copied(void **state)
+{
+    (void)state;
+    struct built good;
+    build_bytes(NULL, IN_PLACE_RULES, &good);
+    assert_int_equal(hdr_of(good.buf)->rules_db_off % SMTPSTATUS_IMAGE_DB_ALIGN, 0);
+    assert_true(hdr_of(good.buf)->rules_db_size > 0);
+    /* At a 64-byte boundary the database is scanned where it is; 8 bytes past one (all that
+     * smtpstatus_image_open() asks for), a copy at a boundary is. Both find the pattern. */
+    static const size_t skews[] = {0, 8, 16, 32, 56};
+    for (size_t i = 0; i < sizeof skews / sizeof skews[0]; i++) {
+        unsigned char *at;
+        unsigned char *base = copy_at(&good, skews[i], &at);
+        smtpstatus_image *img = NULL;
+        assert_int_equal(smtpstatus_image_open(at, good.len, &img), 0);
+        assert_decides(img, IN_PLACE_REPLY, SMTPSTATUS_REASON_POLICY, "p");
+        assert_decides(img, "550 5.7.1 other", SMTPSTATUS_REASON_AUTH, "c");
+        smtpstatus_image_close(img);
+        free(base);
+    }
+    free(good.buf);
+}
+
+static void
+test_damaged_database_leaves_patterns_unmatched(void **state)
+{
+    (void)state;
+    struct built good;
+    build_bytes(NULL, IN_PLACE_RULES, &good);
+    const struct smtpstatus_image_header *h = hdr_of(good.buf);
+    /* A byte of the header (Vectorscan's magic), then bytes of the bytecode (its CRC); not the
+     * last bytes, which may be the slack Vectorscan leaves after the bytecode. The image's own
+     * checksum is made to hold: only Vectorscan's checks can notice. */
+    const size_t spots[] = {h->rules_db_off, h->rules_db_off + h->rules_db_size / 4,
+                            h->rules_db_off + h->rules_db_size / 2};
+    for (size_t i = 0; i < sizeof spots / sizeof spots[0]; i++) {
+        for (size_t skew = 0; skew <= 8; skew += 8) {
+            unsigned char *at;
+            unsigned char *base = copy_at(&good, skew, &at);
+            at[spots[i]] ^= 0x5a;
+            reseal(at, good.len);
+            smtpstatus_image *img = NULL;
+            assert_int_equal(smtpstatus_image_open(at, good.len, &img), 0);
+            /* The code-only rule still decides; twice, as a second call must not trust a
+             * scratch space whose sizing failed. */
+            assert_decides(img, IN_PLACE_REPLY, SMTPSTATUS_REASON_AUTH, "c");
+            assert_decides(img, IN_PLACE_REPLY, SMTPSTATUS_REASON_AUTH, "c");
+            smtpstatus_image_close(img);
+            free(base);
+        }
+    }
     free(good.buf);
 }
 
@@ -849,6 +932,8 @@ main(void)
         cmocka_unit_test(test_patterns_see_reply_not_wrapper),
         cmocka_unit_test(test_no_rules_falls_back_on_embedded),
         cmocka_unit_test(test_corrupt_rules_refused),
+        cmocka_unit_test(test_database_in_place_and_copied),
+        cmocka_unit_test(test_damaged_database_leaves_patterns_unmatched),
         cmocka_unit_test(test_threads_one_image),
         cmocka_unit_test(test_threads_two_images),
         cmocka_unit_test(test_reason_names),
