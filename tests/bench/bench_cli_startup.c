@@ -23,30 +23,22 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
+
+#include "bench_daemon.h"
 
 #define PAIRS          200u  /* pairs per case, unless the budget runs out first */
 #define MIN_PAIRS      20u   /* pairs per case, whatever the budget says */
 #define WARMUP         5u    /* unmeasured runs of each side before a case */
 #define CASE_BUDGET_NS 8e9   /* per case, both sides together */
-#define READY_WAIT_MS  10000 /* how long the daemon may take to say READY=1 */
 #define GOAL_RATIO     1.5
 
 extern char **environ;
-
-static char tmpdir[64];
-static pid_t daemon_pid = -1;
 
 static double
 now_ns(void)
@@ -147,72 +139,12 @@ run_case(const char *name, char *const cli[])
 
 /* ---- the daemon ----------------------------------------------------------------------------- */
 
+static struct bench_daemon daemon_run;
+
 static void
-stop_daemon(void)
+remove_daemon(void)
 {
-    if (daemon_pid > 0) {
-        kill(daemon_pid, SIGTERM);
-        waitpid(daemon_pid, NULL, 0);
-        daemon_pid = -1;
-    }
-    if (tmpdir[0] != '\0') {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "bench_cli_startup: could not remove %s\n", tmpdir);
-        tmpdir[0] = '\0';
-    }
-}
-
-/* Starts smtpstatusd on the embedded registry in a temp run directory, rundir[0..size), and
- * waits for its READY=1. Returns 0, or -1 after saying why. */
-static int
-start_daemon(const char *path, char *rundir, size_t size)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/bench-cli-XXXXXX");
-    if (mkdtemp(tmpdir) == NULL) {
-        perror("bench_cli_startup: mkdtemp");
-        return -1;
-    }
-    char statedir[128], env[160];
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(rundir, size, "%s/run", tmpdir);
-    snprintf(statedir, sizeof statedir, "%s/state", tmpdir);
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", tmpdir);
-    snprintf(env, sizeof env, "NOTIFY_SOCKET=%s", sa.sun_path);
-
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        perror("bench_cli_startup: the notification socket");
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    char *argv[] = {(char *)path, "--foreground", "--rundir", rundir, "--statedir", statedir,
-                    "--http",     "off",          NULL};
-    char *envp[] = {env, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    int rc = posix_spawn(&daemon_pid, path, &fa, NULL, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        daemon_pid = -1;
-        fprintf(stderr, "bench_cli_startup: cannot run %s: %s\n", path, strerror(rc));
-        close(fd);
-        return -1;
-    }
-    char msg[64];
-    ssize_t got = -1;
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    if (poll(&p, 1, READY_WAIT_MS) == 1)
-        got = recv(fd, msg, sizeof msg - 1, 0);
-    close(fd);
-    if (got < 0 || (msg[got] = '\0', strstr(msg, "READY=1") == NULL)) {
-        fprintf(stderr, "bench_cli_startup: the daemon %s did not say it was ready\n", path);
-        return -1;
-    }
-    return 0;
+    bench_daemon_remove(&daemon_run);
 }
 
 int
@@ -223,7 +155,6 @@ main(int argc, char **argv)
         return 2;
     }
     char *cli = argv[1];
-    char rundir[128] = "";
     char reply[] = "550 5.1.1 no";
     struct {
         const char *name;
@@ -232,12 +163,12 @@ main(int argc, char **argv)
     } cases[] = {
         {"cli_lookup_offline", {cli, "--offline", "lookup", "5.1.1", NULL}, 0},
         {"cli_classify_offline", {cli, "--offline", "classify", reply, NULL}, 0},
-        {"cli_lookup_shared", {cli, "--rundir", rundir, "lookup", "5.1.1", NULL}, 1},
-        {"cli_classify_shared", {cli, "--rundir", rundir, "classify", reply, NULL}, 1},
+        {"cli_lookup_shared", {cli, "--rundir", daemon_run.rundir, "lookup", "5.1.1", NULL}, 1},
+        {"cli_classify_shared", {cli, "--rundir", daemon_run.rundir, "classify", reply, NULL}, 1},
     };
-    atexit(stop_daemon);
+    atexit(remove_daemon);
     int with_daemon = argc == 3;
-    if (with_daemon && start_daemon(argv[2], rundir, sizeof rundir) != 0)
+    if (with_daemon && bench_daemon_start(&daemon_run, argv[2], NULL, -1) != 0)
         return 1;
 
     int failed = 0, all_met = 1;

@@ -23,15 +23,14 @@
  * 10 s to wait for the daemon, SOCKET_OPS round trips. tests/bench/README.md says how to run it
  * and read it.
  */
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_daemon.h"
 #include "smtpstatus.h"
 
 #define BENCH_CODES       4096u /* pre-generated codes, looked up in order */
@@ -347,61 +346,12 @@ run(const char *name, sample_fn fn, const smtpstatus_image *img, double *best_ou
 
 /* ---- the daemon ----------------------------------------------------------------------------- */
 
-static char tmpdir[64];
-static pid_t daemon_pid = -1;
+static struct bench_daemon daemon_run;
 
 static void
-stop_daemon(void)
+remove_daemon(void)
 {
-    if (daemon_pid > 0) {
-        kill(daemon_pid, SIGTERM);
-        waitpid(daemon_pid, NULL, 0);
-        daemon_pid = -1;
-    }
-    if (tmpdir[0] != '\0') {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "bench_image_lookup: could not remove %s\n", tmpdir);
-    }
-}
-
-/* Starts smtpstatusd on the embedded registry in a temp run directory and returns a handle on
- * it once it answers over its socket, or NULL. */
-static smtpstatus *
-start_daemon(const char *path, char *rundir, size_t size)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/bench-image-XXXXXX");
-    if (mkdtemp(tmpdir) == NULL)
-        return NULL;
-    char statedir[128];
-    snprintf(rundir, size, "%s/run", tmpdir);
-    snprintf(statedir, sizeof statedir, "%s/state", tmpdir);
-    daemon_pid = fork();
-    if (daemon_pid < 0)
-        return NULL;
-    if (daemon_pid == 0) {
-        if (freopen("/dev/null", "w", stderr) == NULL)
-            _exit(127);
-        execl(path, "smtpstatusd", "--foreground", "--rundir", rundir, "--statedir", statedir,
-              "--http", "off", (char *)NULL);
-        _exit(127);
-    }
-    smtpstatus_options o = {.rundir = rundir, .timeout_ms = 1000, .socket_only = 1};
-    smtpstatus *probe;
-    if (smtpstatus_open(&o, &probe) != 0)
-        return NULL;
-    for (int i = 0; i < 200; i++) {
-        smtpstatus_result *r = NULL;
-        int rc = smtpstatus_registry_info_get(probe, &r);
-        smtpstatus_result_free(r);
-        if (rc == 0)
-            return probe;
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    smtpstatus_close(probe);
-    return NULL;
+    bench_daemon_remove(&daemon_run);
 }
 
 /* Mean ns of one lookup asked of the daemon's socket, over SOCKET_OPS round trips. */
@@ -429,14 +379,17 @@ socket_lookup_ns(smtpstatus *h, uint64_t *sum)
 static int
 run_shared(const char *daemon_path)
 {
-    char rundir[128];
-    atexit(stop_daemon);
-    smtpstatus *sock = start_daemon(daemon_path, rundir, sizeof rundir);
-    if (sock == NULL) {
-        fprintf(stderr, "bench_image_lookup: the daemon %s did not start\n", daemon_path);
+    atexit(remove_daemon);
+    if (bench_daemon_start(&daemon_run, daemon_path, NULL, -1) != 0)
+        return -1;
+    smtpstatus_options so = {.rundir = daemon_run.rundir, .timeout_ms = 1000, .socket_only = 1};
+    smtpstatus *sock;
+    if (smtpstatus_open(&so, &sock) != 0) {
+        fprintf(stderr, "bench_image_lookup: cannot open the socket of the daemon %s\n",
+                daemon_path);
         return -1;
     }
-    smtpstatus_options o = {.rundir = rundir};
+    smtpstatus_options o = {.rundir = daemon_run.rundir};
     if (smtpstatus_open(&o, &shared_handle) != 0 ||
         smtpstatus_pin(shared_handle, &shared_pin) != 0) {
         fprintf(stderr, "bench_image_lookup: the daemon's shared image is not usable\n");

@@ -33,7 +33,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -47,8 +46,6 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,6 +54,7 @@
 #include "smtpstatus.pb-c.h"
 /* frame.h is a library internal, not on the benchmarks' include path: reach it by its place. */
 #include "../../client/src/frame.h"
+#include "bench_daemon.h"
 
 #define UNPIPELINED_OPS 20000
 #define PIPELINED_OPS 200000
@@ -92,10 +90,11 @@ struct child {
     unsigned long warnings; /* lines with "warning" or "error" after it was ready */
 };
 
+static struct bench_daemon daemon_run; /* its directory holds the other servers' sockets too */
+/* The daemon's log; its pid is daemon_run's, so this one's stays 0. */
 static struct child daemon_child = {.name = "smtpstatusd", .fd = -1, .forward = 1};
 static struct child pingpong_child = {.name = "unix_pingpong", .fd = -1};
 static struct child redis_child = {.name = "redis-server", .fd = -1};
-static char tmpdir[256]; /* short: socket paths go under it */
 static double started_ns;
 
 static double
@@ -132,52 +131,26 @@ cpu_ns(pid_t pid)
 
 /* The server's CPU time per request since `start` (a cpu_ns() of it), or -1 when unknown. */
 static double
-cpu_per_op(const struct child *server, double start, uint64_t ops)
+cpu_per_op(const pid_t *server, double start, uint64_t ops)
 {
-    double now = server != NULL && server->pid > 0 ? cpu_ns(server->pid) : -1;
+    double now = server != NULL && *server > 0 ? cpu_ns(*server) : -1;
     return start >= 0 && now >= 0 && ops > 0 ? (now - start) / (double)ops : -1;
 }
 
 static double
-cpu_start(const struct child *server)
+cpu_start(const pid_t *server)
 {
-    return server != NULL && server->pid > 0 ? cpu_ns(server->pid) : -1;
+    return server != NULL && *server > 0 ? cpu_ns(*server) : -1;
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-/*
- * Stops a child: SIGTERM, up to 5 s for it to exit (a pidfd tells when), then SIGKILL. Joins its
- * drain thread. Returns its wait status, or -1 when it had to be killed or was not running.
- */
+/* Stops a child, if it runs (bench_child_stop()), and joins its drain thread. Returns its wait
+ * status, or -1 when it had to be killed or was not running. */
 static int
 child_stop(struct child *ch)
 {
     int status = -1;
     if (ch->pid > 0) {
-        kill(ch->pid, SIGTERM);
-        int pfd = (int)syscall(SYS_pidfd_open, ch->pid, 0);
-        struct pollfd p = {.fd = pfd, .events = POLLIN};
-        int exited = pfd >= 0 && poll(&p, 1, 5000) == 1;
-        if (pfd >= 0)
-            close(pfd);
-        if (!exited && pfd >= 0) {
-            fprintf(stderr, "bench_rpc: %s did not exit within 5 s of SIGTERM; killing it\n",
-                    ch->name);
-            kill(ch->pid, SIGKILL);
-        }
-        while (waitpid(ch->pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        if (!exited && pfd >= 0)
-            status = -1;
+        status = bench_child_stop(ch->pid, ch->name);
         ch->pid = 0;
     }
     if (ch->draining) {
@@ -191,16 +164,23 @@ child_stop(struct child *ch)
     return status;
 }
 
+/* Stops the daemon and then its log's drain thread, which ends with it. Returns the daemon's
+ * wait status, or -1. */
+static int
+daemon_stop(void)
+{
+    int status = bench_daemon_stop(&daemon_run);
+    child_stop(&daemon_child);
+    return status;
+}
+
 static void
 cleanup(void)
 {
-    child_stop(&daemon_child);
+    daemon_stop();
     child_stop(&pingpong_child);
     child_stop(&redis_child);
-    if (tmpdir[0] != '\0') {
-        nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        tmpdir[0] = '\0';
-    }
+    bench_daemon_remove(&daemon_run);
 }
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -228,8 +208,8 @@ on_watchdog(int sig)
     if (write(2, msg, sizeof msg - 1) < 0) {
         /* nothing more to do */
     }
-    if (daemon_child.pid > 0)
-        kill(daemon_child.pid, SIGKILL);
+    if (daemon_run.pid > 0)
+        kill(daemon_run.pid, SIGKILL);
     if (pingpong_child.pid > 0)
         kill(pingpong_child.pid, SIGKILL);
     if (redis_child.pid > 0)
@@ -333,6 +313,36 @@ child_start(struct child *ch, char *const argv[], int to_pipe_stdout, const char
     ch->draining = 1;
 }
 
+/*
+ * Starts the daemon (bench_daemon_start()) with its log on a pipe. What it logged until it was
+ * ready, all in the pipe by then, is read here: shown when it did not start, else left out of
+ * the warnings counted. A thread then reads the rest. Fails the benchmark when the daemon does
+ * not start.
+ */
+static void
+daemon_start(const char *path)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        fail("pipe: %s", strerror(errno));
+    int rc = bench_daemon_start(&daemon_run, path, NULL, p[1]);
+    close(p[1]);
+    daemon_child.fd = p[0];
+    char out[16384];
+    size_t len = 0;
+    ssize_t n;
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    while (len < sizeof out - 1 && (n = read(p[0], out + len, sizeof out - 1 - len)) > 0)
+        len += (size_t)n;
+    out[len] = '\0';
+    if (rc != 0)
+        fail("%s did not start; it said:\n%s", daemon_child.name, out);
+    fcntl(p[0], F_SETFL, 0);
+    if (pthread_create(&daemon_child.drain, NULL, drain_main, &daemon_child) != 0)
+        fail("cannot start a thread to read the output of %s", daemon_child.name);
+    daemon_child.draining = 1;
+}
+
 /* ---- what goes over the wire --------------------------------------------------------------- */
 
 /* One kind of server as the client loops see it: a fixed request and a fixed response. */
@@ -346,7 +356,7 @@ struct wire {
     size_t resp_len;
     size_t resp_id_off;        /* where the response's id varint sits; 0: no id */
     int protobuf;              /* decode a sample of the responses */
-    const struct child *server; /* whose CPU time is counted */
+    const pid_t *server;        /* whose CPU time is counted */
 };
 
 static void
@@ -1131,24 +1141,11 @@ main(int argc, char **argv)
         rb = rs = NULL;
     }
 
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/bench_rpc.XXXXXX",
-             t != NULL && t[0] == '/' && strlen(t) < 40 ? t : "/tmp");
-    if (mkdtemp(tmpdir) == NULL) {
-        fprintf(stderr, "bench_rpc: error: mkdtemp %s: %s\n", tmpdir, strerror(errno));
-        tmpdir[0] = '\0';
-        return 1;
-    }
-
     /* The daemon. */
-    char rundir[300], statedir[300];
-    snprintf(rundir, sizeof rundir, "%s/run", tmpdir);
-    snprintf(statedir, sizeof statedir, "%s/state", tmpdir);
-    char *dargv[] = {(char *)daemon_path, "--foreground", "--rundir", rundir, "--statedir",
-                     statedir, "--http", "off", NULL};
-    child_start(&daemon_child, dargv, 0, "ready: listening on ");
-    static struct wire dw = {.name = "smtpstatusd", .protobuf = 1, .server = &daemon_child};
-    snprintf(dw.path, sizeof dw.path, "%s/smtpstatusd.sock", rundir);
+    daemon_start(daemon_path);
+    char *tmpdir = daemon_run.dir;
+    static struct wire dw = {.name = "smtpstatusd", .protobuf = 1, .server = &daemon_run.pid};
+    snprintf(dw.path, sizeof dw.path, "%s/smtpstatusd.sock", daemon_run.rundir);
     build_request(&dw);
     uint8_t *resp = probe_daemon(&dw);
 
@@ -1156,12 +1153,12 @@ main(int argc, char **argv)
     static struct wire pw;
     pw = dw;
     pw.name = "unix_pingpong";
-    pw.server = &pingpong_child;
+    pw.server = &pingpong_child.pid;
     snprintf(pw.path, sizeof pw.path, "%s/pingpong.sock", tmpdir);
     pingpong_start(&pw);
 
     /* The peer. */
-    static struct wire rw = {.name = "redis-server", .server = &redis_child};
+    static struct wire rw = {.name = "redis-server", .server = &redis_child.pid};
     static uint8_t redis_resp[IN_CAP];
     char redis_sock[300];
     snprintf(redis_sock, sizeof redis_sock, "%s/redis.sock", tmpdir);
@@ -1255,7 +1252,7 @@ main(int argc, char **argv)
                 r->ns <= r->same_ns ? "met" : "NOT met", r->redis_ns > 0 ? 1e9 / r->redis_ns : 0);
     }
 
-    int status = child_stop(&daemon_child);
+    int status = daemon_stop();
     int bad_exit = !(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
     if (bad_exit)
         fprintf(stderr, "bench_rpc: smtpstatusd did not exit cleanly on SIGTERM (status %d)\n",
