@@ -10,6 +10,7 @@ packages=(
   build-essential cmake pkg-config          # the build
   libuv1-dev libprotobuf-c-dev protobuf-c-compiler libjansson-dev   # required libraries
   libvectorscan-dev                         # the reason rules: one-pass pattern matching
+  libxxhash-dev                             # XXH3, the image checksum (its header only)
   libcurl4-openssl-dev                      # downloads for `smtpstatus update`
   node-llhttp                               # llhttp's C sources, for the HTTP port
   libgmime-3.0-dev                          # MIME for bounce messages (daemon, smtpstatus-bounce)
@@ -17,6 +18,7 @@ packages=(
 )
 test_packages=(
   python3 python3-protobuf protobuf-compiler curl jq strace   # integration tests (jq: the curl recipes)
+  python3-xxhash                            # the socket test's own check of the image checksum
   python3-pytest                            # the Python package's tests (tests/python)
   dpkg-dev lintian mandoc systemd           # packaging tests: the .deb, man pages, units
   postfix                                   # the socketmap status filter, with a real Postfix

@@ -21,7 +21,7 @@
 
 #define SMTPSTATUS_IMAGE_MAGIC      "SMTPSIMG" /* 8 bytes, no terminator in the file */
 #define SMTPSTATUS_IMAGE_MAGIC_LEN  8
-#define SMTPSTATUS_IMAGE_VERSION    2u
+#define SMTPSTATUS_IMAGE_VERSION    3u
 #define SMTPSTATUS_IMAGE_ALIGN      8u          /* every table offset is a multiple of this */
 #define SMTPSTATUS_IMAGE_DB_ALIGN   64u         /* rules_db_off is a multiple of this */
 #define SMTPSTATUS_IMAGE_NONE       0xFFFFu     /* "no record" in the u16 indexes */
@@ -66,7 +66,7 @@ struct smtpstatus_image_header {
     uint32_t header_size;                   /* sizeof(struct smtpstatus_image_header) */
     uint64_t superseded;       /* 0 while current; the successor's generation once superseded */
     uint64_t image_size;       /* total bytes, header included; equals the file size */
-    uint64_t checksum;         /* FNV-1a 64 of all bytes, with superseded and checksum as 0 */
+    uint64_t checksum;         /* XXH3 64, seed 0, of all bytes with superseded and checksum as 0 */
     uint64_t generation;       /* increases with each image the daemon publishes */
     uint64_t built_at;         /* Unix time in seconds when the image was compiled */
     uint64_t source_digest;    /* FNV-1a 64 over the source CSV files, in table order */

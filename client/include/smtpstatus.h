@@ -1014,8 +1014,8 @@ int smtpstatus_socket_refusal(smtpstatus *h, char *buf, size_t size);
 #define SMTPSTATUS_FNV64_INIT 0xcbf29ce484222325ull
 uint64_t smtpstatus_fnv64(uint64_t h, const void *buf, size_t len);
 
-/* The checksum that an image header carries: FNV-1a 64 of buf[0..len) with the superseded
- * and checksum words read as zero. `len` must be at least the header size. */
+/* The checksum that an image header carries: XXH3 64 (seed 0) of buf[0..len) with the
+ * superseded and checksum words read as zero. `len` must be at least the header size. */
 uint64_t smtpstatus_image_checksum(const void *buf, size_t len);
 
 #ifdef __cplusplus

@@ -21,8 +21,9 @@
  *
  * The memfd's checksum is compared too, like the copy's, though its seals and its owner mean
  * that nobody but the daemon wrote it: it is what refuses a daemon that hands out a damaged
- * image (tests/unit/test_image_damage.c, test_superseded_by_a_bad_image). It costs a one-shot
- * `smtpstatus lookup` about a fifth of its time over /bin/true (tests/bench/bench_cli_startup.c).
+ * image (tests/unit/test_image_damage.c, test_superseded_by_a_bad_image). With XXH3 it costs
+ * about 30 us over the whole image, a few hundredths of a one-shot `smtpstatus lookup`'s time
+ * over /bin/true (tests/bench/bench_cli_startup.c).
  */
 #include "reason.h"
 #include "shared_image.h"

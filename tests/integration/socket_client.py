@@ -2,10 +2,11 @@
 """A foreign client of the smtpstatusd socket API, written from proto/ alone.
 
 It uses the Python module that protoc generated from proto/smtpstatus.proto, the protobuf
-runtime and the standard library, and nothing of the project's C code. Each scenario starts the
-real daemon in a temp directory of its own, waits for its "ready: listening on" line on stderr
-(never for a fixed time), drives it through its Unix socket as proto/FRAMING.md says, and stops
-it with SIGTERM, expecting exit code 0. test_socket_api.sh runs it with the system Python.
+runtime, xxhash (python3-xxhash, for the image checksum) and the standard library, and nothing
+of the project's C code. Each scenario starts the real daemon in a temp directory of its own,
+waits for its "ready: listening on" line on stderr (never for a fixed time), drives it through
+its Unix socket as proto/FRAMING.md says, and stops it with SIGTERM, expecting exit code 0.
+test_socket_api.sh runs it with the system Python.
 
 usage: socket_client.py SMTPSTATUSD PB_DIR PROJECT_DATA_DIR SHARED_IANA_DIR
 """
@@ -30,6 +31,12 @@ if len(sys.argv) != 5:
 SMTPSTATUSD, PB_DIR, PROJECT_DATA_DIR, SHARED_IANA_DIR = sys.argv[1:]
 sys.path.insert(0, PB_DIR)
 import smtpstatus_pb2 as pb  # noqa: E402  (generated into PB_DIR by the shell script)
+try:
+    import xxhash
+except ImportError:
+    print("FAIL: the xxhash module is missing (Debian package python3-xxhash)")
+    print("0 passed, 1 failed")
+    sys.exit(1)
 
 E = pb.Error
 CODES_CSV = "smtp-enhanced-status-codes-3.csv"
@@ -326,15 +333,17 @@ def csv_codes(directory, prefix):
 
 def image_header(path):
     """The published image's header fields, read as proto/smtpstatus_image.h lays them out, and
-    whether its FNV-1a 64 checksum (superseded and checksum taken as zero) holds."""
+    whether its checksum (XXH3 64, seed 0, with superseded and checksum taken as zero) holds."""
     data = open(path, "rb").read()
     magic, version, header_size, superseded, size, checksum, generation = \
         struct.unpack_from("<8sIIQQQQ", data, 0)
-    h = 0xcbf29ce484222325
-    for i, b in enumerate(data):
-        if 16 <= i < 24 or 32 <= i < 40:
-            b = 0
-        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    x = xxhash.xxh3_64(seed=0)
+    x.update(data[:16])
+    x.update(bytes(8))  # superseded
+    x.update(data[24:32])
+    x.update(bytes(8))  # checksum
+    x.update(data[40:])
+    h = x.intdigest()
     return {"magic": magic, "version": version, "superseded": superseded, "size": size,
             "file_size": len(data), "generation": generation, "checksum_ok": h == checksum}
 
@@ -355,7 +364,7 @@ def scenario_every_operation(root):
               and st.st_uid == os.geteuid(), st)
         hdr = image_header(r.hello.image_path) if st else {}
         check("image: read from its ABI alone: magic, version, size, generation, checksum",
-              hdr.get("magic") == b"SMTPSIMG" and hdr.get("version") == 2
+              hdr.get("magic") == b"SMTPSIMG" and hdr.get("version") == 3
               and hdr.get("superseded") == 0 and hdr.get("size") == hdr.get("file_size")
               and hdr.get("generation") == r.hello.generation and hdr.get("checksum_ok"), hdr)
 

@@ -21,6 +21,8 @@
 #include "smtpstatus.h"
 #include "smtpstatus_image.h"
 
+#include <xxhash.h>
+
 #define TEST_GENERATION 42u
 #define TEST_BUILT_AT   1700000000u
 #define HDR_SIZE        sizeof(struct smtpstatus_image_header)
@@ -862,7 +864,8 @@ expected_flip_error(size_t off, const unsigned char *p)
         memcpy(&size, p + IMAGE_SIZE_OFF, sizeof size);
         return size > image_len ? SMTPSTATUS_EIMG_TRUNCATED : SMTPSTATUS_EIMG_SIZE;
     }
-    /* Anywhere else, one changed byte always changes FNV-1a (each step is a bijection). */
+    /* Anywhere else, the checksum. XXH3's steps are not all bijections as FNV-1a's were, so
+     * some change could leave it as it was, with odds of about 2^-64 for each: none here does. */
     return SMTPSTATUS_EIMG_CHECKSUM;
 }
 
@@ -950,6 +953,67 @@ test_bad_magic_version(void **state)
     hdr(p)->checksum ^= 1;
     assert_int_equal(try_open(p, image_len), SMTPSTATUS_EIMG_CHECKSUM);
     free(p);
+}
+
+/* XXH3_64bits() of buf[0..len) with the superseded and checksum words zeroed, by Debian's
+ * libxxhash (linked, not the copy that image_checksum.c compiles in). */
+static uint64_t
+xxh3_zeroed(const unsigned char *buf, size_t len)
+{
+    unsigned char *z = exact_copy(buf, len, len);
+    memset(z + SUPERSEDED_OFF, 0, 8);
+    memset(z + CHECKSUM_OFF, 0, 8);
+    uint64_t h = XXH3_64bits(z, len);
+    free(z);
+    return h;
+}
+
+/* The checksum is XXH3 64 with seed 0 (proto/smtpstatus_image.h), whatever the two skipped
+ * words hold, at lengths that take each of XXH3's paths and across the streaming API's
+ * internal buffer; and one changed bit outside those words changes it. */
+static void
+test_checksum_is_xxh3(void **state)
+{
+    (void)state;
+    enum { SMALL = 256 };
+    unsigned char small[SMALL];
+    for (size_t i = 0; i < SMALL; i++)
+        small[i] = (unsigned char)(i * 131 + 7);
+    memset(small + SUPERSEDED_OFF, 0, 8);
+    memset(small + CHECKSUM_OFF, 0, 8);
+    /* Pinned, from Python's xxhash.xxh3_64 of the same bytes: a change of algorithm or seed
+     * in both the library and the test would still be seen. */
+    assert_true(smtpstatus_image_checksum(small, SMALL) == 0x2b651929fe112e94ull);
+    memset(small + SUPERSEDED_OFF, 0xA5, 8);
+    memset(small + CHECKSUM_OFF, 0x5A, 8);
+    const uint64_t want = xxh3_zeroed(small, SMALL);
+    assert_true(want == 0x2b651929fe112e94ull);
+    assert_true(smtpstatus_image_checksum(small, SMALL) == want);
+
+    /* Prefixes of the image under test (tens of kilobytes), and the embedded image, which
+     * holds the reason rules' database too (hundreds). */
+    static const size_t lens[] = {HDR_SIZE, 240, 241, 1024, 1025, 4096 + 8, 20000};
+    assert_true(image_len > lens[sizeof lens / sizeof lens[0] - 1]);
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
+        assert_true(smtpstatus_image_checksum(image, lens[i]) == xxh3_zeroed(image, lens[i]));
+    assert_true(smtpstatus_image_checksum(image, image_len) == xxh3_zeroed(image, image_len));
+    assert_true(smtpstatus_image_checksum(image, image_len) == hdr(image)->checksum);
+    size_t em_len = 0;
+    const unsigned char *em = smtpstatus_embedded_image_data(&em_len);
+    assert_true(em_len > 100000);
+    assert_true(smtpstatus_image_checksum(em, em_len) == xxh3_zeroed(em, em_len));
+
+    for (size_t off = 0; off < SMALL; off++) {
+        unsigned char bit = (unsigned char)(1u << (off % 8));
+        small[off] ^= bit;
+        int skipped = (off >= SUPERSEDED_OFF && off < SUPERSEDED_OFF + 8) ||
+                      (off >= CHECKSUM_OFF && off < CHECKSUM_OFF + 8);
+        uint64_t got = smtpstatus_image_checksum(small, SMALL);
+        if (skipped ? got != want : got == want)
+            fail_msg("bit %u of byte %zu: checksum %016llx", off % 8, off,
+                     (unsigned long long)got);
+        small[off] ^= bit;
+    }
 }
 
 /* Applies `mutate` to a copy of the image, recomputes the checksum, and checks the error. */
@@ -1776,6 +1840,7 @@ main(void)
         cmocka_unit_test(test_trailing_bytes),
         cmocka_unit_test(test_byte_flips),
         cmocka_unit_test(test_superseded_word),
+        cmocka_unit_test(test_checksum_is_xxh3),
         cmocka_unit_test(test_bad_magic_version),
         cmocka_unit_test(test_corrupt_offset_past_pool),
         cmocka_unit_test(test_corrupt_string_past_pool),
