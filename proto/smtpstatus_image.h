@@ -66,7 +66,8 @@ struct smtpstatus_image_header {
     uint32_t header_size;                   /* sizeof(struct smtpstatus_image_header) */
     uint64_t superseded;       /* 0 while current; the successor's generation once superseded */
     uint64_t image_size;       /* total bytes, header included; equals the file size */
-    uint64_t checksum;         /* XXH3 64, seed 0, of all bytes with superseded and checksum as 0 */
+    uint64_t checksum;         /* XXH3 64, seed 0, of all bytes but the rules database's, with
+                                  superseded and checksum as 0 (see rules_db_checksum) */
     uint64_t generation;       /* increases with each image the daemon publishes */
     uint64_t built_at;         /* Unix time in seconds when the image was compiled */
     uint64_t source_digest;    /* FNV-1a 64 over the source CSV files, in table order */
@@ -102,8 +103,14 @@ struct smtpstatus_image_header {
     uint32_t vendor_count;
     uint32_t admin_rule_count;  /* the first admin_rule_count rules are the administrator's */
     uint32_t reserved;          /* zero */
+    uint64_t rules_db_checksum; /* XXH3 64, seed 0, of the rules database's bytes; 0 when none.
+                                   Apart from `checksum` so that a reader can leave the
+                                   database's pages alone until it classifies: a lookup never
+                                   reads them, and they are two thirds of the image. */
 };
-_Static_assert(sizeof(struct smtpstatus_image_header) == 184, "header size");
+_Static_assert(sizeof(struct smtpstatus_image_header) == 192, "header size");
+_Static_assert(offsetof(struct smtpstatus_image_header, rules_db_checksum) == 184,
+               "rules_db_checksum offset");
 _Static_assert(offsetof(struct smtpstatus_image_header, superseded) == 16, "superseded offset");
 _Static_assert(offsetof(struct smtpstatus_image_header, superseded) % 8 == 0, "aligned word");
 _Static_assert(offsetof(struct smtpstatus_image_header, checksum) == 32, "checksum offset");

@@ -1015,8 +1015,13 @@ int smtpstatus_socket_refusal(smtpstatus *h, char *buf, size_t size);
 uint64_t smtpstatus_fnv64(uint64_t h, const void *buf, size_t len);
 
 /* The checksum that an image header carries: XXH3 64 (seed 0) of buf[0..len) with the
- * superseded and checksum words read as zero. `len` must be at least the header size. */
+ * superseded and checksum words read as zero and the rules database, where the header places
+ * it inside the buffer, left out. `len` must be at least the header size. */
 uint64_t smtpstatus_image_checksum(const void *buf, size_t len);
+
+/* The rules database's checksum that an image header carries: XXH3 64 (seed 0) of the bytes
+ * the header places the database at; 0 when it has none or places it outside buf[0..len). */
+uint64_t smtpstatus_image_rules_db_checksum(const void *buf, size_t len);
 
 #ifdef __cplusplus
 }

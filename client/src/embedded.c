@@ -2,8 +2,8 @@
  * The embedded default registry: the image that the build compiles from data/ and links into
  * the library as a byte array (generated/embedded_image.c), so that the daemon can serve and
  * `smtpstatus --offline` can answer with no file read at run time. It is validated once, on
- * first use, like any other image, but for its checksum, which the build made (see
- * smtpstatus__image_init_built_in()).
+ * first use, like any other image, but for its checksums, which the build made (see
+ * SMTPSTATUS__CHECK_BOUNDS).
  */
 #include <pthread.h>
 
@@ -20,8 +20,8 @@ static pthread_once_t embedded_once = PTHREAD_ONCE_INIT;
 static void
 embedded_init(void)
 {
-    embedded_rc = smtpstatus__image_init_built_in(&embedded, smtpstatus__embedded_image,
-                                                  smtpstatus__embedded_image_len);
+    embedded_rc = smtpstatus__image_init(&embedded, smtpstatus__embedded_image,
+                                         smtpstatus__embedded_image_len, SMTPSTATUS__CHECK_BOUNDS);
 }
 
 const smtpstatus_image *

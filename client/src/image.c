@@ -148,7 +148,7 @@ validate_reasons(struct smtpstatus_image *img, const struct bounds *b)
          h->rules_db_off < sizeof(struct smtpstatus_image_header) ||
          h->rules_db_off > b->tables_end || h->rules_db_size > b->tables_end - h->rules_db_off))
         return SMTPSTATUS_EIMG_BOUNDS;
-    if (h->rules_db_size == 0 && h->rules_db_off != 0)
+    if (h->rules_db_size == 0 && (h->rules_db_off != 0 || h->rules_db_checksum != 0))
         return SMTPSTATUS_EIMG_CORRUPT;
     for (uint32_t i = 0; i < h->rule_count; i++) {
         const struct smtpstatus_image_rule *r = &img->rules[i];
@@ -273,9 +273,9 @@ validate_tables(struct smtpstatus_image *img, const struct bounds *b)
     return 0;
 }
 
-/* smtpstatus__image_init(), and the checksum compared only when `check_sum` is 1. */
-static int
-image_init(struct smtpstatus_image *img, const void *buf, size_t len, int check_sum)
+int
+smtpstatus__image_init(struct smtpstatus_image *img, const void *buf, size_t len,
+                       enum smtpstatus__image_check check)
 {
     memset(img, 0, sizeof *img);
     if (buf == NULL || (uintptr_t)buf % SMTPSTATUS_IMAGE_ALIGN != 0)
@@ -292,7 +292,10 @@ image_init(struct smtpstatus_image *img, const void *buf, size_t len, int check_
     if (h->image_size != len || h->image_size > SMTPSTATUS_IMAGE_MAX_SIZE ||
         h->image_size % SMTPSTATUS_IMAGE_ALIGN != 0)
         return SMTPSTATUS_EIMG_SIZE;
-    if (check_sum && smtpstatus_image_checksum(buf, len) != h->checksum)
+    if (check != SMTPSTATUS__CHECK_BOUNDS && smtpstatus_image_checksum(buf, len) != h->checksum)
+        return SMTPSTATUS_EIMG_CHECKSUM;
+    if (check == SMTPSTATUS__CHECK_ALL &&
+        smtpstatus_image_rules_db_checksum(buf, len) != h->rules_db_checksum)
         return SMTPSTATUS_EIMG_CHECKSUM;
     if (h->reserved != 0)
         return SMTPSTATUS_EIMG_CORRUPT;
@@ -341,24 +344,13 @@ image_init(struct smtpstatus_image *img, const void *buf, size_t len, int check_
     img->rules = (const void *)(base + h->rules_off);
     img->vendors = (const void *)(base + h->vendors_off);
     atomic_init(&img->rules_db, NULL);
+    img->rules_db_unchecked = check == SMTPSTATUS__CHECK_DB_LATER && h->rules_db_size > 0;
     int rc = validate_tables(img, &b);
     if (rc == 0)
         rc = validate_reasons(img, &b);
     if (rc != 0)
         memset(img, 0, sizeof *img);
     return rc;
-}
-
-int
-smtpstatus__image_init(struct smtpstatus_image *img, const void *buf, size_t len)
-{
-    return image_init(img, buf, len, 1);
-}
-
-int
-smtpstatus__image_init_built_in(struct smtpstatus_image *img, const void *buf, size_t len)
-{
-    return image_init(img, buf, len, 0);
 }
 
 int
@@ -370,7 +362,7 @@ smtpstatus_image_open(const void *buf, size_t len, smtpstatus_image **out)
     struct smtpstatus_image *img = malloc(sizeof *img);
     if (img == NULL)
         return SMTPSTATUS_ENOMEM;
-    int rc = smtpstatus__image_init(img, buf, len);
+    int rc = smtpstatus__image_init(img, buf, len, SMTPSTATUS__CHECK_ALL);
     if (rc != 0) {
         free(img);
         return rc;

@@ -34,15 +34,27 @@ struct smtpstatus_image {
     /* Set once, on the first classification that needs it (reason.c); owned by the image and
      * freed by smtpstatus__reason_release(). */
     _Atomic(struct smtpstatus__rules_db *) rules_db;
+    int rules_db_unchecked; /* its checksum is for reason.c to compare before first use */
 };
 
-/* Validates buf[0..len) and fills *img. Returns 0 or an error as smtpstatus_image_open(). */
-int smtpstatus__image_init(struct smtpstatus_image *img, const void *buf, size_t len);
+/* How much of an image's integrity smtpstatus__image_init() checks; every bound, always. */
+enum smtpstatus__image_check {
+    /* Both checksums: smtpstatus_image_open(), and a client's copy of the published file. */
+    SMTPSTATUS__CHECK_ALL,
+    /* The image's checksum now, the rules database's before the first classification: the
+     * daemon's sealed memfd, which the daemon checked whole before it sealed it. A one-shot
+     * `smtpstatus lookup` never reads the database's pages, two thirds of the image, and in a
+     * virtual machine each page first read costs microseconds. */
+    SMTPSTATUS__CHECK_DB_LATER,
+    /* Neither: the image linked into this program (embedded.c). The build computed it and
+     * tests/unit/test_image.c checks its checksums, so hashing it again at every
+     * `smtpstatus --offline` start would catch nothing. */
+    SMTPSTATUS__CHECK_BOUNDS,
+};
 
-/* smtpstatus__image_init() for the image linked into this program (embedded.c), without its
- * checksum: the build computed that image and tests/unit/test_image.c checks its checksum, so
- * hashing its half a megabyte again at every `smtpstatus --offline` start would catch nothing.
- * Every bound is still checked. */
-int smtpstatus__image_init_built_in(struct smtpstatus_image *img, const void *buf, size_t len);
+/* Validates buf[0..len), its checksums as `check` says, and fills *img. Returns 0 or an error
+ * as smtpstatus_image_open(). */
+int smtpstatus__image_init(struct smtpstatus_image *img, const void *buf, size_t len,
+                           enum smtpstatus__image_check check);
 
 #endif

@@ -145,8 +145,8 @@ db_unload(struct smtpstatus__rules_db *c)
 }
 
 /* Builds img's rules database, or returns NULL on ENOMEM. A database this library cannot load
- * (made for another CPU or Vectorscan version) leaves the patterns unmatched: the code-only
- * rules still decide. */
+ * (made for another CPU or Vectorscan version, or damaged) leaves the patterns unmatched: the
+ * code-only rules still decide. */
 static struct smtpstatus__rules_db *
 rules_db_build(const smtpstatus_image *img)
 {
@@ -172,7 +172,11 @@ rules_db_build(const smtpstatus_image *img)
         if (!rule_has_pattern(&img->rules[i]))
             c->lists[l][c->list_len[l]++] = i;
     }
-    if (h->rules_db_size > 0)
+    /* A database whose checksum was left for now (SMTPSTATUS__CHECK_DB_LATER) and fails it is
+     * treated as one this library cannot use. */
+    if (h->rules_db_size > 0 &&
+        (!img->rules_db_unchecked ||
+         smtpstatus_image_rules_db_checksum(img->base, img->size) == h->rules_db_checksum))
         db_load(c, (const char *)img->base + h->rules_db_off, h->rules_db_size);
     return c;
 }

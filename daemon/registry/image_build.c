@@ -492,6 +492,9 @@ image_build(const struct registry *r, const struct image_build_options *opt, voi
     h.strings_off = (uint32_t)L.end;
     h.strings_size = (uint32_t)(total - L.end);
     memcpy(img, &h, sizeof h);
+    /* The database's checksum first: the image's covers the header that carries it. */
+    h.rules_db_checksum = smtpstatus_image_rules_db_checksum(img, total);
+    memcpy(img, &h, sizeof h);
     uint64_t sum = smtpstatus_image_checksum(img, total);
     memcpy(img + offsetof(struct smtpstatus_image_header, checksum), &sum, sizeof sum);
 

@@ -285,12 +285,14 @@ exercise(const smtpstatus_image *img)
     walk_basics(img);
 }
 
-/* Makes the header's image_size and checksum agree with buf[0..len). */
+/* Makes the header's image_size and both checksums agree with buf[0..len). */
 static void
 repair_header(unsigned char *buf, size_t len)
 {
     uint64_t size = len;
     memcpy(buf + offsetof(struct smtpstatus_image_header, image_size), &size, sizeof size);
+    uint64_t db = smtpstatus_image_rules_db_checksum(buf, len);
+    memcpy(buf + offsetof(struct smtpstatus_image_header, rules_db_checksum), &db, sizeof db);
     uint64_t sum = smtpstatus_image_checksum(buf, len);
     memcpy(buf + offsetof(struct smtpstatus_image_header, checksum), &sum, sizeof sum);
 }

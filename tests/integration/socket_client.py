@@ -333,19 +333,27 @@ def csv_codes(directory, prefix):
 
 def image_header(path):
     """The published image's header fields, read as proto/smtpstatus_image.h lays them out, and
-    whether its checksum (XXH3 64, seed 0, with superseded and checksum taken as zero) holds."""
+    whether its two checksums hold: XXH3 64 (seed 0) of the image without its rules database,
+    with superseded and checksum taken as zero, and of the database alone."""
     data = open(path, "rb").read()
     magic, version, header_size, superseded, size, checksum, generation = \
         struct.unpack_from("<8sIIQQQQ", data, 0)
+    db_off, db_size = struct.unpack_from("<II", data, 160)
+    (db_checksum,) = struct.unpack_from("<Q", data, 184)
     x = xxhash.xxh3_64(seed=0)
     x.update(data[:16])
     x.update(bytes(8))  # superseded
     x.update(data[24:32])
     x.update(bytes(8))  # checksum
-    x.update(data[40:])
-    h = x.intdigest()
-    return {"magic": magic, "version": version, "superseded": superseded, "size": size,
-            "file_size": len(data), "generation": generation, "checksum_ok": h == checksum}
+    x.update(data[40:db_off] if db_size else data[40:])
+    if db_size:
+        x.update(data[db_off + db_size:])
+    db_ok = (xxhash.xxh3_64_intdigest(data[db_off:db_off + db_size]) if db_size else 0) \
+        == db_checksum
+    return {"magic": magic, "version": version, "header_size": header_size,
+            "superseded": superseded, "size": size, "file_size": len(data),
+            "generation": generation, "checksum_ok": x.intdigest() == checksum and db_ok,
+            "rules_db_size": db_size}
 
 
 # ---- scenarios ----------------------------------------------------------------------------
@@ -363,10 +371,12 @@ def scenario_every_operation(root):
               st is not None and stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o644
               and st.st_uid == os.geteuid(), st)
         hdr = image_header(r.hello.image_path) if st else {}
-        check("image: read from its ABI alone: magic, version, size, generation, checksum",
+        check("image: read from its ABI alone: magic, version, size, generation, checksums",
               hdr.get("magic") == b"SMTPSIMG" and hdr.get("version") == 3
+              and hdr.get("header_size") == 192
               and hdr.get("superseded") == 0 and hdr.get("size") == hdr.get("file_size")
-              and hdr.get("generation") == r.hello.generation and hdr.get("checksum_ok"), hdr)
+              and hdr.get("generation") == r.hello.generation and hdr.get("checksum_ok")
+              and hdr.get("rules_db_size", 0) > 0, hdr)
 
         asked = ["5.1.1", "X.7.26", "5.1.99", "5.7.708", "bogus", "5.1.1000"]
         r = c.call(request(2, lookup=pb.LookupRequest(codes=asked)))

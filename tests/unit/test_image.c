@@ -111,13 +111,7 @@ u16_at(unsigned char *buf, uint32_t off)
     return (uint16_t *)(void *)(buf + off);
 }
 
-/* Stores the checksum of buf[0..len) in its header, as the builder does. */
-static void
-reseal(unsigned char *buf, size_t len)
-{
-    uint64_t sum = smtpstatus_image_checksum(buf, len);
-    memcpy(buf + CHECKSUM_OFF, &sum, sizeof sum);
-}
+#define reseal testutil_image_reseal
 
 /* Opens buf[0..len), closes it again, and returns what open returned. A failed open must leave
  * *out NULL. */
@@ -955,17 +949,25 @@ test_bad_magic_version(void **state)
     free(p);
 }
 
-/* XXH3_64bits() of buf[0..len) with the superseded and checksum words zeroed, by Debian's
- * libxxhash (linked, not the copy that image_checksum.c compiles in). */
+/* XXH3_64bits() of buf[0..len) with the superseded and checksum words zeroed and the bytes
+ * [cut, cut + cut_len) left out, by Debian's libxxhash (linked, not the copy that
+ * image_checksum.c compiles in). */
 static uint64_t
-xxh3_zeroed(const unsigned char *buf, size_t len)
+xxh3_zeroed_cut(const unsigned char *buf, size_t len, size_t cut, size_t cut_len)
 {
     unsigned char *z = exact_copy(buf, len, len);
     memset(z + SUPERSEDED_OFF, 0, 8);
     memset(z + CHECKSUM_OFF, 0, 8);
-    uint64_t h = XXH3_64bits(z, len);
+    memmove(z + cut, z + cut + cut_len, len - cut - cut_len);
+    uint64_t h = XXH3_64bits(z, len - cut_len);
     free(z);
     return h;
+}
+
+static uint64_t
+xxh3_zeroed(const unsigned char *buf, size_t len)
+{
+    return xxh3_zeroed_cut(buf, len, 0, 0);
 }
 
 /* The checksum is XXH3 64 with seed 0 (proto/smtpstatus_image.h), whatever the two skipped
@@ -1001,7 +1003,32 @@ test_checksum_is_xxh3(void **state)
     size_t em_len = 0;
     const unsigned char *em = smtpstatus_embedded_image_data(&em_len);
     assert_true(em_len > 100000);
-    assert_true(smtpstatus_image_checksum(em, em_len) == xxh3_zeroed(em, em_len));
+    /* The embedded image's checksum leaves its rules database out; that has its own. */
+    const struct smtpstatus_image_header *eh = (const void *)em;
+    assert_true(eh->rules_db_size > 100000);
+    assert_true(smtpstatus_image_checksum(em, em_len) ==
+                xxh3_zeroed_cut(em, em_len, eh->rules_db_off, eh->rules_db_size));
+    assert_true(smtpstatus_image_checksum(em, em_len) == eh->checksum);
+    assert_true(smtpstatus_image_rules_db_checksum(em, em_len) ==
+                XXH3_64bits(em + eh->rules_db_off, eh->rules_db_size));
+    assert_true(smtpstatus_image_rules_db_checksum(em, em_len) == eh->rules_db_checksum);
+    /* A database the header places past the end is not left out: the whole image is hashed,
+     * which the writer never does, so such an image is refused. */
+    unsigned char *past = exact_copy(em, em_len, em_len);
+    struct smtpstatus_image_header *ph = (void *)past;
+    ph->rules_db_size = (uint32_t)(em_len - ph->rules_db_off + 8);
+    assert_true(smtpstatus_image_checksum(past, em_len) == xxh3_zeroed(past, em_len));
+    assert_true(smtpstatus_image_rules_db_checksum(past, em_len) == 0);
+    free(past);
+    /* A changed byte of the database leaves the image's checksum as it was and changes the
+     * database's, which smtpstatus_image_open() compares too. */
+    unsigned char *db_edit = exact_copy(em, em_len, em_len);
+    db_edit[eh->rules_db_off + eh->rules_db_size / 3] ^= 0x10;
+    assert_true(smtpstatus_image_checksum(db_edit, em_len) == eh->checksum);
+    assert_true(smtpstatus_image_rules_db_checksum(db_edit, em_len) != eh->rules_db_checksum);
+    assert_int_equal(try_open(db_edit, em_len), SMTPSTATUS_EIMG_CHECKSUM);
+    assert_int_equal(try_open(em, em_len), 0);
+    free(db_edit);
 
     for (size_t off = 0; off < SMALL; off++) {
         unsigned char bit = (unsigned char)(1u << (off % 8));

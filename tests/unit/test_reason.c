@@ -22,7 +22,6 @@
 #include "smtpstatus.h"
 #include "smtpstatus_image.h"
 
-#define CHECKSUM_OFF offsetof(struct smtpstatus_image_header, checksum)
 
 static struct registry *reg;
 
@@ -579,13 +578,7 @@ rule_at(unsigned char *buf, uint32_t i)
     return (struct smtpstatus_image_rule *)(void *)(buf + hdr_of(buf)->rules_off) + i;
 }
 
-/* Stores the checksum of buf[0..len) in its header, as the builder does. */
-static void
-reseal(unsigned char *buf, size_t len)
-{
-    uint64_t sum = smtpstatus_image_checksum(buf, len);
-    memcpy(buf + CHECKSUM_OFF, &sum, sizeof sum);
-}
+#define reseal testutil_image_reseal
 
 /* One damage done to a copy of a good image. */
 typedef void damage_fn(unsigned char *buf);

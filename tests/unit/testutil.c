@@ -4,6 +4,7 @@
 #include "corpus_escape.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -14,6 +15,9 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "smtpstatus.h"
+#include "smtpstatus_image.h"
 
 /* What tests made and have not cleaned up yet: testutil_teardown() and exit clean it up. */
 static char **tempdirs; /* malloc'd paths; NULL once removed */
@@ -191,6 +195,15 @@ testutil_mappings_of(const char *what)
             n++;
     fclose(f);
     return n;
+}
+
+void
+testutil_image_reseal(unsigned char *buf, size_t len)
+{
+    uint64_t db = smtpstatus_image_rules_db_checksum(buf, len);
+    memcpy(buf + offsetof(struct smtpstatus_image_header, rules_db_checksum), &db, sizeof db);
+    uint64_t sum = smtpstatus_image_checksum(buf, len);
+    memcpy(buf + offsetof(struct smtpstatus_image_header, checksum), &sum, sizeof sum);
 }
 
 uint64_t

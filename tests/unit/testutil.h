@@ -53,6 +53,11 @@ int testutil_teardown(void **state);
  * /proc/self/maps. */
 int testutil_mappings_of(const char *what);
 
+/* Stores the rules database's checksum and then the image's in the header of buf[0..len), as
+ * the image builder does, so that an edit made by a test is refused for what it breaks, not
+ * for the checksums it broke. */
+void testutil_image_reseal(unsigned char *buf, size_t len);
+
 /* xorshift64*: a fixed, seedable sequence so that failures reproduce. */
 uint64_t testutil_rand(uint64_t *state);
 
