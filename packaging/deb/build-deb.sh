@@ -17,4 +17,23 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=
 cmake --build "$build" -j"$(nproc)" >/dev/null
 rm -f "$build"/*.deb
 (cd "$build" && cpack -G DEB >cpack.log 2>&1) || { cat "$build/cpack.log"; exit 1; }
+
+# The command links Vectorscan's runtime, jansson and protobuf-c statically where their archives
+# are installed (CMakeLists.txt). Its package names the source packages they came from in
+# Built-Using (Debian Policy 7.8), so that Debian rebuilds it when one of them is fixed. CPack's
+# DEB generator knows no such field: it is added to the built package here.
+built_using=""
+for pair in libhs_runtime:libvectorscan-dev libjansson:libjansson-dev libprotobuf-c:libprotobuf-c-dev; do
+  if ! readelf -d "$build/smtpstatus" | grep -q "(NEEDED).*\[${pair%%:*}\.so"; then
+    built_using+="$(dpkg-query -W -f='${source:Package} (= ${source:Version})' "${pair#*:}"), "
+  fi
+done
+if [ -n "$built_using" ]; then
+  cli_deb=$(ls "$build"/smtpstatus_*.deb)
+  unpacked=$(mktemp -d)
+  trap 'rm -rf "$unpacked"' EXIT
+  dpkg-deb -R "$cli_deb" "$unpacked/root"
+  sed -i "/^Depends:/a Built-Using: ${built_using%, }" "$unpacked/root/DEBIAN/control"
+  dpkg-deb --root-owner-group -b "$unpacked/root" "$cli_deb" >/dev/null
+fi
 ls "$PWD/$build"/*.deb
