@@ -135,15 +135,16 @@ typedef struct smtpstatus_image smtpstatus_image;
 
 /*
  * Validates the image in buf[0..len) and returns a handle to it in *out. It checks the magic,
- * version, size, checksum, and every table offset, index, string and count against the buffer,
- * so that no later lookup can read outside it. The reason rules' pattern database is the one
- * part it cannot check: Vectorscan checks that database's header and CRC, and runs its bytecode
- * as it finds it, so classify only with images from a writer you trust (the daemon's, checked
- * by owner, or the built-in one). The buffer must be 8-byte aligned (64-byte aligned lets that
- * database be used in place rather than copied) and must stay valid, unchanged but for the
- * superseded word, until smtpstatus_image_close(). The handle is allocated here and owned by
- * the caller. Returns 0, SMTPSTATUS_ENOMEM, an EIMG_* error, or
- * SMTPSTATUS_EINVAL for a NULL `out`, a NULL buffer or one that is not 8-byte aligned.
+ * version, size, both checksums, and every table offset, index, string and count against the
+ * buffer, so that no later lookup can read outside it. The reason rules' pattern database is
+ * the one part whose meaning it cannot check: its checksum and Vectorscan's header and CRC say
+ * it is intact, but Vectorscan runs its bytecode as it finds it, so classify only with images
+ * from a writer you trust (the daemon's, checked by owner, or the built-in one). The buffer
+ * must be 8-byte aligned (64-byte aligned lets that database be used in place rather than
+ * copied) and must stay valid, unchanged but for the superseded word, until
+ * smtpstatus_image_close(). The handle is allocated here and owned by the caller. Returns 0,
+ * SMTPSTATUS_ENOMEM, an EIMG_* error, or SMTPSTATUS_EINVAL for a NULL `out`, a NULL buffer or
+ * one that is not 8-byte aligned.
  */
 int smtpstatus_image_open(const void *buf, size_t len, smtpstatus_image **out);
 

@@ -136,7 +136,7 @@ vendor_order_ok(const struct bounds *bd, const struct smtpstatus_image_vendor *a
     return strcmp(bd->strings + a->code.off, bd->strings + b->code.off) <= 0;
 }
 
-/* The reason rules, their pattern database and the vendors' codes (image version 2). */
+/* The reason rules, their pattern database and the vendors' codes (from image version 2 on). */
 static int
 validate_reasons(struct smtpstatus_image *img, const struct bounds *b)
 {
