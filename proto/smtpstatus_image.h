@@ -104,9 +104,10 @@ struct smtpstatus_image_header {
     uint32_t admin_rule_count;  /* the first admin_rule_count rules are the administrator's */
     uint32_t reserved;          /* zero */
     uint64_t rules_db_checksum; /* XXH3 64, seed 0, of the rules database's bytes; 0 when none.
-                                   Apart from `checksum` so that a reader can leave the
-                                   database's pages alone until it classifies: a lookup never
-                                   reads them, and they are two thirds of the image. */
+                                   Apart from `checksum` so that a reader need not read the
+                                   database's pages until it classifies: a lookup never does,
+                                   and they are two thirds of the image. The database overlaps
+                                   no table. */
 };
 _Static_assert(sizeof(struct smtpstatus_image_header) == 192, "header size");
 _Static_assert(offsetof(struct smtpstatus_image_header, rules_db_checksum) == 184,
@@ -193,7 +194,7 @@ struct smtpstatus_image_field {
 _Static_assert(sizeof(struct smtpstatus_image_field) == 16, "field size");
 
 /* A reason rule (smtpstatus_image_rule). Rules are tried in table order; the first whose codes
- * and pattern both match decides. Pattern i of the serialized database has id i, the rule's
+ * and pattern both match decides. Pattern i of the rules database has id i, the rule's
  * index; a rule without a pattern has no id in it. */
 #define SMTPSTATUS_IMAGE_RULE_HAS_PATTERN  0x1u /* pattern is set and compiled into the database */
 #define SMTPSTATUS_IMAGE_RULE_HAS_ENHANCED 0x2u /* the rule names an enhanced code */

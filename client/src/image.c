@@ -136,6 +136,37 @@ vendor_order_ok(const struct bounds *bd, const struct smtpstatus_image_vendor *a
     return strcmp(bd->strings + a->code.off, bd->strings + b->code.off) <= 0;
 }
 
+/* Whether the rules database, rules_db_size bytes at rules_db_off, overlaps no table. It must
+ * not: the image's checksum leaves its bytes out, and the daemon's memfd has the database's
+ * own compared only before the first classification (SMTPSTATUS__CHECK_DB_LATER), so a table
+ * inside it would go unchecked. Every span was bounded by validate_tables() and the caller. */
+static int
+db_apart(const struct smtpstatus_image_header *h)
+{
+    const struct {
+        uint32_t off;
+        uint64_t bytes;
+    } t[] = {
+        {h->classes_off, (uint64_t)h->class_count * sizeof(struct smtpstatus_image_class)},
+        {h->subjects_off, (uint64_t)h->subject_count * sizeof(struct smtpstatus_image_subject)},
+        {h->codes_off, (uint64_t)h->code_count * sizeof(struct smtpstatus_image_code)},
+        {h->basics_off, (uint64_t)h->basic_count * sizeof(struct smtpstatus_image_basic)},
+        {h->subject_index_off, (uint64_t)SMTPSTATUS_IMAGE_SUBJECT_SLOTS * sizeof(uint16_t)},
+        {h->detail_index_off, (uint64_t)h->detail_index_count * sizeof(uint16_t)},
+        {h->basic_index_off, (uint64_t)SMTPSTATUS_IMAGE_BASIC_SLOTS * sizeof(uint16_t)},
+        {h->u16_off, (uint64_t)h->u16_count * sizeof(uint16_t)},
+        {h->u32_off, (uint64_t)h->u32_count * sizeof(uint32_t)},
+        {h->fields_off, (uint64_t)h->field_count * sizeof(struct smtpstatus_image_field)},
+        {h->rules_off, (uint64_t)h->rule_count * sizeof(struct smtpstatus_image_rule)},
+        {h->vendors_off, (uint64_t)h->vendor_count * sizeof(struct smtpstatus_image_vendor)},
+    };
+    uint64_t from = h->rules_db_off, to = from + h->rules_db_size;
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i].bytes > 0 && t[i].off < to && from < t[i].off + t[i].bytes)
+            return 0;
+    return 1;
+}
+
 /* The reason rules, their pattern database and the vendors' codes (from image version 2 on). */
 static int
 validate_reasons(struct smtpstatus_image *img, const struct bounds *b)
@@ -146,7 +177,8 @@ validate_reasons(struct smtpstatus_image *img, const struct bounds *b)
     if (h->rules_db_size > 0 &&
         (h->rules_db_off % SMTPSTATUS_IMAGE_DB_ALIGN != 0 ||
          h->rules_db_off < sizeof(struct smtpstatus_image_header) ||
-         h->rules_db_off > b->tables_end || h->rules_db_size > b->tables_end - h->rules_db_off))
+         h->rules_db_off > b->tables_end || h->rules_db_size > b->tables_end - h->rules_db_off ||
+         !db_apart(h)))
         return SMTPSTATUS_EIMG_BOUNDS;
     if (h->rules_db_size == 0 && (h->rules_db_off != 0 || h->rules_db_checksum != 0))
         return SMTPSTATUS_EIMG_CORRUPT;

@@ -10,6 +10,7 @@
  * program linking libsmtpstatus.a needs libxxhash.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "smtpstatus.h"
 #include "smtpstatus_image.h"
@@ -27,10 +28,13 @@
 static void
 rules_db_span(const unsigned char *buf, size_t len, size_t *off, size_t *size)
 {
-    const struct smtpstatus_image_header *h = (const void *)buf;
-    *off = h->rules_db_off;
-    *size = h->rules_db_size;
-    if (*size == 0 || *off < sizeof *h || *off > len || *size > len - *off)
+    /* Copied out: these functions ask for no alignment of buf. */
+    uint32_t o, n;
+    memcpy(&o, buf + offsetof(struct smtpstatus_image_header, rules_db_off), sizeof o);
+    memcpy(&n, buf + offsetof(struct smtpstatus_image_header, rules_db_size), sizeof n);
+    *off = o;
+    *size = n;
+    if (n == 0 || o < sizeof(struct smtpstatus_image_header) || o > len || n > len - o)
         *off = *size = 0;
 }
 

@@ -79,6 +79,9 @@ struct smtpstatus__rules_db {
     void *copy;              /* NULL, or copy_size bytes mapped by db_load(), unmapped by
                                 db_unload() */
     size_t copy_size;
+    /* Set once Vectorscan refused `db` when sizing a scratch space for it (its platform or CRC):
+     * then it is not asked again, as each asking reads the whole database. */
+    atomic_int refused;
     uint64_t id;       /* tells a thread's scratch space which database it was sized for */
     uint32_t *lists[LIST_COUNT];
     uint32_t list_len[LIST_COUNT];
@@ -101,33 +104,56 @@ list_of(const struct smtpstatus_image_rule *r)
     return r->subject < SUBJECT_LISTS ? r->subject : LIST_OTHER_SUBJECT;
 }
 
+/* Vectorscan 5.4's database header (its src/database.h; the version that hs_database_size()
+ * compares pins this layout): the bytecode's offset from the header is a u32 at byte 36, and
+ * hs_deserialize_database_at() sets it to 64 at a 64-byte aligned address. Vectorscan reads it
+ * without a bound (its CRC check and every scan start there), so in an image, where nothing
+ * computed it, it is compared before anything else is. */
+#define HS_DB_BYTECODE_FIELD 36u
+#define HS_DB_BYTECODE_AT    64u
+
+/* Whether db[0..len), at a 64-byte aligned address, is a database of this library's Vectorscan
+ * whose bytecode lies inside it. */
+static int
+db_usable(const unsigned char *db, size_t len)
+{
+    size_t size = 0;
+    uint32_t bytecode;
+    if (len < HS_DB_BYTECODE_AT ||
+        hs_database_size((const hs_database_t *)(const void *)db, &size) != HS_SUCCESS ||
+        size != len)
+        return 0;
+    memcpy(&bytecode, db + HS_DB_BYTECODE_FIELD, sizeof bytecode);
+    return bytecode == HS_DB_BYTECODE_AT;
+}
+
 /*
  * Points c->db at the image's database, bytes[0..len) (see smtpstatus_image.h), or leaves it
- * NULL when this library cannot use it (another Vectorscan version or CPU).
+ * NULL when this library cannot use it (another Vectorscan version or CPU, or damaged).
  *
  * An image that starts on a 64-byte boundary (a mapping, or the embedded array) holds the
  * database ready to scan: it is used in place, with no copy, and Vectorscan reads only the pages
  * a scan needs. Deserializing a copy was most of the cost of a one-shot `smtpstatus classify`
- * (tests/bench/bench_cli_startup.c). Vectorscan checks the magic and version here
- * (hs_database_size()), and the platform and the bytecode's CRC when the first scratch space is
- * sized for it; what the bytecode says is trusted as the image is, by its owner and checksum. An image the
- * caller put at another boundary (smtpstatus_image_open() asks for 8 bytes) gets a copy at an
- * aligned address, where the same bytes are the same database.
+ * (tests/bench/bench_cli_startup.c). Here the header is checked (db_usable()); Vectorscan checks
+ * the platform and the bytecode's CRC when the first scratch space is sized for it. What the
+ * bytecode says is run as it is: smtpstatus_image_open() tells its callers to classify only
+ * with images from a writer they trust. An image the caller put at another boundary
+ * (smtpstatus_image_open() asks for 8 bytes) gets a read-only copy at an aligned address, where
+ * the same bytes are the same database.
  */
 static void
 db_load(struct smtpstatus__rules_db *c, const char *bytes, size_t len)
 {
-    size_t size = 0;
     if ((uintptr_t)bytes % SMTPSTATUS_IMAGE_DB_ALIGN == 0) {
-        if (hs_database_size((const hs_database_t *)bytes, &size) == HS_SUCCESS && size == len)
-            c->db = (const hs_database_t *)bytes;
+        if (db_usable((const unsigned char *)bytes, len))
+            c->db = (const hs_database_t *)(const void *)bytes;
         return;
     }
     void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED)
         return;
     memcpy(mem, bytes, len);
-    if (hs_database_size(mem, &size) != HS_SUCCESS || size != len) {
+    if (mprotect(mem, len, PROT_READ) != 0 || !db_usable(mem, len)) {
         munmap(mem, len);
         return;
     }
@@ -158,6 +184,7 @@ rules_db_build(const smtpstatus_image *img)
     if (c == NULL)
         return NULL;
     c->id = atomic_fetch_add_explicit(&next_db_id, 1, memory_order_relaxed);
+    atomic_init(&c->refused, 0);
     for (uint32_t i = 0; i < h->rule_count; i++)
         if (!rule_has_pattern(&img->rules[i]))
             c->list_len[list_of(&img->rules[i])]++;
@@ -183,7 +210,7 @@ rules_db_build(const smtpstatus_image *img)
 
 /* img's rules database, built on first use. Racing threads each build one; the first to
  * publish wins and the others free theirs. */
-static const struct smtpstatus__rules_db *
+static struct smtpstatus__rules_db *
 rules_db_get(const smtpstatus_image *img)
 {
     struct smtpstatus_image *m = (struct smtpstatus_image *)img;
@@ -239,10 +266,14 @@ scratch_key_init(void)
     scratch_key_ok = pthread_key_create(&scratch_key, scratch_free) == 0;
 }
 
-/* This thread's scratch space, big enough for c's database; NULL on ENOMEM. */
+/* This thread's scratch space, big enough for c's database; NULL on ENOMEM or when Vectorscan
+ * refuses the database. */
 static hs_scratch_t *
-scratch_for(const struct smtpstatus__rules_db *c)
+scratch_for(struct smtpstatus__rules_db *c)
 {
+    /* Relaxed: the flag guards no other data, and a thread that misses it only asks again. */
+    if (atomic_load_explicit(&c->refused, memory_order_relaxed))
+        return NULL;
     struct thread_scratch *t = thread_scratch;
     if (t == NULL) {
         pthread_once(&scratch_once, scratch_key_init);
@@ -258,8 +289,12 @@ scratch_for(const struct smtpstatus__rules_db *c)
         /* On failure hs_alloc_scratch() may have freed the old scratch: size it again next
          * time rather than trust it. */
         t->db_id = 0;
-        if (hs_alloc_scratch(c->db, &t->scratch) != HS_SUCCESS)
+        hs_error_t e = hs_alloc_scratch(c->db, &t->scratch);
+        if (e != HS_SUCCESS) {
+            if (e != HS_NOMEM)
+                atomic_store_explicit(&c->refused, 1, memory_order_relaxed);
             return NULL;
+        }
         t->db_id = c->id;
     }
     return t->scratch;
@@ -400,7 +435,7 @@ smtpstatus__reason_decide(const smtpstatus_image *img, smtpstatus_classification
 
     if (img == NULL || img->hdr->rule_count == 0)
         img = smtpstatus_image_embedded(); /* NULL only inside smtpstatus-mkimage */
-    const struct smtpstatus__rules_db *c = img != NULL ? rules_db_get(img) : NULL;
+    struct smtpstatus__rules_db *c = img != NULL ? rules_db_get(img) : NULL;
     if (c == NULL) {
         decide_retry(out, NULL);
         return;

@@ -444,7 +444,11 @@ image_build(const struct registry *r, const struct image_build_options *opt, voi
         rc = SMTPSTATUS_ENOMEM;
     else if (total > SMTPSTATUS_IMAGE_MAX_SIZE)
         rc = SMTPSTATUS_EINVAL;
-    else if ((img = realloc(w.img, total)) == NULL)
+    /* 64-byte aligned, as a mapping is: the daemon classifies with this buffer, and scans the
+     * rules database in place as its clients do (reason.c). */
+    else if ((img = aligned_alloc(SMTPSTATUS_IMAGE_DB_ALIGN,
+                                  (total + SMTPSTATUS_IMAGE_DB_ALIGN - 1) &
+                                      ~(size_t)(SMTPSTATUS_IMAGE_DB_ALIGN - 1))) == NULL)
         rc = SMTPSTATUS_ENOMEM;
     if (rc != 0) {
         free(w.img);
@@ -452,6 +456,8 @@ image_build(const struct registry *r, const struct image_build_options *opt, voi
         free(w.pool.slots);
         return rc;
     }
+    memcpy(img, w.img, L.end);
+    free(w.img);
     memcpy(img + L.end, w.pool.buf, w.pool.len);
     memset(img + L.end + w.pool.len, 0, total - L.end - w.pool.len);
     free(w.pool.buf);

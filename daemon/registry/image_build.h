@@ -23,7 +23,7 @@ struct image_build_options {
 };
 
 /*
- * Builds the image of `r`. Returns 0 with a malloc'd, 8-byte aligned buffer in *out (owned by
+ * Builds the image of `r`. Returns 0 with a 64-byte aligned buffer in *out (owned by
  * the caller, freed with free()) and its size in *len, or a negative SMTPSTATUS_E* error
  * (ENOMEM, or EINVAL when the registry exceeds the format's limits). Pure computation.
  */

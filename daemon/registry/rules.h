@@ -1,8 +1,8 @@
 /*
  * Reason rules, the writer side: reads a rules file (the built-in data/reasons.csv or the
  * administrator's --rules file) with the registry's CSV reader, checks every row, and compiles
- * all patterns into one Vectorscan database that image_build() serializes into the image, where
- * client/src/reason.c matches them in one pass. Every problem is reported as file:line:col.
+ * all patterns into one Vectorscan database that image_build() puts in the image ready to scan,
+ * where client/src/reason.c matches them in one pass. Every problem is reported as file:line:col.
  *
  * Columns are found by header name, in any order and any letter case: Reason (required), Name,
  * Basic ("550", "5XX" or empty), Enhanced ("5.7.1", "X.7.1", "5.7.X", "X.7.X" or empty),

@@ -19,21 +19,28 @@ rm -f "$build"/*.deb
 (cd "$build" && cpack -G DEB >cpack.log 2>&1) || { cat "$build/cpack.log"; exit 1; }
 
 # The command links Vectorscan's runtime, jansson and protobuf-c statically where their archives
-# are installed (CMakeLists.txt). Its package names the source packages they came from in
-# Built-Using (Debian Policy 7.8), so that Debian rebuilds it when one of them is fixed. CPack's
-# DEB generator knows no such field: it is added to the built package here.
-built_using=""
+# are installed (CMakeLists.txt). Its package names the source packages they came from, at the
+# versions built with, in Built-Using (Debian Policy 7.8, whose example is this: static
+# libraries incorporated at build time), so that what it was built from can be traced and it can
+# be rebuilt when one of them is fixed. (Policy 4.6.2's Static-Built-Using says the latter
+# alone, but Debian 12's lintian warns about it as an unknown field.) CPack's DEB generator knows
+# neither: the field is added to the built package here. check-deb.sh lists the same packages in
+# the same order.
+needed=$(readelf -d "$build/smtpstatus")
+static_from=""
 for pair in libhs_runtime:libvectorscan-dev libjansson:libjansson-dev libprotobuf-c:libprotobuf-c-dev; do
-  if ! readelf -d "$build/smtpstatus" | grep -q "(NEEDED).*\[${pair%%:*}\.so"; then
-    built_using+="$(dpkg-query -W -f='${source:Package} (= ${source:Version})' "${pair#*:}"), "
+  if ! grep -q "(NEEDED).*\[${pair%%:*}\.so" <<<"$needed"; then
+    static_from+="$(dpkg-query -W -f='${source:Package} (= ${source:Version})' "${pair#*:}"), "
   fi
 done
-if [ -n "$built_using" ]; then
-  cli_deb=$(ls "$build"/smtpstatus_*.deb)
+if [ -n "$static_from" ]; then
+  cli_debs=("$build"/smtpstatus_*.deb)
+  [ ${#cli_debs[@]} -eq 1 ] && [ -f "${cli_debs[0]}" ] || { echo "build-deb: no single smtpstatus .deb" >&2; exit 1; }
   unpacked=$(mktemp -d)
   trap 'rm -rf "$unpacked"' EXIT
-  dpkg-deb -R "$cli_deb" "$unpacked/root"
-  sed -i "/^Depends:/a Built-Using: ${built_using%, }" "$unpacked/root/DEBIAN/control"
-  dpkg-deb --root-owner-group -b "$unpacked/root" "$cli_deb" >/dev/null
+  dpkg-deb -R "${cli_debs[0]}" "$unpacked/root"
+  control=$(cat "$unpacked/root/DEBIAN/control")   # without its last blank line: one stanza
+  printf '%s\nBuilt-Using: %s\n' "$control" "${static_from%, }" >"$unpacked/root/DEBIAN/control"
+  dpkg-deb --root-owner-group -b "$unpacked/root" "${cli_debs[0]}" >/dev/null
 fi
 ls "$PWD/$build"/*.deb

@@ -619,6 +619,9 @@ static void dmg_rules_off_oob(unsigned char *b) { hdr_of(b)->rules_off = hdr_of(
 static void dmg_rules_off_align(unsigned char *b) { hdr_of(b)->rules_off += 4; }
 static void dmg_rule_count(unsigned char *b) { hdr_of(b)->rule_count = 0x10000000u; }
 static void dmg_db_oob(unsigned char *b) { hdr_of(b)->rules_db_size = hdr_of(b)->image_size; }
+/* 64 bytes earlier: over the end of the rules table, which the padding before the database is
+ * shorter than. */
+static void dmg_db_over_rules(unsigned char *b) { hdr_of(b)->rules_db_off -= 64; }
 static void dmg_db_align(unsigned char *b)
 {
     /* Still inside the image: only its alignment is wrong. */
@@ -660,6 +663,7 @@ test_corrupt_rules_refused(void **state)
         {"rule_count too large", dmg_rule_count},
         {"database out of bounds", dmg_db_oob},
         {"database not on a 64-byte boundary", dmg_db_align},
+        {"database over the rules table", dmg_db_over_rules},
     };
     struct built good;
     /* Rule 0 is the administrator's, with a pattern; rule 1 a built-in with codes and a
@@ -732,28 +736,60 @@ test_database_in_place_and_copied(void **state)
     free(good.buf);
 }
 
+/* Damage done to the database at db[0..len) of an image, which the test then reseals. */
+typedef void db_damage_fn(unsigned char *db, size_t len);
+
+static void db_magic(unsigned char *db, size_t len) { (void)len; db[0] ^= 0x5a; }
+static void db_quarter(unsigned char *db, size_t len) { db[len / 4] ^= 0x5a; }
+static void db_half(unsigned char *db, size_t len) { db[len / 2] ^= 0x5a; }
+/* The bytecode's offset (a u32 at byte 36 of Vectorscan 5.4's header), which Vectorscan reads
+ * without a bound: far away, then a little off. */
+static void
+db_bytecode_far(unsigned char *db, size_t len)
+{
+    (void)len;
+    uint32_t v = 0x40000000u;
+    memcpy(db + 36, &v, sizeof v);
+}
+static void
+db_bytecode_near(unsigned char *db, size_t len)
+{
+    (void)len;
+    uint32_t v = 128u;
+    memcpy(db + 36, &v, sizeof v);
+}
+
 static void
 test_damaged_database_leaves_patterns_unmatched(void **state)
 {
     (void)state;
+    static const struct {
+        const char *what;
+        db_damage_fn *fn;
+    } damages[] = {
+        /* Not the last bytes, which may be the slack Vectorscan leaves after the bytecode. */
+        {"magic", db_magic},
+        {"a quarter in", db_quarter},
+        {"half way", db_half},
+        {"bytecode offset far out", db_bytecode_far},
+        {"bytecode offset off by 64", db_bytecode_near},
+    };
     struct built good;
     build_bytes(NULL, IN_PLACE_RULES, &good);
     const struct smtpstatus_image_header *h = hdr_of(good.buf);
-    /* A byte of the header (Vectorscan's magic), then bytes of the bytecode (its CRC); not the
-     * last bytes, which may be the slack Vectorscan leaves after the bytecode. The image's own
-     * checksum is made to hold: only Vectorscan's checks can notice. */
-    const size_t spots[] = {h->rules_db_off, h->rules_db_off + h->rules_db_size / 4,
-                            h->rules_db_off + h->rules_db_size / 2};
-    for (size_t i = 0; i < sizeof spots / sizeof spots[0]; i++) {
+    for (size_t i = 0; i < sizeof damages / sizeof damages[0]; i++) {
         for (size_t skew = 0; skew <= 8; skew += 8) {
             unsigned char *at;
             unsigned char *base = copy_at(&good, skew, &at);
-            at[spots[i]] ^= 0x5a;
+            damages[i].fn(at + h->rules_db_off, h->rules_db_size);
+            /* Both checksums are made to hold: only the reader's look at Vectorscan's header
+             * and Vectorscan's own checks can notice. */
             reseal(at, good.len);
             smtpstatus_image *img = NULL;
             assert_int_equal(smtpstatus_image_open(at, good.len, &img), 0);
             /* The code-only rule still decides; twice, as a second call must not trust a
              * scratch space whose sizing failed. */
+            print_message("%s, %zu bytes past a 64-byte boundary\n", damages[i].what, skew);
             assert_decides(img, IN_PLACE_REPLY, SMTPSTATUS_REASON_AUTH, "c");
             assert_decides(img, IN_PLACE_REPLY, SMTPSTATUS_REASON_AUTH, "c");
             smtpstatus_image_close(img);
