@@ -912,9 +912,10 @@ int smtpstatus_result_counter(const smtpstatus_result *r, size_t i, const char *
  * directory (its parent is not writable by others); it must not be writable by group or others.
  * It is mapped read-only and validated whole (magic, version, every offset and length, both
  * checksums) before the first lookup; the daemon's sealed memfd, which the daemon validated
- * whole before it sealed it, has its reason rules' database's checksum compared before the
- * first classification instead, and a database that fails it is not used (the patterns match
- * nothing; the code-only rules decide). An image that fails any check is refused, the reason is
+ * whole before it sealed it, has its reason rules' database checked before the first
+ * classification instead (its header, and Vectorscan's CRC of its bytecode), and a database
+ * that fails is not used (the patterns match nothing; the code-only rules decide). An image
+ * that fails any check is refused, the reason is
  * kept for smtpstatus_client_status_get(), and the socket answers instead; attaching is retried
  * with a backoff from 100 ms to 5 s, so a broken file costs a few syscalls a second, not one per
  * call.

@@ -137,9 +137,9 @@ vendor_order_ok(const struct bounds *bd, const struct smtpstatus_image_vendor *a
 }
 
 /* Whether the rules database, rules_db_size bytes at rules_db_off, overlaps no table. It must
- * not: the image's checksum leaves its bytes out, and the daemon's memfd has the database's
- * own compared only before the first classification (SMTPSTATUS__CHECK_DB_LATER), so a table
- * inside it would go unchecked. Every span was bounded by validate_tables() and the caller. */
+ * not: the image's checksum leaves its bytes out, and the daemon's memfd does not have the
+ * database's own compared (SMTPSTATUS__CHECK_DB_LATER), so a table inside it would go
+ * unchecked. Every span was bounded by validate_tables() and the caller. */
 static int
 db_apart(const struct smtpstatus_image_header *h)
 {
@@ -376,7 +376,6 @@ smtpstatus__image_init(struct smtpstatus_image *img, const void *buf, size_t len
     img->rules = (const void *)(base + h->rules_off);
     img->vendors = (const void *)(base + h->vendors_off);
     atomic_init(&img->rules_db, NULL);
-    img->rules_db_unchecked = check == SMTPSTATUS__CHECK_DB_LATER && h->rules_db_size > 0;
     int rc = validate_tables(img, &b);
     if (rc == 0)
         rc = validate_reasons(img, &b);

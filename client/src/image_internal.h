@@ -34,17 +34,18 @@ struct smtpstatus_image {
     /* Set once, on the first classification that needs it (reason.c); owned by the image and
      * freed by smtpstatus__reason_release(). */
     _Atomic(struct smtpstatus__rules_db *) rules_db;
-    int rules_db_unchecked; /* its checksum is for reason.c to compare before first use */
 };
 
 /* How much of an image's integrity smtpstatus__image_init() checks; every bound, always. */
 enum smtpstatus__image_check {
     /* Both checksums: smtpstatus_image_open(), and a client's copy of the published file. */
     SMTPSTATUS__CHECK_ALL,
-    /* The image's checksum now, the rules database's before the first classification: the
-     * daemon's sealed memfd, which the daemon checked whole before it sealed it. A one-shot
-     * `smtpstatus lookup` never reads the database's pages, two thirds of the image, and in a
-     * virtual machine each page first read costs microseconds. */
+    /* The image's checksum only: the daemon's sealed memfd, which the daemon checked whole
+     * before it sealed it. The rules database is left to the checks made before its first use:
+     * its header by reason.c, its bytecode's CRC by Vectorscan, which cover every byte a scan
+     * reads. A one-shot `smtpstatus lookup` never reads the database's pages, two thirds of the
+     * image, and a classification reads them once rather than twice; in a virtual machine each
+     * page first read costs microseconds. */
     SMTPSTATUS__CHECK_DB_LATER,
     /* Neither: the image linked into this program (embedded.c). The build computed it and
      * tests/unit/test_image.c checks its checksums, so hashing it again at every

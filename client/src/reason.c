@@ -199,11 +199,7 @@ rules_db_build(const smtpstatus_image *img)
         if (!rule_has_pattern(&img->rules[i]))
             c->lists[l][c->list_len[l]++] = i;
     }
-    /* A database whose checksum was left for now (SMTPSTATUS__CHECK_DB_LATER) and fails it is
-     * treated as one this library cannot use. */
-    if (h->rules_db_size > 0 &&
-        (!img->rules_db_unchecked ||
-         smtpstatus_image_rules_db_checksum(img->base, img->size) == h->rules_db_checksum))
+    if (h->rules_db_size > 0)
         db_load(c, (const char *)img->base + h->rules_db_off, h->rules_db_size);
     return c;
 }

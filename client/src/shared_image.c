@@ -21,11 +21,11 @@
  *
  * The memfd's checksum is compared too, like the copy's, though its seals and its owner mean
  * that nobody but the daemon wrote it: it is what refuses a daemon that hands out a damaged
- * image (tests/unit/test_image_damage.c, test_superseded_by_a_bad_image). Its rules database's
- * checksum is compared before the first classification rather than at attach
- * (SMTPSTATUS__CHECK_DB_LATER): XXH3 itself takes some 30 us over the whole image, but in a
- * fresh process the first read of each page costs more than that, and a lookup needs none of
- * the database's (tests/bench/bench_cli_startup.c).
+ * image (tests/unit/test_image_damage.c, test_superseded_by_a_bad_image). Its rules database is
+ * left to the checks made before a scan reads it, its header's and Vectorscan's CRC of its
+ * bytecode (SMTPSTATUS__CHECK_DB_LATER): XXH3 itself takes some 30 us over the whole image, but
+ * in a fresh process the first read of each page costs more than that, a lookup needs none of
+ * the database's, and a classification then reads them once (tests/bench/bench_cli_startup.c).
  */
 #include "reason.h"
 #include "shared_image.h"
@@ -199,8 +199,9 @@ adopt(struct shared_image *si, const char *what, void *base, size_t len, const s
         refuse(si, what, SMTPSTATUS_ENOMEM, NULL);
         return NULL;
     }
-    /* The daemon checked its memfd whole before it sealed it; a copy of the file was read whole
-     * anyway, so checking its database now costs little. */
+    /* The daemon checked its memfd whole before it sealed it, and what a scan reads of the
+     * database is checked before the first (SMTPSTATUS__CHECK_DB_LATER); a copy of the file was
+     * read whole anyway, so checking its database's checksum now costs little. */
     int rc = smtpstatus__image_init(&m->img, base, len,
                                     origin == SMTPSTATUS_ORIGIN_DAEMON ? SMTPSTATUS__CHECK_DB_LATER
                                                                       : SMTPSTATUS__CHECK_ALL);
