@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "image_build.h"
 #include "registry.h"
@@ -712,6 +713,30 @@ copy_at(const struct built *good, size_t skew, unsigned char **at)
     return base;
 }
 
+/* How many read-only anonymous mappings of this process are `bytes` long, rounded up to pages:
+ * the copy reason.c makes of a database it cannot use in place. */
+static int
+database_copies(size_t bytes)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t want = (bytes + page - 1) / page * page;
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long from, to, inode;
+        char perms[8];
+        int end = 0;
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %lu %n", &from, &to, perms, &inode, &end) >= 4 &&
+            to - from == want && strcmp(perms, "r--p") == 0 && inode == 0 &&
+            (line[end] == '\n' || line[end] == '\0'))
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
 static void
 test_database_in_place_and_copied(void **state)
 {
@@ -728,9 +753,14 @@ test_database_in_place_and_copied(void **state)
         unsigned char *base = copy_at(&good, skews[i], &at);
         smtpstatus_image *img = NULL;
         assert_int_equal(smtpstatus_image_open(at, good.len, &img), 0);
+        int copies = database_copies(hdr_of(good.buf)->rules_db_size);
         assert_decides(img, IN_PLACE_REPLY, SMTPSTATUS_REASON_POLICY, "p");
         assert_decides(img, "550 5.7.1 other", SMTPSTATUS_REASON_AUTH, "c");
+        /* A copy only where the image is off a 64-byte boundary, and gone with the image. */
+        assert_int_equal(database_copies(hdr_of(good.buf)->rules_db_size),
+                         copies + (skews[i] != 0));
         smtpstatus_image_close(img);
+        assert_int_equal(database_copies(hdr_of(good.buf)->rules_db_size), copies);
         free(base);
     }
     free(good.buf);
