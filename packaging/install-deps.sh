@@ -8,6 +8,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config          # the build
+  libc6-dev                                 # libc.a: the smtpstatus command is a static PIE
   libuv1-dev libprotobuf-c-dev protobuf-c-compiler libjansson-dev   # required libraries
   libvectorscan-dev                         # the reason rules: one-pass pattern matching
   libxxhash-dev                             # XXH3, the image checksum (its header only)

@@ -19,16 +19,17 @@ rm -f "$build"/*.deb
 (cd "$build" && cpack -G DEB >cpack.log 2>&1) || { cat "$build/cpack.log"; exit 1; }
 
 # The command links Vectorscan's runtime, jansson and protobuf-c statically where their archives
-# are installed (CMakeLists.txt). Its package names the source packages they came from, at the
-# versions built with, in Built-Using (Debian Policy 7.8, whose example is this: static
-# libraries incorporated at build time), so that what it was built from can be traced and it can
-# be rebuilt when one of them is fixed. (Policy 4.6.2's Static-Built-Using says the latter
-# alone, but Debian 12's lintian warns about it as an unknown field.) CPack's DEB generator knows
-# neither: the field is added to the built package here. check-deb.sh lists the same packages in
-# the same order.
+# are installed, and glibc too where it then links as a static PIE (CMakeLists.txt). Its package
+# names the source packages they came from, at the versions built with, in Built-Using (Debian
+# Policy 7.8, whose example is this: static libraries incorporated at build time), so that what
+# it was built from can be traced and it can be rebuilt when one of them is fixed. (Policy
+# 4.6.2's Static-Built-Using says the latter alone, but Debian 12's lintian warns about it as an
+# unknown field.) CPack's DEB generator knows neither: the field is added to the built package
+# here. check-deb.sh lists the same packages in the same order.
 needed=$(readelf -d "$build/smtpstatus")
 static_from=""
-for pair in libhs_runtime:libvectorscan-dev libjansson:libjansson-dev libprotobuf-c:libprotobuf-c-dev; do
+for pair in libhs_runtime:libvectorscan-dev libjansson:libjansson-dev libprotobuf-c:libprotobuf-c-dev \
+            libc:libc6-dev; do
   if ! grep -q "(NEEDED).*\[${pair%%:*}\.so" <<<"$needed"; then
     static_from+="$(dpkg-query -W -f='${source:Package} (= ${source:Version})' "${pair#*:}"), "
   fi

@@ -117,11 +117,12 @@ dpkg-deb -I "${deb[libsmtpstatus0]}" shlibs 2>/dev/null | grep -qx "libsmtpstatu
   && ok "libsmtpstatus0's shlibs names it" || bad "libsmtpstatus0's shlibs"
 [ "$(dpkg-deb -f "${deb[python3-smtpstatus]}" Architecture)" = all ] && ok "python3-smtpstatus is Architecture: all" \
   || bad "python3-smtpstatus's architecture"
-# The command links Vectorscan's runtime, jansson and protobuf-c statically: it needs only libc
-# (and the loader, for thread-local storage), and names their sources, at the versions built
-# with, in Built-Using, in build-deb.sh's order.
+# The command links Vectorscan's runtime, jansson, protobuf-c and glibc statically, as a static
+# PIE: it needs no shared library and no loader, keeps ASLR and Debian's hardening (RELRO, bind
+# now), and names their sources, at the versions built with, in Built-Using, in build-deb.sh's
+# order.
 want_sbu=""
-for p in libvectorscan-dev libjansson-dev libprotobuf-c-dev; do
+for p in libvectorscan-dev libjansson-dev libprotobuf-c-dev libc6-dev; do
   want_sbu+="$(dpkg-query -W -f='${source:Package} (= ${source:Version})' "$p"), "
 done
 want_sbu=${want_sbu%, }
@@ -129,11 +130,14 @@ got_sbu=$(dpkg-deb -f "${deb[smtpstatus]}" Built-Using)
 [ "$got_sbu" = "$want_sbu" ] && ok "smtpstatus: Built-Using: $want_sbu" \
   || bad "smtpstatus: Built-Using: '$got_sbu', want '$want_sbu'"
 dpkg-deb -x "${deb[smtpstatus]}" "$tmp/cli"
-needed=$(readelf -d "$tmp/cli/usr/bin/smtpstatus" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
-case "$needed" in
-  "libc.so.6 " | "ld-linux-x86-64.so.2 libc.so.6 ") ok "smtpstatus needs libc alone" ;;
-  *) bad "smtpstatus needs: $needed" ;;
-esac
+elf=$(readelf -hlWd "$tmp/cli/usr/bin/smtpstatus" 2>&1)
+needed=$(sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' <<<"$elf" | tr '\n' ' ')
+if [ -z "$needed" ] && ! grep -q INTERP <<<"$elf" && grep -qE '^ *Type: +DYN' <<<"$elf" \
+   && grep -q GNU_RELRO <<<"$elf" && grep -qE '\(FLAGS_1\).* NOW' <<<"$elf"; then
+  ok "smtpstatus is a static PIE: no shared library, no loader, RELRO and bind now"
+else
+  bad "smtpstatus is not a hardened static PIE: needs '$needed'; $(grep -E 'Type:|INTERP|RELRO|FLAGS' <<<"$elf" | tr -s ' ' | tr '\n' ';')"
+fi
 
 # What is on the system before, to compare after the purge.
 snapshot() { find /etc /usr /var/lib /run -xdev \( -path /var/lib/apt -o -path /var/lib/dpkg \
