@@ -18,6 +18,7 @@
 
 #include "csv.h"
 #include "image_internal.h"
+#include "pattern_literals.h"
 
 enum column { COL_NAME, COL_REASON, COL_BASIC, COL_ENHANCED, COL_PATTERN, COL_RETRY, COL_STATUS,
               COL_NOTE, COL_SOURCE, COL_COUNT };
@@ -494,6 +495,8 @@ rules_compile(struct rules *r, int portable, struct diag *d)
     free(r->db);
     r->db = NULL;
     r->db_size = 0;
+    free(r->prefilter);
+    r->prefilter = NULL;
     size_t n = 0;
     for (size_t i = 0; i < r->count; i++)
         n += r->items[i].pattern[0] != '\0';
@@ -543,6 +546,12 @@ rules_compile(struct rules *r, int portable, struct diag *d)
         diag_add(d, DIAG_ERROR, r->file, 0, 0, "out of memory");
         goto out;
     }
+    /* Without a prefilter every text is scanned: slower to start, the same answers. */
+    r->prefilter = malloc(SMTPSTATUS_IMAGE_PREFILTER_BYTES);
+    if (r->prefilter != NULL && pattern_prefilter_build(exprs, n, r->prefilter) != 0) {
+        free(r->prefilter);
+        r->prefilter = NULL;
+    }
     rc = 0;
 out:
     free(exprs);
@@ -560,5 +569,6 @@ rules_free(struct rules *r)
     free(r->items);
     free(r->file);
     free(r->db);
+    free(r->prefilter);
     memset(r, 0, sizeof *r);
 }
