@@ -452,6 +452,26 @@ report_pattern(const struct rules *r, size_t i, const hs_platform_info_t *plat, 
     hs_free_compile_error(err);
 }
 
+/* Warns, at the first pattern that has no literals for the prefilter (pattern_literals.h),
+ * that the image has none. The answers are the same without it; a one-shot classification of
+ * a reply that no pattern occurs in is slower, as Vectorscan is set up to scan it. */
+static void
+report_no_prefilter(const struct rules *r, const char *const *exprs, const size_t *which,
+                    size_t n, struct diag *d)
+{
+    unsigned char *bitmap = malloc(SMTPSTATUS_IMAGE_PREFILTER_BYTES);
+    for (size_t j = 0; bitmap != NULL && j < n; j++)
+        if (pattern_prefilter_build(&exprs[j], 1, bitmap) != 0) {
+            const struct rule *x = &r->items[which[j]];
+            diag_add(d, DIAG_WARNING, x->admin ? r->file : "built-in", x->line, x->pattern_col,
+                     "Pattern: no literal of %d bytes or more is in every match (rule %s), so "
+                     "every reply is scanned for the patterns, none ruled out beforehand",
+                     PATTERN_LITERAL_MIN_LEN, x->name);
+            break;
+        }
+    free(bitmap);
+}
+
 /*
  * Moves the compiled database `db` (freed here) into r->db in the form the image holds: what
  * hs_deserialize_database_at() leaves at a 64-byte aligned address. Vectorscan places the
@@ -546,9 +566,9 @@ rules_compile(struct rules *r, int portable, struct diag *d)
         diag_add(d, DIAG_ERROR, r->file, 0, 0, "out of memory");
         goto out;
     }
-    /* Without a prefilter every text is scanned: slower to start, the same answers. */
     r->prefilter = malloc(SMTPSTATUS_IMAGE_PREFILTER_BYTES);
     if (r->prefilter != NULL && pattern_prefilter_build(exprs, n, r->prefilter) != 0) {
+        report_no_prefilter(r, exprs, which, n, d);
         free(r->prefilter);
         r->prefilter = NULL;
     }
