@@ -104,8 +104,10 @@ struct smtpstatus_image_header {
     uint32_t vendors_off;       /* struct smtpstatus_image_vendor[vendor_count], sorted */
     uint32_t vendor_count;
     uint32_t admin_rule_count;  /* the first admin_rule_count rules are the administrator's */
-    uint32_t rules_prefilter_off; /* uint8_t[SMTPSTATUS_IMAGE_PREFILTER_BYTES], see below; 0 when
-                                     the writer could not make one (then every text is scanned) */
+    uint32_t rules_prefilter_off; /* uint8_t[SMTPSTATUS_IMAGE_PREFILTER_BYTES], see below: a
+                                     table like the others, apart from the database; 0 when
+                                     the writer could not make one (then every text is
+                                     scanned), and always 0 without a database */
     uint64_t rules_db_checksum; /* XXH3 64, seed 0, of the rules database's bytes; 0 when none.
                                    Apart from `checksum` so that a reader need not read the
                                    database's pages until it classifies: a lookup never does,
