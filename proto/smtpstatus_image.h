@@ -21,9 +21,11 @@
 
 #define SMTPSTATUS_IMAGE_MAGIC      "SMTPSIMG" /* 8 bytes, no terminator in the file */
 #define SMTPSTATUS_IMAGE_MAGIC_LEN  8
-#define SMTPSTATUS_IMAGE_VERSION    3u
+#define SMTPSTATUS_IMAGE_VERSION    4u
 #define SMTPSTATUS_IMAGE_ALIGN      8u          /* every table offset is a multiple of this */
 #define SMTPSTATUS_IMAGE_DB_ALIGN   64u         /* rules_db_off is a multiple of this */
+#define SMTPSTATUS_IMAGE_PREFILTER_BITS 15u     /* the prefilter has 1 << this many bits */
+#define SMTPSTATUS_IMAGE_PREFILTER_BYTES (1u << (SMTPSTATUS_IMAGE_PREFILTER_BITS - 3u))
 #define SMTPSTATUS_IMAGE_NONE       0xFFFFu     /* "no record" in the u16 indexes */
 #define SMTPSTATUS_IMAGE_MAX_SUBJECT 999u       /* subject and detail have 1 to 3 digits */
 #define SMTPSTATUS_IMAGE_MAX_DETAIL 999u
@@ -102,7 +104,10 @@ struct smtpstatus_image_header {
     uint32_t vendors_off;       /* struct smtpstatus_image_vendor[vendor_count], sorted */
     uint32_t vendor_count;
     uint32_t admin_rule_count;  /* the first admin_rule_count rules are the administrator's */
-    uint32_t reserved;          /* zero */
+    uint32_t rules_prefilter_off; /* uint8_t[SMTPSTATUS_IMAGE_PREFILTER_BYTES], see below: a
+                                     table like the others, apart from the database; 0 when
+                                     the writer could not make one (then every text is
+                                     scanned), and always 0 without a database */
     uint64_t rules_db_checksum; /* XXH3 64, seed 0, of the rules database's bytes; 0 when none.
                                    Apart from `checksum` so that a reader need not read the
                                    database's pages until it classifies: a lookup never does,
@@ -110,6 +115,17 @@ struct smtpstatus_image_header {
                                    no table. */
 };
 _Static_assert(sizeof(struct smtpstatus_image_header) == 192, "header size");
+
+/*
+ * The rules' prefilter: a bitmap that tells, without the pattern database, that no pattern can
+ * occur in a text. The writer finds, for each pattern, literals of at least 3 bytes one of which
+ * every match contains, and sets the bit of one 3-byte gram of each; it makes no prefilter when
+ * some pattern has no such literals. A text in which no gram of 3 consecutive bytes has its bit
+ * set matches no pattern, and need not be scanned. Patterns match without regard to ASCII case,
+ * so the gram of bytes a, b, c (each with A-Z taken as a-z) is
+ *     g = a | b << 8 | c << 16,   bit = (uint32_t)(g * 2654435761u) >> (32 - PREFILTER_BITS),
+ * which is bit (bit & 7) of byte (bit >> 3). The writer only picks grams of ASCII bytes.
+ */
 _Static_assert(offsetof(struct smtpstatus_image_header, rules_db_checksum) == 184,
                "rules_db_checksum offset");
 _Static_assert(offsetof(struct smtpstatus_image_header, superseded) == 16, "superseded offset");

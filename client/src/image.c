@@ -136,10 +136,10 @@ vendor_order_ok(const struct bounds *bd, const struct smtpstatus_image_vendor *a
     return strcmp(bd->strings + a->code.off, bd->strings + b->code.off) <= 0;
 }
 
-/* Whether the rules database, rules_db_size bytes at rules_db_off, overlaps no table. It must
- * not: the image's checksum leaves its bytes out, and the daemon's memfd does not have the
- * database's own compared (SMTPSTATUS__CHECK_DB_LATER), so a table inside it would go
- * unchecked. Every span was bounded by validate_tables() and the caller. */
+/* Whether the rules database, rules_db_size bytes at rules_db_off, overlaps no table (the
+ * prefilter included). It must not: the image's checksum leaves its bytes out, and the daemon's
+ * memfd does not have the database's own compared (SMTPSTATUS__CHECK_DB_LATER), so a table
+ * inside it would go unchecked. Every span was bounded by validate_tables() and the caller. */
 static int
 db_apart(const struct smtpstatus_image_header *h)
 {
@@ -159,6 +159,7 @@ db_apart(const struct smtpstatus_image_header *h)
         {h->fields_off, (uint64_t)h->field_count * sizeof(struct smtpstatus_image_field)},
         {h->rules_off, (uint64_t)h->rule_count * sizeof(struct smtpstatus_image_rule)},
         {h->vendors_off, (uint64_t)h->vendor_count * sizeof(struct smtpstatus_image_vendor)},
+        {h->rules_prefilter_off, h->rules_prefilter_off != 0 ? SMTPSTATUS_IMAGE_PREFILTER_BYTES : 0},
     };
     uint64_t from = h->rules_db_off, to = from + h->rules_db_size;
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
@@ -180,8 +181,14 @@ validate_reasons(struct smtpstatus_image *img, const struct bounds *b)
          h->rules_db_off > b->tables_end || h->rules_db_size > b->tables_end - h->rules_db_off ||
          !db_apart(h)))
         return SMTPSTATUS_EIMG_BOUNDS;
-    if (h->rules_db_size == 0 && (h->rules_db_off != 0 || h->rules_db_checksum != 0))
+    if (h->rules_db_size == 0 && (h->rules_db_off != 0 || h->rules_db_checksum != 0 ||
+                                  h->rules_prefilter_off != 0))
         return SMTPSTATUS_EIMG_CORRUPT;
+    if (h->rules_prefilter_off != 0) {
+        if (!table_ok(b, h->rules_prefilter_off, SMTPSTATUS_IMAGE_PREFILTER_BYTES, 1))
+            return SMTPSTATUS_EIMG_BOUNDS;
+        img->prefilter = img->base + h->rules_prefilter_off;
+    }
     for (uint32_t i = 0; i < h->rule_count; i++) {
         const struct smtpstatus_image_rule *r = &img->rules[i];
         if (!rule_ok(b, r, h->rules_db_size > 0) ||
@@ -329,8 +336,6 @@ smtpstatus__image_init(struct smtpstatus_image *img, const void *buf, size_t len
     if (check == SMTPSTATUS__CHECK_ALL &&
         smtpstatus_image_rules_db_checksum(buf, len) != h->rules_db_checksum)
         return SMTPSTATUS_EIMG_CHECKSUM;
-    if (h->reserved != 0)
-        return SMTPSTATUS_EIMG_CORRUPT;
 
     /* The string pool comes last and every table must end before it. */
     if (h->strings_off % SMTPSTATUS_IMAGE_ALIGN != 0 || h->strings_off < sizeof *h ||

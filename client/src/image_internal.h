@@ -31,6 +31,8 @@ struct smtpstatus_image {
     const struct smtpstatus_image_class *class_by_digit[10]; /* NULL where absent */
     const struct smtpstatus_image_rule *rules;     /* header.rule_count records */
     const struct smtpstatus_image_vendor *vendors; /* header.vendor_count records */
+    const unsigned char *prefilter; /* the rules' prefilter (SMTPSTATUS_IMAGE_PREFILTER_BYTES),
+                                       or NULL when the image has none */
     /* Set once, on the first classification that needs it (reason.c); owned by the image and
      * freed by smtpstatus__reason_release(). */
     _Atomic(struct smtpstatus__rules_db *) rules_db;

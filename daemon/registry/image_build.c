@@ -109,7 +109,7 @@ pool_str(struct pool *p, const char *s)
 
 struct layout {
     size_t classes, subjects, codes, basics, subject_index, detail_index, basic_index, u16, u32,
-        fields, rules, rules_db, vendors, end;
+        fields, rules, rules_prefilter, rules_db, vendors, end;
     size_t rule_count, vendor_count;
     uint32_t detail_index_count, u16_count, u32_count, field_count, basic_count;
 };
@@ -228,6 +228,10 @@ plan(const struct registry *r, const struct rules *rules, const struct vendors *
     off = align8(off + L->field_count * sizeof(struct smtpstatus_image_field));
     L->rules = L->rule_count > 0 ? off : 0;
     off = align8(off + L->rule_count * sizeof(struct smtpstatus_image_rule));
+    if (rules != NULL && rules->db_size > 0 && rules->prefilter != NULL) {
+        L->rules_prefilter = off;
+        off = align8(off + SMTPSTATUS_IMAGE_PREFILTER_BYTES);
+    }
     if (rules != NULL && rules->db_size > 0) {
         /* Where readers scan it in place (see smtpstatus_image.h). */
         off = (off + SMTPSTATUS_IMAGE_DB_ALIGN - 1) & ~(size_t)(SMTPSTATUS_IMAGE_DB_ALIGN - 1);
@@ -389,6 +393,8 @@ write_rules(struct writer *w, const struct rules *rules)
     }
     if (rules->db_size > 0)
         memcpy(w->img + w->L->rules_db, rules->db, rules->db_size);
+    if (w->L->rules_prefilter != 0)
+        memcpy(w->img + w->L->rules_prefilter, rules->prefilter, SMTPSTATUS_IMAGE_PREFILTER_BYTES);
 }
 
 /* The vendors come sorted from vendors_parse(), in the order the reader searches. */
@@ -492,6 +498,7 @@ image_build(const struct registry *r, const struct image_build_options *opt, voi
     h.rule_count = (uint32_t)L.rule_count;
     h.rules_db_off = (uint32_t)L.rules_db;
     h.rules_db_size = opt->rules != NULL ? (uint32_t)opt->rules->db_size : 0;
+    h.rules_prefilter_off = (uint32_t)L.rules_prefilter;
     h.vendors_off = (uint32_t)L.vendors;
     h.vendor_count = (uint32_t)L.vendor_count;
     h.admin_rule_count = opt->rules != NULL ? (uint32_t)opt->rules->admin_count : 0;

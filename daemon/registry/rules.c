@@ -18,6 +18,7 @@
 
 #include "csv.h"
 #include "image_internal.h"
+#include "pattern_literals.h"
 
 enum column { COL_NAME, COL_REASON, COL_BASIC, COL_ENHANCED, COL_PATTERN, COL_RETRY, COL_STATUS,
               COL_NOTE, COL_SOURCE, COL_COUNT };
@@ -451,6 +452,26 @@ report_pattern(const struct rules *r, size_t i, const hs_platform_info_t *plat, 
     hs_free_compile_error(err);
 }
 
+/* Warns, at the first pattern that has no literals for the prefilter (pattern_literals.h),
+ * that the image has none. The answers are the same without it; a one-shot classification of
+ * a reply that no pattern occurs in is slower, as Vectorscan is set up to scan it. */
+static void
+report_no_prefilter(const struct rules *r, const char *const *exprs, const size_t *which,
+                    size_t n, struct diag *d)
+{
+    unsigned char *bitmap = malloc(SMTPSTATUS_IMAGE_PREFILTER_BYTES);
+    for (size_t j = 0; bitmap != NULL && j < n; j++)
+        if (pattern_prefilter_build(&exprs[j], 1, bitmap) != 0) {
+            const struct rule *x = &r->items[which[j]];
+            diag_add(d, DIAG_WARNING, x->admin ? r->file : "built-in", x->line, x->pattern_col,
+                     "Pattern: no literal of %d bytes or more is in every match (rule %s), so "
+                     "every reply is scanned for the patterns, none ruled out beforehand",
+                     PATTERN_LITERAL_MIN_LEN, x->name);
+            break;
+        }
+    free(bitmap);
+}
+
 /*
  * Moves the compiled database `db` (freed here) into r->db in the form the image holds: what
  * hs_deserialize_database_at() leaves at a 64-byte aligned address. Vectorscan places the
@@ -494,6 +515,8 @@ rules_compile(struct rules *r, int portable, struct diag *d)
     free(r->db);
     r->db = NULL;
     r->db_size = 0;
+    free(r->prefilter);
+    r->prefilter = NULL;
     size_t n = 0;
     for (size_t i = 0; i < r->count; i++)
         n += r->items[i].pattern[0] != '\0';
@@ -543,6 +566,12 @@ rules_compile(struct rules *r, int portable, struct diag *d)
         diag_add(d, DIAG_ERROR, r->file, 0, 0, "out of memory");
         goto out;
     }
+    r->prefilter = malloc(SMTPSTATUS_IMAGE_PREFILTER_BYTES);
+    if (r->prefilter != NULL && pattern_prefilter_build(exprs, n, r->prefilter) != 0) {
+        report_no_prefilter(r, exprs, which, n, d);
+        free(r->prefilter);
+        r->prefilter = NULL;
+    }
     rc = 0;
 out:
     free(exprs);
@@ -560,5 +589,6 @@ rules_free(struct rules *r)
     free(r->items);
     free(r->file);
     free(r->db);
+    free(r->prefilter);
     memset(r, 0, sizeof *r);
 }

@@ -52,6 +52,9 @@ struct rules {
                             smtpstatus_image.h); 64-byte aligned; NULL when no rule has a
                             pattern */
     size_t db_size;
+    unsigned char *prefilter; /* SMTPSTATUS_IMAGE_PREFILTER_BYTES after rules_compile(), when
+                                 every pattern's literals are known (pattern_literals.h); else
+                                 NULL */
 };
 
 /*

@@ -16,8 +16,12 @@
  * smtpstatusd, it starts the real daemon in a temp run directory, waits for its READY=1 on a
  * notification socket of its own (systemd's protocol), and times the same questions answered
  * from the daemon's shared image: "cli_lookup_shared" and "cli_classify_shared". The goal of
- * issue 14 is a ratio of at most 1.5 for each case measured; whether each was met, and all of
- * them, goes to stderr, as bench_rpc does. tests/bench/README.md says how to run it and read it.
+ * issue 14 is a ratio of at most 1.5 for each of these; whether each was met, and all of them,
+ * goes to stderr, as bench_rpc does. The reply they classify holds no reason pattern, which the
+ * image's prefilter tells without Vectorscan; "cli_classify_match_offline" and
+ * "cli_classify_match_shared" classify one that does ("user unknown"), so Vectorscan sizes its
+ * scratch space and scans: they are measured and printed, with no goal of their own.
+ * tests/bench/README.md says how to run it and read it.
  *
  *   bench_cli_startup PATH_TO_SMTPSTATUS [PATH_TO_SMTPSTATUSD]
  */
@@ -155,16 +159,20 @@ main(int argc, char **argv)
         return 2;
     }
     char *cli = argv[1];
-    char reply[] = "550 5.1.1 no";
+    char reply[] = "550 5.1.1 no", matching[] = "550 5.1.1 user unknown";
+    char *rundir = daemon_run.rundir;
     struct {
         const char *name;
         char *argv[6];
         int shared;
+        int goal;
     } cases[] = {
-        {"cli_lookup_offline", {cli, "--offline", "lookup", "5.1.1", NULL}, 0},
-        {"cli_classify_offline", {cli, "--offline", "classify", reply, NULL}, 0},
-        {"cli_lookup_shared", {cli, "--rundir", daemon_run.rundir, "lookup", "5.1.1", NULL}, 1},
-        {"cli_classify_shared", {cli, "--rundir", daemon_run.rundir, "classify", reply, NULL}, 1},
+        {"cli_lookup_offline", {cli, "--offline", "lookup", "5.1.1", NULL}, 0, 1},
+        {"cli_classify_offline", {cli, "--offline", "classify", reply, NULL}, 0, 1},
+        {"cli_lookup_shared", {cli, "--rundir", rundir, "lookup", "5.1.1", NULL}, 1, 1},
+        {"cli_classify_shared", {cli, "--rundir", rundir, "classify", reply, NULL}, 1, 1},
+        {"cli_classify_match_offline", {cli, "--offline", "classify", matching, NULL}, 0, 0},
+        {"cli_classify_match_shared", {cli, "--rundir", rundir, "classify", matching, NULL}, 1, 0},
     };
     atexit(remove_daemon);
     int with_daemon = argc == 3;
@@ -178,6 +186,11 @@ main(int argc, char **argv)
         double ratio = run_case(cases[i].name, cases[i].argv);
         if (ratio < 0) {
             failed = 1;
+            continue;
+        }
+        if (!cases[i].goal) {
+            fprintf(stderr, "bench_cli_startup: %s: %.2f x /bin/true (a pattern occurs: "
+                            "Vectorscan scans; no goal)\n", cases[i].name, ratio);
             continue;
         }
         int met = ratio <= GOAL_RATIO;

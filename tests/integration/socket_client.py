@@ -339,6 +339,7 @@ def image_header(path):
     magic, version, header_size, superseded, size, checksum, generation = \
         struct.unpack_from("<8sIIQQQQ", data, 0)
     db_off, db_size = struct.unpack_from("<II", data, 160)
+    (prefilter_off,) = struct.unpack_from("<I", data, 180)
     (db_checksum,) = struct.unpack_from("<Q", data, 184)
     x = xxhash.xxh3_64(seed=0)
     x.update(data[:16])
@@ -353,7 +354,20 @@ def image_header(path):
     return {"magic": magic, "version": version, "header_size": header_size,
             "superseded": superseded, "size": size, "file_size": len(data),
             "generation": generation, "checksum_ok": x.intdigest() == checksum and db_ok,
-            "rules_db_size": db_size}
+            "rules_db_size": db_size,
+            "prefilter": data[prefilter_off:prefilter_off + 4096] if prefilter_off else b""}
+
+
+def prefilter_may_match(bitmap, text):
+    """Whether some 3-byte gram of text has its bit set in the rules' prefilter, computed from
+    proto/smtpstatus_image.h's definition alone (ASCII A-Z taken as a-z)."""
+    b = bytes(c + 32 if 65 <= c <= 90 else c for c in text.encode())
+    for i in range(len(b) - 2):
+        g = b[i] | b[i + 1] << 8 | b[i + 2] << 16
+        bit = ((g * 2654435761) & 0xFFFFFFFF) >> (32 - 15)
+        if bitmap[bit >> 3] >> (bit & 7) & 1:
+            return True
+    return False
 
 
 # ---- scenarios ----------------------------------------------------------------------------
@@ -372,11 +386,18 @@ def scenario_every_operation(root):
               and st.st_uid == os.geteuid(), st)
         hdr = image_header(r.hello.image_path) if st else {}
         check("image: read from its ABI alone: magic, version, size, generation, checksums",
-              hdr.get("magic") == b"SMTPSIMG" and hdr.get("version") == 3
+              hdr.get("magic") == b"SMTPSIMG" and hdr.get("version") == 4
               and hdr.get("header_size") == 192
               and hdr.get("superseded") == 0 and hdr.get("size") == hdr.get("file_size")
               and hdr.get("generation") == r.hello.generation and hdr.get("checksum_ok")
-              and hdr.get("rules_db_size", 0) > 0, hdr)
+              and hdr.get("rules_db_size", 0) > 0,
+              {k: v for k, v in hdr.items() if k != "prefilter"})
+        pf = hdr.get("prefilter", b"")
+        check("image: the rules' prefilter, read from its ABI alone, passes a text with a "
+              "pattern in it and clears one without",
+              len(pf) == 4096 and prefilter_may_match(pf, "550 5.1.1 user unknown")
+              and prefilter_may_match(pf, "452 4.2.2 MAILBOX FULL")
+              and not prefilter_may_match(pf, "550 5.1.1 no"), len(pf))
 
         asked = ["5.1.1", "X.7.26", "5.1.99", "5.7.708", "bogus", "5.1.1000"]
         r = c.call(request(2, lookup=pb.LookupRequest(codes=asked)))

@@ -1328,11 +1328,6 @@ test_corrupt_unaligned_offset(void **state)
 }
 
 static void
-mut_header_reserved(unsigned char *p)
-{
-    hdr(p)->reserved = 1;
-}
-static void
 mut_code_reserved(unsigned char *p)
 {
     codes_of(p)[5].reserved = 0x100;
@@ -1348,11 +1343,76 @@ mut_basic_reserved(unsigned char *p)
     basics_of(p)[1].reserved = 1;
 }
 
+/* The embedded image, its header edited by `edit` and both checksums made right again, opens
+ * with `want`. */
+static void
+expect_embedded_edited(void (*edit)(struct smtpstatus_image_header *h), int want)
+{
+    size_t em_len = 0;
+    const unsigned char *em = smtpstatus_embedded_image_data(&em_len);
+    unsigned char *p = exact_copy(em, em_len, em_len);
+    edit((struct smtpstatus_image_header *)(void *)p);
+    reseal(p, em_len);
+    int rc = try_open(p, em_len);
+    if (rc != want)
+        fail_msg("got %s, want %s", smtpstatus_err_name(rc), smtpstatus_err_name(want));
+    free(p);
+}
+static void
+edit_nothing(struct smtpstatus_image_header *h)
+{
+    (void)h;
+}
+static void
+edit_prefilter_unaligned(struct smtpstatus_image_header *h)
+{
+    h->rules_prefilter_off += 4;
+}
+static void
+edit_prefilter_past_tables(struct smtpstatus_image_header *h)
+{
+    h->rules_prefilter_off = h->strings_off - SMTPSTATUS_IMAGE_PREFILTER_BYTES + 8;
+}
+static void
+edit_prefilter_in_header(struct smtpstatus_image_header *h)
+{
+    h->rules_prefilter_off = 8;
+}
+static void
+edit_prefilter_over_db(struct smtpstatus_image_header *h)
+{
+    h->rules_prefilter_off = h->rules_db_off + h->rules_db_size / 2 / 8 * 8;
+}
+static void
+edit_prefilter_without_db(struct smtpstatus_image_header *h)
+{
+    h->rules_db_off = 0;
+    h->rules_db_size = 0;
+    h->rules_db_checksum = 0;
+}
+
+/* The rules' prefilter: the built-in rules have one, and it must lie among the tables, apart
+ * from the database, and only beside a database. */
+static void
+test_prefilter_bounds(void **state)
+{
+    (void)state;
+    size_t em_len = 0;
+    const struct smtpstatus_image_header *eh = (const void *)smtpstatus_embedded_image_data(&em_len);
+    assert_true(eh->rules_prefilter_off != 0);
+    assert_true(eh->rules_prefilter_off % SMTPSTATUS_IMAGE_ALIGN == 0);
+    expect_embedded_edited(edit_nothing, 0);
+    expect_embedded_edited(edit_prefilter_unaligned, SMTPSTATUS_EIMG_BOUNDS);
+    expect_embedded_edited(edit_prefilter_past_tables, SMTPSTATUS_EIMG_BOUNDS);
+    expect_embedded_edited(edit_prefilter_in_header, SMTPSTATUS_EIMG_BOUNDS);
+    expect_embedded_edited(edit_prefilter_over_db, SMTPSTATUS_EIMG_BOUNDS);
+    expect_embedded_edited(edit_prefilter_without_db, SMTPSTATUS_EIMG_CORRUPT);
+}
+
 static void
 test_corrupt_reserved(void **state)
 {
     (void)state;
-    expect_resealed(mut_header_reserved, SMTPSTATUS_EIMG_CORRUPT);
     expect_resealed(mut_code_reserved, SMTPSTATUS_EIMG_CORRUPT);
     expect_resealed(mut_code_flags, SMTPSTATUS_EIMG_CORRUPT);
     expect_resealed(mut_basic_reserved, SMTPSTATUS_EIMG_CORRUPT);
@@ -1878,6 +1938,7 @@ main(void)
         cmocka_unit_test(test_corrupt_basic_ref),
         cmocka_unit_test(test_corrupt_unaligned_offset),
         cmocka_unit_test(test_corrupt_reserved),
+        cmocka_unit_test(test_prefilter_bounds),
         cmocka_unit_test(test_corrupt_other),
         cmocka_unit_test(test_random_corruption),
         cmocka_unit_test(test_bad_arguments),

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "image_build.h"
+#include "prefilter.h"
 #include "registry.h"
 #include "rules.h"
 #include "smtpstatus.h"
@@ -944,6 +945,94 @@ test_threads_two_images(void **state)
 
 /* ---- names ---------------------------------------------------------------------------------- */
 
+/* ---- the prefilter -------------------------------------------------------------------------- */
+
+/* A 64-byte aligned copy of the embedded image, opened; without its prefilter when `bare`. */
+static smtpstatus_image *
+open_embedded_copy(int bare, unsigned char **bytes)
+{
+    size_t len = 0;
+    const void *em = smtpstatus_embedded_image_data(&len);
+    *bytes = aligned_alloc(SMTPSTATUS_IMAGE_DB_ALIGN, (len + 63) / 64 * 64);
+    assert_non_null(*bytes);
+    memcpy(*bytes, em, len);
+    if (bare) {
+        ((struct smtpstatus_image_header *)(void *)*bytes)->rules_prefilter_off = 0;
+        reseal(*bytes, len);
+    }
+    smtpstatus_image *img = NULL;
+    assert_int_equal(smtpstatus_image_open(*bytes, len, &img), 0);
+    return img;
+}
+
+struct prefilter_tally {
+    unsigned texts, cleared, by_pattern;
+};
+
+/* Classifies text with the prefilter and without, and fails on any difference. */
+static void
+same_with_and_without(const smtpstatus_image *with, const smtpstatus_image *without,
+                      const unsigned char *bitmap, const char *text, struct prefilter_tally *t)
+{
+    smtpstatus_classification a = classify(with, text), b = classify(without, text);
+    if (a.reason != b.reason || a.retry != b.retry ||
+        a.recipient_invalid != b.recipient_invalid || strcmp(a.rule, b.rule) != 0)
+        fail_msg("\"%s\": %s by \"%s\" with the prefilter, %s by \"%s\" without", text,
+                 smtpstatus_reason_name(a.reason), a.rule, smtpstatus_reason_name(b.reason),
+                 b.rule);
+    t->texts++;
+    t->cleared += !smtpstatus__prefilter_may_match(bitmap, text, strlen(text));
+    t->by_pattern += strncmp(b.rule, "code-", 5) != 0 && strncmp(b.rule, "class-", 6) != 0 &&
+                     b.rule[0] != '\0';
+}
+
+/* Every line of the project's reply corpora, as it is and in upper case, gets the same reason,
+ * rule and retry from the built-in rules with the image's prefilter as from a full scan. */
+static void
+test_prefilter_changes_no_answer(void **state)
+{
+    (void)state;
+    unsigned char *with_bytes, *without_bytes;
+    smtpstatus_image *with = open_embedded_copy(0, &with_bytes);
+    smtpstatus_image *without = open_embedded_copy(1, &without_bytes);
+    const struct smtpstatus_image_header *h = (const void *)with_bytes;
+    assert_true(h->rules_prefilter_off != 0);
+    const unsigned char *bitmap = with_bytes + h->rules_prefilter_off;
+
+    static const char *const corpora[] = {"replies.tsv", "replies_reasons.tsv",
+                                          "replies_wrapped.tsv"};
+    struct prefilter_tally t = {0};
+    same_with_and_without(with, without, bitmap, "550 5.1.1 no", &t);
+    for (size_t c = 0; c < sizeof corpora / sizeof corpora[0]; c++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/../tests/data/%s", PROJECT_DATA_DIR, corpora[c]);
+        size_t len;
+        char *buf = testutil_read_file(path, &len);
+        char *next;
+        for (char *line = buf; line != NULL && *line != '\0'; line = next) {
+            next = strchr(line, '\n');
+            if (next != NULL)
+                *next++ = '\0';
+            same_with_and_without(with, without, bitmap, line, &t);
+            for (char *p = line; *p != '\0'; p++)
+                if (*p >= 'a' && *p <= 'z')
+                    *p = (char)(*p - ('a' - 'A'));
+            same_with_and_without(with, without, bitmap, line, &t);
+        }
+        free(buf);
+    }
+    printf("prefilter: %u texts, %u cleared whole, %u decided by a pattern rule: the same "
+           "answers\n", t.texts, t.cleared, t.by_pattern);
+    /* Both paths were taken, often. */
+    assert_true(t.texts > 1000);
+    assert_true(t.cleared > 20);
+    assert_true(t.by_pattern > 300);
+    smtpstatus_image_close(with);
+    smtpstatus_image_close(without);
+    free(with_bytes);
+    free(without_bytes);
+}
+
 static void
 test_reason_names(void **state)
 {
@@ -995,6 +1084,7 @@ main(void)
         cmocka_unit_test(test_damaged_database_leaves_patterns_unmatched),
         cmocka_unit_test(test_threads_one_image),
         cmocka_unit_test(test_threads_two_images),
+        cmocka_unit_test(test_prefilter_changes_no_answer),
         cmocka_unit_test(test_reason_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -434,12 +434,44 @@ test_compile_ok(void **state)
     assert_int_equal(rules_compile(&r, 1, &d), 0);
     assert_non_null(r.db);
     assert_true(r.db_size > 0);
+    assert_non_null(r.prefilter); /* both patterns need a literal: "blocked", "spam" or "sp4m" */
     /* Compiling again replaces the database. */
     assert_int_equal(rules_compile(&r, 0, &d), 0);
     assert_non_null(r.db);
+    assert_non_null(r.prefilter);
     assert_int_equal(d.errors, 0);
+    assert_int_equal(d.warnings, 0);
     rules_free(&r);
     rules_free(&r); /* an emptied set frees again harmlessly */
+    diag_free(&d);
+}
+
+/* A pattern that needs no literal of 3 bytes leaves the image without a prefilter, which the
+ * administrator is told at the first such pattern; the rules still compile. */
+static void
+test_no_prefilter_warning(void **state)
+{
+    (void)state;
+    struct rules r = {0};
+    struct diag d;
+    diag_init(&d);
+    assert_int_equal(parse(&r, "Reason,Pattern\npolicy,\\bblocked\\b\nauth,4\\d\\d\n"
+                               "other,[a-z]{9}\n",
+                           "o.csv", 1, &d),
+                     0);
+    assert_int_equal(rules_compile(&r, 0, &d), 0);
+    assert_non_null(r.db);
+    assert_null(r.prefilter);
+    assert_int_equal(d.errors, 0);
+    assert_int_equal(d.warnings, 1);
+    char **lines = NULL;
+    size_t count = 0;
+    assert_int_equal(diag_lines(&d, 1, &lines, &count), 0);
+    assert_int_equal(count, 1);
+    assert_non_null(strstr(lines[0], "o.csv:3:"));
+    assert_non_null(strstr(lines[0], "no literal of 3 bytes"));
+    diag_lines_free(lines, count);
+    rules_free(&r);
     diag_free(&d);
 }
 
@@ -582,6 +614,7 @@ main(void)
         cmocka_unit_test(test_second_admin_file),
         cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_compile_ok),
+        cmocka_unit_test(test_no_prefilter_warning),
         cmocka_unit_test(test_append_image),
         cmocka_unit_test(test_catastrophic_patterns),
     };
