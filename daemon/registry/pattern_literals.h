@@ -37,8 +37,9 @@ int pattern_literals(const char *pattern, struct pattern_literals *out);
 /*
  * Fills bitmap (SMTPSTATUS_IMAGE_PREFILTER_BYTES bytes, zeroed here) with one gram of ASCII
  * bytes from each literal of each of the n patterns. Returns 0, or -1 when some pattern has no
- * literals (pattern_literals() gave up, or a literal has no 3 ASCII bytes in a row): then the
- * image gets no prefilter.
+ * literals (pattern_literals() gave up, or a literal has no 3 ASCII bytes in a row), or when
+ * Vectorscan's own analysis disagrees (hs_expression_info() refuses the pattern, or says a match
+ * can be shorter than every literal): then the image gets no prefilter.
  */
 int pattern_prefilter_build(const char *const *patterns, size_t n, unsigned char *bitmap);
 
