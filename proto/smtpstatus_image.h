@@ -25,6 +25,7 @@
 #define SMTPSTATUS_IMAGE_ALIGN      8u          /* every table offset is a multiple of this */
 #define SMTPSTATUS_IMAGE_DB_ALIGN   64u         /* rules_db_off is a multiple of this */
 #define SMTPSTATUS_IMAGE_PREFILTER_BITS 15u     /* the prefilter has 1 << this many bits */
+#define SMTPSTATUS_IMAGE_PREFILTER_GRAM 3u      /* bytes in each of its grams */
 #define SMTPSTATUS_IMAGE_PREFILTER_BYTES (1u << (SMTPSTATUS_IMAGE_PREFILTER_BITS - 3u))
 #define SMTPSTATUS_IMAGE_NONE       0xFFFFu     /* "no record" in the u16 indexes */
 #define SMTPSTATUS_IMAGE_MAX_SUBJECT 999u       /* subject and detail have 1 to 3 digits */
@@ -116,6 +117,17 @@ struct smtpstatus_image_header {
 };
 _Static_assert(sizeof(struct smtpstatus_image_header) == 192, "header size");
 
+_Static_assert(offsetof(struct smtpstatus_image_header, rules_prefilter_off) == 180,
+               "rules_prefilter_off offset");
+_Static_assert(offsetof(struct smtpstatus_image_header, rules_db_checksum) == 184,
+               "rules_db_checksum offset");
+_Static_assert(offsetof(struct smtpstatus_image_header, superseded) == 16, "superseded offset");
+_Static_assert(offsetof(struct smtpstatus_image_header, superseded) % 8 == 0, "aligned word");
+_Static_assert(offsetof(struct smtpstatus_image_header, checksum) == 32, "checksum offset");
+_Static_assert(offsetof(struct smtpstatus_image_header, source) == 64, "source offset");
+_Static_assert(offsetof(struct smtpstatus_image_header, class_count) == 72, "counts offset");
+_Static_assert(offsetof(struct smtpstatus_image_header, strings_size) == 148, "strings offset");
+
 /*
  * The rules' prefilter: a bitmap that tells, without the pattern database, that no pattern can
  * occur in a text. The writer finds, for each pattern, literals of at least 3 bytes one of which
@@ -126,14 +138,6 @@ _Static_assert(sizeof(struct smtpstatus_image_header) == 192, "header size");
  *     g = a | b << 8 | c << 16,   bit = (uint32_t)(g * 2654435761u) >> (32 - PREFILTER_BITS),
  * which is bit (bit & 7) of byte (bit >> 3). The writer only picks grams of ASCII bytes.
  */
-_Static_assert(offsetof(struct smtpstatus_image_header, rules_db_checksum) == 184,
-               "rules_db_checksum offset");
-_Static_assert(offsetof(struct smtpstatus_image_header, superseded) == 16, "superseded offset");
-_Static_assert(offsetof(struct smtpstatus_image_header, superseded) % 8 == 0, "aligned word");
-_Static_assert(offsetof(struct smtpstatus_image_header, checksum) == 32, "checksum offset");
-_Static_assert(offsetof(struct smtpstatus_image_header, source) == 64, "source offset");
-_Static_assert(offsetof(struct smtpstatus_image_header, class_count) == 72, "counts offset");
-_Static_assert(offsetof(struct smtpstatus_image_header, strings_size) == 148, "strings offset");
 
 /* A class sub-code (2.XXX.XXX, 4.XXX.XXX, 5.XXX.XXX). */
 struct smtpstatus_image_class {

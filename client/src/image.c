@@ -159,7 +159,8 @@ db_apart(const struct smtpstatus_image_header *h)
         {h->fields_off, (uint64_t)h->field_count * sizeof(struct smtpstatus_image_field)},
         {h->rules_off, (uint64_t)h->rule_count * sizeof(struct smtpstatus_image_rule)},
         {h->vendors_off, (uint64_t)h->vendor_count * sizeof(struct smtpstatus_image_vendor)},
-        {h->rules_prefilter_off, h->rules_prefilter_off != 0 ? SMTPSTATUS_IMAGE_PREFILTER_BYTES : 0},
+        {h->rules_prefilter_off,
+         h->rules_prefilter_off != 0 ? SMTPSTATUS_IMAGE_PREFILTER_BYTES : 0u},
     };
     uint64_t from = h->rules_db_off, to = from + h->rules_db_size;
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)

@@ -10,11 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The bit of the gram a, b, c, with A-Z taken as a-z (below 1 << SMTPSTATUS_IMAGE_PREFILTER_BITS). */
+/* c with A-Z taken as a-z, as the patterns match (HS_FLAG_CASELESS folds ASCII alone). */
+unsigned char smtpstatus__prefilter_fold(unsigned char c);
+
+/* The bit of the gram a, b, c, folded (below 1 << SMTPSTATUS_IMAGE_PREFILTER_BITS). */
 uint32_t smtpstatus__prefilter_bit(unsigned char a, unsigned char b, unsigned char c);
 
-/* Whether some gram of text[0..len) has its bit set in bitmap
- * (SMTPSTATUS_IMAGE_PREFILTER_BYTES bytes). When not, no pattern can occur in the text. */
+/* Whether some gram of text[0..len) has its bit set in bitmap (SMTPSTATUS_IMAGE_PREFILTER_BYTES
+ * bytes). When not, no pattern can occur in the text. */
 int smtpstatus__prefilter_may_match(const unsigned char *bitmap, const char *text, size_t len);
 
 #endif

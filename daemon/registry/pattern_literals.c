@@ -56,12 +56,6 @@ struct parser {
     struct lits tmp[3];   /* info_concat()'s working sets */
 };
 
-static unsigned char
-fold(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
 static void
 lits_init(struct lits *l, enum cut cut)
 {
@@ -328,14 +322,16 @@ info_repeat(struct info *x, long min, long max)
         info_inexact(x);
 }
 
+/* The byte c, case folded. */
 static void
 info_char(struct info *x, unsigned char c)
 {
-    char f = (char)fold(c);
+    char f = (char)smtpstatus__prefilter_fold(c);
     lits_init(&x->exact, CUT_NONE);
     lits_add(&x->exact, &f, 1);
 }
 
+/* \b, ^, $ and an empty sequence: they match the empty string. */
 static void
 info_zero_width(struct info *x)
 {
@@ -426,15 +422,14 @@ parse_class(struct parser *p, struct info *x)
             }
         }
         for (unsigned c = lo; enumerable && c <= hi; c++) {
-            char f = (char)fold((unsigned char)c);
+            char f = (char)smtpstatus__prefilter_fold((unsigned char)c);
             if (lits_add(&members, &f, 1) != 0 || members.n > MAX_CLASS_CHARS)
                 enumerable = 0;
         }
     }
-    p->p++; /* ']' */
+    p->p++;
     if (enumerable && members.n > 0) {
         x->exact = members;
-        lits_unknown(&x->req);
     } else {
         info_anything(x);
     }
@@ -599,6 +594,8 @@ parse_quantified(struct parser *p, struct info *x)
     }
 }
 
+/* A sequence of atoms, up to '|', ')' or the end, into *x. Sets p->failed on a construct not
+ * read or when out of memory. */
 static void
 parse_sequence(struct parser *p, struct info *x)
 {
@@ -614,6 +611,7 @@ parse_sequence(struct parser *p, struct info *x)
     free(item);
 }
 
+/* Sequences separated by '|', up to ')' or the end, into *x; fails as parse_sequence(). */
 static void
 parse_alternation(struct parser *p, struct info *x)
 {
@@ -657,13 +655,6 @@ pattern_literals(const char *pattern, struct pattern_literals *out)
     return ok ? 0 : -1;
 }
 
-static int
-bit_is_set(const unsigned char *bitmap, const unsigned char *g)
-{
-    uint32_t bit = smtpstatus__prefilter_bit(g[0], g[1], g[2]);
-    return (bitmap[bit >> 3] >> (bit & 7u)) & 1u;
-}
-
 /* Marks one gram of 3 ASCII bytes of literal[0..len): none when one of its grams is marked
  * already (fewer bits set, fewer texts scanned for nothing), else the first with the most
  * letters (grams of digits, spaces and dots are common in any reply). Returns 0, or -1 when
@@ -671,27 +662,27 @@ bit_is_set(const unsigned char *bitmap, const unsigned char *g)
 static int
 mark_gram(unsigned char *bitmap, const unsigned char *s, size_t len)
 {
-    long best = -1;
+    uint32_t best_bit = 0;
     int best_letters = -1;
-    for (size_t i = 0; i + PATTERN_LITERAL_MIN_LEN <= len; i++) {
+    for (size_t i = 0; i + SMTPSTATUS_IMAGE_PREFILTER_GRAM <= len; i++) {
         int letters = 0, ascii = 1;
-        for (size_t k = i; k < i + PATTERN_LITERAL_MIN_LEN; k++) {
+        for (size_t k = i; k < i + SMTPSTATUS_IMAGE_PREFILTER_GRAM; k++) {
             ascii &= s[k] < 0x80;
             letters += s[k] >= 'a' && s[k] <= 'z';
         }
         if (!ascii)
             continue;
-        if (bit_is_set(bitmap, s + i))
+        uint32_t bit = smtpstatus__prefilter_bit(s[i], s[i + 1], s[i + 2]);
+        if (bitmap[bit >> 3] & (1u << (bit & 7u)))
             return 0;
         if (letters > best_letters) {
-            best = (long)i;
+            best_bit = bit;
             best_letters = letters;
         }
     }
-    if (best < 0)
+    if (best_letters < 0)
         return -1;
-    uint32_t bit = smtpstatus__prefilter_bit(s[best], s[best + 1], s[best + 2]);
-    bitmap[bit >> 3] |= (unsigned char)(1u << (bit & 7u));
+    bitmap[best_bit >> 3] |= (unsigned char)(1u << (best_bit & 7u));
     return 0;
 }
 

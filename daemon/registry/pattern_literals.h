@@ -15,9 +15,11 @@
 
 #include <stddef.h>
 
+#include "smtpstatus_image.h"
+
 #define PATTERN_LITERALS_MAX    64 /* the most literals kept for one pattern */
 #define PATTERN_LITERAL_MAX_LEN 32 /* longer literals are cut: a part of one is needed too */
-#define PATTERN_LITERAL_MIN_LEN 3  /* the prefilter's gram */
+#define PATTERN_LITERAL_MIN_LEN SMTPSTATUS_IMAGE_PREFILTER_GRAM
 
 /* Literals, ASCII letters in lower case, one of which occurs in every match. */
 struct pattern_literals {

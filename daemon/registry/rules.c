@@ -464,7 +464,7 @@ report_no_prefilter(const struct rules *r, const char *const *exprs, const size_
         if (pattern_prefilter_build(&exprs[j], 1, bitmap) != 0) {
             const struct rule *x = &r->items[which[j]];
             diag_add(d, DIAG_WARNING, x->admin ? r->file : "built-in", x->line, x->pattern_col,
-                     "Pattern: no literal of %d bytes or more is in every match (rule %s), so "
+                     "Pattern: no literal of %u bytes or more is in every match (rule %s), so "
                      "every reply is scanned for the patterns, none ruled out beforehand",
                      PATTERN_LITERAL_MIN_LEN, x->name);
             break;

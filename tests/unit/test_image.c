@@ -1398,7 +1398,8 @@ test_prefilter_bounds(void **state)
 {
     (void)state;
     size_t em_len = 0;
-    const struct smtpstatus_image_header *eh = (const void *)smtpstatus_embedded_image_data(&em_len);
+    const struct smtpstatus_image_header *eh =
+        (const void *)smtpstatus_embedded_image_data(&em_len);
     assert_true(eh->rules_prefilter_off != 0);
     assert_true(eh->rules_prefilter_off % SMTPSTATUS_IMAGE_ALIGN == 0);
     expect_embedded_edited(edit_nothing, 0);
